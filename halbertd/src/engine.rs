@@ -1,0 +1,282 @@
+//! The engine: halbertd's capabilities as plain async methods on [`Engine`], with no knowledge
+//! of gRPC. `rpc/` translates requests into these calls and results back.
+//!
+//! Every mutation goes through [`Engine::mutate`]: authorize (polkit) → safe-mode check →
+//! act → audit, and the audit record is fsync'd before the caller hears the outcome.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::audit::{self, AuditLog, CallerRef, Entry, Verification};
+use crate::authz::{ACTION_GUARDRAILS, Authority, AuthzError, Health};
+use crate::guardrails::{Guardrails, GuardrailsError, SafeModeState};
+use crate::host::HostRoot;
+use crate::peer::Caller;
+use crate::status::{Snapshot, StatusReader};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("permission denied: {reason}")]
+    PermissionDenied { action: Option<String>, reason: String },
+    #[error("refused: safe mode is active ({reason})")]
+    SafeMode { reason: String },
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The text is for the log only; clients get a generic message.
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error("the audit record could not be written")]
+    AuditFailed,
+}
+
+impl From<AuthzError> for EngineError {
+    fn from(e: AuthzError) -> Self {
+        match e {
+            AuthzError::Denied { action, reason } => EngineError::PermissionDenied { action: Some(action), reason },
+            AuthzError::NotReader(reason) => EngineError::PermissionDenied { action: None, reason },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("state directory {0}: {1}")]
+    StateDir(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Guardrails(#[from] GuardrailsError),
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+}
+
+/// A status snapshot plus halbertd's own health.
+#[derive(Debug, Clone)]
+pub struct StatusView {
+    pub snapshot: Snapshot,
+    pub authorization: Health,
+    pub safe_mode_active: bool,
+    pub timestamp_unix_ms: i64,
+}
+
+/// One mutation request, as the gate sees it.
+#[derive(Debug)]
+pub struct Mutation<'a> {
+    pub rpc: &'static str,
+    pub caller: &'a Caller,
+    pub request_id: &'a str,
+    pub action: &'static str,
+    pub details: BTreeMap<String, String>,
+    /// Only the guardrails action itself may run while safe mode is on.
+    pub allowed_in_safe_mode: bool,
+}
+
+/// What an action reports back to the gate for the audit record.
+#[derive(Debug)]
+pub struct Acted<T> {
+    pub value: T,
+    /// `ok` or `unchanged`.
+    pub outcome: &'static str,
+    pub summary: String,
+}
+
+#[derive(Debug)]
+pub struct Engine {
+    state_dir: PathBuf,
+    status: StatusReader,
+    guardrails: Guardrails,
+    audit: AuditLog,
+    authz: Authority,
+    watchers: AtomicUsize,
+}
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, EngineError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| EngineError::Internal(format!("worker task failed: {e}")))
+}
+
+impl Engine {
+    pub fn open(state_dir: &Path, root: HostRoot) -> Result<Self, OpenError> {
+        crate::statefile::ensure_private_dir(state_dir).map_err(|e| OpenError::StateDir(state_dir.to_owned(), e))?;
+        let status = StatusReader::new(root);
+        // Take the first CPU sample now, so the first status has a baseline that is not the
+        // average since boot. A failure here shows up again, with context, in the first RPC.
+        let _ = status.read();
+        Ok(Self {
+            state_dir: state_dir.to_owned(),
+            status,
+            guardrails: Guardrails::load(state_dir)?,
+            audit: AuditLog::open(&state_dir.join("audit"))?,
+            authz: Authority::new(),
+            watchers: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn audit_dir(&self) -> &Path {
+        self.audit.dir()
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    pub fn safe_mode(&self) -> SafeModeState {
+        self.guardrails.get()
+    }
+
+    pub async fn authorization_health(&self) -> Health {
+        self.authz.health().await
+    }
+
+    /// Number of open `WatchStatus` streams.
+    pub fn watchers(&self) -> usize {
+        self.watchers.load(Ordering::Relaxed)
+    }
+
+    /// Counts a watch stream for as long as the returned guard lives.
+    pub fn watch_guard(self: &Arc<Self>) -> WatchGuard {
+        self.watchers.fetch_add(1, Ordering::Relaxed);
+        WatchGuard(self.clone())
+    }
+
+    pub fn check_read(&self, caller: &Caller) -> Result<(), EngineError> {
+        Ok(self.authz.check_read(caller)?)
+    }
+
+    pub async fn status(self: &Arc<Self>, caller: &Caller) -> Result<StatusView, EngineError> {
+        self.check_read(caller)?;
+        let me = self.clone();
+        let snapshot = blocking(move || me.status.read())
+            .await?
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        Ok(StatusView {
+            snapshot,
+            authorization: self.authz.health().await,
+            safe_mode_active: self.guardrails.get().active,
+            timestamp_unix_ms: (now().unix_timestamp_nanos() / 1_000_000) as i64,
+        })
+    }
+
+    pub fn guardrails(&self, caller: &Caller) -> Result<SafeModeState, EngineError> {
+        self.check_read(caller)?;
+        Ok(self.guardrails.get())
+    }
+
+    pub async fn enter_safe_mode(self: &Arc<Self>, caller: &Caller, reason: String, request_id: &str) -> Result<(SafeModeState, bool), EngineError> {
+        let m = Mutation {
+            rpc: "Guardrails.EnterSafeMode",
+            caller,
+            request_id,
+            action: ACTION_GUARDRAILS,
+            details: BTreeMap::from([("operation".into(), "enter".into()), ("reason".into(), reason.clone())]),
+            allowed_in_safe_mode: true,
+        };
+        self.mutate(m, move |e: &Engine, uid| {
+            let (st, changed) = e.guardrails.enter(&reason, uid, now().unix_timestamp()).map_err(guardrails_err)?;
+            let summary = if changed { format!("safe mode entered: {}", st.reason) } else { "safe mode was already active".into() };
+            Ok(Acted { outcome: if changed { "ok" } else { "unchanged" }, summary, value: (st, changed) })
+        })
+        .await
+    }
+
+    pub async fn exit_safe_mode(self: &Arc<Self>, caller: &Caller, request_id: &str) -> Result<(SafeModeState, bool), EngineError> {
+        let m = Mutation {
+            rpc: "Guardrails.ExitSafeMode",
+            caller,
+            request_id,
+            action: ACTION_GUARDRAILS,
+            details: BTreeMap::from([("operation".into(), "exit".into())]),
+            allowed_in_safe_mode: true,
+        };
+        self.mutate(m, move |e: &Engine, uid| {
+            let (st, changed) = e.guardrails.exit(uid, now().unix_timestamp()).map_err(guardrails_err)?;
+            let summary = if changed { "safe mode exited".into() } else { "safe mode was not active".into() };
+            Ok(Acted { outcome: if changed { "ok" } else { "unchanged" }, summary, value: (st, changed) })
+        })
+        .await
+    }
+
+    pub async fn verify_audit(&self, caller: &Caller) -> Result<Verification, EngineError> {
+        self.check_read(caller)?;
+        let dir = self.audit.dir().to_owned();
+        blocking(move || audit::verify(&dir)).await?.map_err(|e| EngineError::Internal(e.to_string()))
+    }
+
+    /// The gate of every mutation: authorize → safe mode → act → audit. Refusals and failures
+    /// are audited too. `act` runs on a blocking thread and gets the caller's uid.
+    pub async fn mutate<T, F>(self: &Arc<Self>, m: Mutation<'_>, act: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Engine, u32) -> Result<Acted<T>, EngineError> + Send + 'static,
+    {
+        let record = |outcome: &'static str, error: Option<String>, summary: String| Entry {
+            rpc: m.rpc.to_owned(),
+            request_id: m.request_id.to_owned(),
+            caller: CallerRef { uid: m.caller.uid, pid: m.caller.pid, comm: m.caller.comm.clone() },
+            action: Some(m.action.to_owned()),
+            details: m.details.clone(),
+            outcome,
+            error,
+            summary,
+        };
+        let grant = match self.authz.check_action(m.caller, m.action, &m.details).await {
+            Ok(g) => g,
+            Err(e) => {
+                let err = EngineError::from(e);
+                self.audit(record("denied", Some(err.to_string()), format!("{} denied", m.rpc))).await?;
+                return Err(err);
+            }
+        };
+        if !m.allowed_in_safe_mode
+            && let Err(reason) = self.guardrails.check_mutation_allowed()
+        {
+            let err = EngineError::SafeMode { reason };
+            self.audit(record("refused", Some(err.to_string()), format!("{} refused in safe mode", m.rpc))).await?;
+            return Err(err);
+        }
+        let me = self.clone();
+        let uid = m.caller.uid;
+        let result = blocking(move || act(&me, uid)).await.and_then(|r| r);
+        let mut entry = match &result {
+            Ok(a) => record(a.outcome, None, a.summary.clone()),
+            Err(e) => record("failed", Some(e.to_string()), format!("{} failed", m.rpc)),
+        };
+        entry.details.insert("granted_by".into(), grant.as_str().into());
+        self.audit(entry).await?;
+        tracing::info!(rpc = m.rpc, caller_uid = m.caller.uid, caller_pid = m.caller.pid, action = m.action, granted_by = grant.as_str(), ok = result.is_ok(), "mutation");
+        result.map(|a| a.value)
+    }
+
+    async fn audit(self: &Arc<Self>, e: Entry) -> Result<(), EngineError> {
+        let me = self.clone();
+        match blocking(move || me.audit.append(&e, now())).await? {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                tracing::error!(error = %err, "audit append failed");
+                Err(EngineError::AuditFailed)
+            }
+        }
+    }
+}
+
+fn guardrails_err(e: GuardrailsError) -> EngineError {
+    match e {
+        GuardrailsError::InvalidReason(r) => EngineError::InvalidArgument(r.to_owned()),
+        other => EngineError::Internal(other.to_string()),
+    }
+}
+
+/// Decrements the watcher count when a `WatchStatus` stream ends.
+#[derive(Debug)]
+pub struct WatchGuard(Arc<Engine>);
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.0.watchers.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,18 @@
+//! halbertd: Halbert's privileged daemon.
+//!
+//! Domain modules (`status`, `guardrails`, `audit`, `authz`, `engine`) know nothing of gRPC;
+//! `rpc/` translates and delegates; `server` wires the services to a listener; `peer` gets the
+//! caller's identity from the kernel. See ARCHITECTURE.md for the map and the invariants.
+
+pub mod audit;
+pub mod authz;
+pub mod engine;
+pub mod guardrails;
+pub mod host;
+pub mod logging;
+pub mod peer;
+pub mod privileges;
+pub mod rpc;
+pub mod server;
+pub mod statefile;
+pub mod status;

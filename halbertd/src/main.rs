@@ -1,0 +1,195 @@
+//! halbertd's entry point: argument parsing, start-up order (logging → capabilities →
+//! listener → engine → serve → READY=1), signals and shutdown.
+
+use std::os::fd::FromRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use halbertd::engine::Engine;
+use halbertd::host::HostRoot;
+use tokio_util::sync::CancellationToken;
+
+const USAGE: &str = "\
+usage: halbertd [serve] [--socket PATH] [--state-dir DIR] [--host-root DIR]
+       halbertd audit verify [--state-dir DIR]
+       halbertd --version | --help
+
+serve         run the daemon. Under systemd the listener comes from socket activation
+              (halbertd.socket); without it, --socket PATH binds a socket for development.
+audit verify  check the audit log's hash chain; exit status 1 names the first broken record.
+
+--state-dir   default: $STATE_DIRECTORY, else /var/lib/halbert
+--host-root   directory standing for / when reading /proc and /sys (default /)";
+
+/// How long running RPCs and streams get to finish after SIGTERM.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+/// How often the one-line STATUS= summary is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Default)]
+struct Args {
+    command: Vec<String>,
+    socket: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    host_root: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut a = Args::default();
+    let mut it = std::env::args_os().skip(1);
+    while let Some(arg) = it.next() {
+        let s = arg.to_string_lossy().into_owned();
+        let mut value = |name: &str| it.next().map(PathBuf::from).with_context(|| format!("{name} needs a value"));
+        match s.as_str() {
+            "--socket" => a.socket = Some(value("--socket")?),
+            "--state-dir" => a.state_dir = Some(value("--state-dir")?),
+            "--host-root" => a.host_root = Some(value("--host-root")?),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            "-V" | "--version" => {
+                println!("halbertd {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
+            other if other.starts_with('-') => bail!("unknown option {other}\n{USAGE}"),
+            other => a.command.push(other.to_owned()),
+        }
+    }
+    Ok(a)
+}
+
+fn state_dir(a: &Args) -> PathBuf {
+    a.state_dir
+        .clone()
+        .or_else(|| std::env::var_os("STATE_DIRECTORY").map(|v| PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default())))
+        .unwrap_or_else(|| PathBuf::from("/var/lib/halbert"))
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    match args.command.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] | ["serve"] => serve(&args),
+        ["audit", "verify"] => audit_verify(&state_dir(&args)),
+        other => bail!("unknown command {:?}\n{USAGE}", other.join(" ")),
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn audit_verify(state_dir: &Path) -> Result<()> {
+    let dir = state_dir.join("audit");
+    let v = halbertd::audit::verify(&dir).with_context(|| format!("reading {}", dir.display()))?;
+    match v.broken {
+        None => {
+            println!("audit chain OK: {} records in {} files under {}, last hash {}", v.records, v.files, dir.display(), v.last_hash);
+            Ok(())
+        }
+        Some(b) => {
+            println!(
+                "audit chain BROKEN at {}:{} (record {} of the chain): {}",
+                b.file.display(),
+                b.line,
+                v.records + 1,
+                b.problem
+            );
+            println!("{} records before it verified", v.records);
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The listener: socket activation first, then `--socket`.
+fn listener(a: &Args) -> Result<(std::os::unix::net::UnixListener, String)> {
+    let fds: Vec<_> = sd_notify::listen_fds().map(|f| f.collect()).unwrap_or_default();
+    if let Some(&fd) = fds.first() {
+        // SAFETY: systemd passed us this listening socket (LISTEN_FDS) and nothing else owns it.
+        let l = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+        let name = l.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())).unwrap_or_default();
+        return Ok((l, format!("{name} (socket activation)")));
+    }
+    let Some(path) = a.socket.clone() else {
+        bail!("no listener: start halbertd through halbertd.socket, or pass --socket PATH for development");
+    };
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+            bail!("{} is in use by a running halbertd", path.display());
+        }
+        std::fs::remove_file(&path).with_context(|| format!("removing stale socket {}", path.display()))?;
+    }
+    let l = std::os::unix::net::UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))?;
+    Ok((l, path.display().to_string()))
+}
+
+fn notify(states: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!(error = %e, "sd_notify failed");
+    }
+}
+
+fn status_line(engine: &Engine, authz: &str, socket: &str) -> String {
+    let sm = engine.safe_mode();
+    let safe = if sm.active { format!("safe mode ON ({})", sm.reason) } else { "safe mode off".into() };
+    format!("serving on {socket}; {safe}; authorization {authz}; {} status streams", engine.watchers())
+}
+
+fn serve(a: &Args) -> Result<()> {
+    let sink = halbertd::logging::init("halbertd");
+    let kept = halbertd::privileges::drop_unneeded().context("dropping capabilities")?;
+    let (std_listener, socket_name) = listener(a)?;
+    std_listener.set_nonblocking(true)?;
+    let state_dir = state_dir(a);
+    let root = a.host_root.clone().map(HostRoot::new).unwrap_or_else(HostRoot::system);
+    let engine = Arc::new(Engine::open(&state_dir, root).with_context(|| format!("opening state in {}", state_dir.display()))?);
+    tracing::info!(socket = %socket_name, state_dir = %state_dir.display(), log = sink, kept_capabilities = ?kept, "halbertd starting");
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::UnixListener::from_std(std_listener)?;
+        let token = CancellationToken::new();
+        let server = tokio::spawn(halbertd::server::serve(listener, engine.clone(), token.clone().cancelled_owned()));
+
+        let authz = engine.authorization_health().await;
+        let line = status_line(&engine, authz.as_str(), &socket_name);
+        notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&line)]);
+        tracing::info!(status = %line, "ready");
+
+        // Worker "status-line": keeps systemd's STATUS= current until shutdown.
+        let status_worker = {
+            let (engine, token, socket_name) = (engine.clone(), token.clone(), socket_name.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = token.cancelled() => break,
+                        _ = tokio::time::sleep(STATUS_EVERY) => {}
+                    }
+                    let authz = engine.authorization_health().await;
+                    notify(&[sd_notify::NotifyState::Status(&status_line(&engine, authz.as_str(), &socket_name))]);
+                }
+            })
+        };
+
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        }
+        notify(&[sd_notify::NotifyState::Stopping]);
+        token.cancel();
+        let drained = tokio::time::timeout(SHUTDOWN_DEADLINE, async {
+            let _ = status_worker.await;
+            server.await
+        })
+        .await;
+        match drained {
+            Ok(Ok(Ok(()))) => tracing::info!("halbertd stopped"),
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "server ended with an error"),
+            Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
+            Err(_) => tracing::warn!(deadline = ?SHUTDOWN_DEADLINE, "shutdown deadline passed; exiting with streams still open"),
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+}

@@ -1,0 +1,36 @@
+//! The gRPC server: takes a bound Unix listener and a shutdown future, so the daemon (socket
+//! activation or `--socket`) and the tests (a tempdir socket) start it the same way.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use halbert_proto::v1::{audit_server::AuditServer, guardrails_server::GuardrailsServer, system_server::SystemServer};
+use tokio::net::UnixListener;
+use tokio_stream::wrappers::UnixListenerStream;
+
+use crate::engine::Engine;
+use crate::peer::PeerStream;
+use crate::rpc::{AuditService, Ctx, GuardrailsService, SystemService};
+
+/// Serves every halbertd service on `listener` until `shutdown` resolves.
+pub async fn serve(listener: UnixListener, engine: Arc<Engine>, shutdown: impl Future<Output = ()> + Send) -> Result<(), tonic::transport::Error> {
+    let ctx = Ctx::new(engine);
+    // Each connection's peer credentials are taken once, at accept; a connection whose peer
+    // cannot be identified is dropped rather than served anonymously.
+    let incoming = UnixListenerStream::new(listener).filter_map(|conn| async move {
+        match conn.and_then(PeerStream::new) {
+            Ok(s) => Some(Ok::<_, std::io::Error>(s)),
+            Err(e) => {
+                tracing::warn!(error = %e, "dropping a connection without peer credentials");
+                None
+            }
+        }
+    });
+    tonic::transport::Server::builder()
+        .add_service(SystemServer::new(SystemService(ctx.clone())))
+        .add_service(GuardrailsServer::new(GuardrailsService(ctx.clone())))
+        .add_service(AuditServer::new(AuditService(ctx)))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}

@@ -1,0 +1,358 @@
+//! System status: CPU, load, memory and swap, real filesystems, uptime, boot time and
+//! temperatures, read from `/proc` and `/sys` under a [`HostRoot`].
+//!
+//! Everything here is plain parsing of kernel formats plus `statvfs`; the CPU percentage is the
+//! busy share between two samples of `/proc/stat`, kept by [`StatusReader`] so no call ever
+//! sleeps to measure it.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::host::HostRoot;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("cannot parse {path}: {what}")]
+    Parse { path: String, what: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub cpu_percent: f64,
+    pub cores: u32,
+    pub load: [f64; 3],
+    pub memory: Memory,
+    pub filesystems: Vec<FsUsage>,
+    pub uptime_seconds: u64,
+    pub boot_time_unix: i64,
+    pub temperatures: Vec<Temperature>,
+    pub hostname: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Memory {
+    pub total_bytes: u64,
+    pub available_bytes: u64,
+    pub swap_total_bytes: u64,
+    pub swap_free_bytes: u64,
+}
+
+impl Memory {
+    pub fn used_bytes(&self) -> u64 {
+        self.total_bytes.saturating_sub(self.available_bytes)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsUsage {
+    pub mountpoint: String,
+    pub device: String,
+    pub fstype: String,
+    pub total_bytes: u64,
+    pub used_bytes: u64,
+    pub available_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Temperature {
+    pub source: &'static str,
+    pub chip: String,
+    pub label: String,
+    pub celsius: f64,
+}
+
+/// Aggregate CPU counters from the first line of `/proc/stat`, in clock ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub total: u64,
+    pub idle: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcStat {
+    pub cpu: CpuTimes,
+    pub cores: u32,
+    pub boot_time_unix: i64,
+}
+
+/// Samples closer together than this reuse the previous percentage: a delta over a few
+/// milliseconds is mostly noise.
+const MIN_SAMPLE_GAP: Duration = Duration::from_millis(200);
+
+#[derive(Debug)]
+struct CpuSampler {
+    at: Instant,
+    times: CpuTimes,
+    percent: f64,
+}
+
+/// Reads status snapshots of one host root, remembering the last CPU sample.
+#[derive(Debug)]
+pub struct StatusReader {
+    root: HostRoot,
+    last_cpu: Mutex<Option<CpuSampler>>,
+}
+
+fn read(root: &HostRoot, path: &str) -> Result<String, StatusError> {
+    root.read_to_string(path).map_err(|source| StatusError::Read { path: path.to_owned(), source })
+}
+
+fn bad(path: &str, what: impl Into<String>) -> StatusError {
+    StatusError::Parse { path: path.to_owned(), what: what.into() }
+}
+
+impl StatusReader {
+    pub fn new(root: HostRoot) -> Self {
+        Self { root, last_cpu: Mutex::new(None) }
+    }
+
+    /// One full snapshot. Blocking (file reads and `statvfs`): call it off the async runtime.
+    pub fn read(&self) -> Result<Snapshot, StatusError> {
+        let stat = parse_proc_stat(&read(&self.root, "/proc/stat")?)?;
+        let cpu_percent = self.cpu_percent(stat.cpu);
+        let load = parse_loadavg(&read(&self.root, "/proc/loadavg")?)?;
+        let memory = parse_meminfo(&read(&self.root, "/proc/meminfo")?)?;
+        let uptime_seconds = parse_uptime(&read(&self.root, "/proc/uptime")?)?;
+        let mounts = parse_mountinfo(&read(&self.root, "/proc/self/mountinfo")?)?;
+        let filesystems = real_filesystems(&mounts)
+            .filter_map(|m| self.usage(m))
+            .collect();
+        Ok(Snapshot {
+            cpu_percent,
+            cores: stat.cores,
+            load,
+            memory,
+            filesystems,
+            uptime_seconds,
+            boot_time_unix: stat.boot_time_unix,
+            temperatures: read_temperatures(&self.root),
+            hostname: self.root.read_attr("/proc/sys/kernel/hostname").unwrap_or_default(),
+        })
+    }
+
+    fn cpu_percent(&self, now: CpuTimes) -> f64 {
+        let mut last = self.last_cpu.lock().unwrap_or_else(|p| p.into_inner());
+        let percent = match last.as_ref() {
+            Some(prev) if prev.at.elapsed() < MIN_SAMPLE_GAP => return prev.percent,
+            Some(prev) => busy_percent(prev.times, now),
+            // First sample: the average since boot is the only honest figure available.
+            None => busy_percent(CpuTimes { total: 0, idle: 0 }, now),
+        };
+        *last = Some(CpuSampler { at: Instant::now(), times: now, percent });
+        percent
+    }
+
+    fn usage(&self, m: &MountEntry) -> Option<FsUsage> {
+        let st = nix::sys::statvfs::statvfs(&self.root.path(&m.mountpoint)).ok()?;
+        let frsize = st.fragment_size();
+        let total = st.blocks().saturating_mul(frsize);
+        let free = st.blocks_free().saturating_mul(frsize);
+        let avail = st.blocks_available().saturating_mul(frsize);
+        Some(FsUsage {
+            mountpoint: m.mountpoint.clone(),
+            device: m.source.clone(),
+            fstype: m.fstype.clone(),
+            total_bytes: total,
+            used_bytes: total.saturating_sub(free),
+            available_bytes: avail,
+        })
+    }
+}
+
+pub fn busy_percent(prev: CpuTimes, now: CpuTimes) -> f64 {
+    let total = now.total.saturating_sub(prev.total);
+    let idle = now.idle.saturating_sub(prev.idle);
+    if total == 0 {
+        return 0.0;
+    }
+    let busy = total.saturating_sub(idle) as f64 * 100.0 / total as f64;
+    (busy * 10.0).round() / 10.0
+}
+
+pub fn parse_proc_stat(text: &str) -> Result<ProcStat, StatusError> {
+    const P: &str = "/proc/stat";
+    let mut cpu = None;
+    let mut cores = 0;
+    let mut btime = None;
+    for line in text.lines() {
+        let mut it = line.split_ascii_whitespace();
+        match it.next() {
+            Some("cpu") => {
+                let v: Vec<u64> = it.map(|f| f.parse().map_err(|_| bad(P, "non-numeric cpu field"))).collect::<Result<_, _>>()?;
+                if v.len() < 4 {
+                    return Err(bad(P, "short cpu line"));
+                }
+                // user nice system idle iowait irq softirq steal; guest time is already
+                // counted in user and nice, so it is left out of the total.
+                let total = v.iter().take(8).sum();
+                let idle = v[3] + v.get(4).copied().unwrap_or(0);
+                cpu = Some(CpuTimes { total, idle });
+            }
+            Some(k) if k.starts_with("cpu") && k[3..].bytes().all(|b| b.is_ascii_digit()) => cores += 1,
+            Some("btime") => btime = it.next().and_then(|v| v.parse().ok()),
+            _ => {}
+        }
+    }
+    Ok(ProcStat {
+        cpu: cpu.ok_or_else(|| bad(P, "no cpu line"))?,
+        cores,
+        boot_time_unix: btime.ok_or_else(|| bad(P, "no btime line"))?,
+    })
+}
+
+pub fn parse_loadavg(text: &str) -> Result<[f64; 3], StatusError> {
+    const P: &str = "/proc/loadavg";
+    let mut it = text.split_ascii_whitespace().map(|f| f.parse::<f64>().map_err(|_| bad(P, "non-numeric load")));
+    let mut next = || it.next().unwrap_or_else(|| Err(bad(P, "short line")));
+    Ok([next()?, next()?, next()?])
+}
+
+pub fn parse_meminfo(text: &str) -> Result<Memory, StatusError> {
+    const P: &str = "/proc/meminfo";
+    let mut m = Memory::default();
+    let mut seen_avail = false;
+    let mut free = 0;
+    for line in text.lines() {
+        let Some((key, rest)) = line.split_once(':') else { continue };
+        let kib: u64 = rest.split_ascii_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let bytes = kib.saturating_mul(1024);
+        match key {
+            "MemTotal" => m.total_bytes = bytes,
+            "MemAvailable" => {
+                m.available_bytes = bytes;
+                seen_avail = true;
+            }
+            "MemFree" => free = bytes,
+            "SwapTotal" => m.swap_total_bytes = bytes,
+            "SwapFree" => m.swap_free_bytes = bytes,
+            _ => {}
+        }
+    }
+    if m.total_bytes == 0 {
+        return Err(bad(P, "no MemTotal"));
+    }
+    // Kernels before 3.14 have no MemAvailable; MemFree is the closest lower bound.
+    if !seen_avail {
+        m.available_bytes = free;
+    }
+    Ok(m)
+}
+
+pub fn parse_uptime(text: &str) -> Result<u64, StatusError> {
+    text.split_ascii_whitespace()
+        .next()
+        .and_then(|f| f.parse::<f64>().ok())
+        .map(|s| s as u64)
+        .ok_or_else(|| bad("/proc/uptime", "no uptime figure"))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountEntry {
+    pub dev: String,
+    pub mountpoint: String,
+    pub fstype: String,
+    pub source: String,
+}
+
+/// Undoes the octal escapes (`\040` for a space) the kernel uses in mountinfo fields.
+pub fn unescape_mount_field(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn parse_mountinfo(text: &str) -> Result<Vec<MountEntry>, StatusError> {
+    const P: &str = "/proc/self/mountinfo";
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        // id parent major:minor root mountpoint options [optional...] - fstype source superopts
+        let (left, right) = line.split_once(" - ").ok_or_else(|| bad(P, "no ' - ' separator"))?;
+        let l: Vec<&str> = left.split(' ').collect();
+        let r: Vec<&str> = right.split(' ').collect();
+        if l.len() < 6 || r.len() < 2 {
+            return Err(bad(P, "short line"));
+        }
+        out.push(MountEntry {
+            dev: l[2].to_owned(),
+            mountpoint: unescape_mount_field(l[4]),
+            fstype: r[0].to_owned(),
+            source: unescape_mount_field(r[1]),
+        });
+    }
+    Ok(out)
+}
+
+/// Kernel-internal and virtual filesystems that hold no user data.
+const PSEUDO_FS: &[&str] = &[
+    "proc", "sysfs", "devtmpfs", "devpts", "tmpfs", "securityfs", "cgroup", "cgroup2", "pstore",
+    "bpf", "debugfs", "tracefs", "mqueue", "hugetlbfs", "configfs", "fusectl", "autofs",
+    "binfmt_misc", "efivarfs", "squashfs", "overlay", "nsfs", "ramfs", "rpc_pipefs", "selinuxfs",
+    "nfsd",
+];
+
+/// Network and FUSE filesystems: `statvfs` on a dead server blocks without a bound, so the
+/// status (which must answer every few seconds) leaves them to the discovery scanners.
+fn is_remote(fstype: &str) -> bool {
+    matches!(fstype, "nfs" | "nfs4" | "cifs" | "smb3" | "9p" | "ceph" | "glusterfs") || fstype.starts_with("fuse")
+}
+
+/// Filesystems that hold data on this machine, one per device (bind mounts and btrfs
+/// subvolumes of one device report the same usage). `/` is always kept, whatever it is
+/// (containers boot from overlayfs).
+pub fn real_filesystems(mounts: &[MountEntry]) -> impl Iterator<Item = &MountEntry> {
+    let mut seen = std::collections::HashSet::new();
+    mounts.iter().filter(move |m| {
+        let keep = m.mountpoint == "/"
+            || (!PSEUDO_FS.contains(&m.fstype.as_str())
+                && !is_remote(&m.fstype)
+                && !m.mountpoint.starts_with("/snap/")
+                && m.source.starts_with('/')
+                && !m.source.starts_with("/dev/loop"));
+        keep && seen.insert(m.dev.clone())
+    })
+}
+
+fn sorted_dir(root: &HostRoot, abs: &str) -> Vec<std::fs::DirEntry> {
+    let mut v: Vec<_> = std::fs::read_dir(root.path(abs)).map(|d| d.flatten().collect()).unwrap_or_default();
+    v.sort_by_key(|e| e.file_name());
+    v
+}
+
+/// hwmon `temp*_input` sensors (millidegrees) and thermal zones.
+pub fn read_temperatures(root: &HostRoot) -> Vec<Temperature> {
+    let mut out = Vec::new();
+    for chip in sorted_dir(root, "/sys/class/hwmon") {
+        let base = format!("/sys/class/hwmon/{}", chip.file_name().to_string_lossy());
+        let name = root.read_attr(format!("{base}/name")).unwrap_or_else(|| chip.file_name().to_string_lossy().into_owned());
+        for f in sorted_dir(root, &base) {
+            let fname = f.file_name().to_string_lossy().into_owned();
+            let Some(idx) = fname.strip_prefix("temp").and_then(|r| r.strip_suffix("_input")) else { continue };
+            let Some(milli) = root.read_attr(format!("{base}/{fname}")).and_then(|v| v.parse::<f64>().ok()) else { continue };
+            let label = root.read_attr(format!("{base}/temp{idx}_label")).unwrap_or_else(|| format!("temp{idx}"));
+            out.push(Temperature { source: "hwmon", chip: name.clone(), label, celsius: milli / 1000.0 });
+        }
+    }
+    for zone in sorted_dir(root, "/sys/class/thermal") {
+        let zname = zone.file_name().to_string_lossy().into_owned();
+        if !zname.starts_with("thermal_zone") {
+            continue;
+        }
+        let base = format!("/sys/class/thermal/{zname}");
+        let Some(milli) = root.read_attr(format!("{base}/temp")).and_then(|v| v.parse::<f64>().ok()) else { continue };
+        let chip = root.read_attr(format!("{base}/type")).unwrap_or_default();
+        out.push(Temperature { source: "thermal", chip, label: zname, celsius: milli / 1000.0 });
+    }
+    out
+}
