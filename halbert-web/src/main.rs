@@ -1,1 +1,210 @@
-fn main() {}
+//! halbert-web's entry point. Start-up order matters: resolve dirs, bind the listener, read
+//! the config and the token — then Landlock, before any thread exists — then sled and the
+//! tokio runtime.
+
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use halbert_web::api::{AppState, router};
+use halbert_web::config::{Dirs, GuardrailsConfig};
+use halbert_web::daemon::Daemon;
+use halbert_web::feed::StatusFeed;
+use halbert_web::guard::Guard;
+use halbert_web::sandbox::{self, Mode, Policy};
+use halbert_web::workers::Workers;
+use tokio_util::sync::CancellationToken;
+
+const USAGE: &str = "\
+usage: halbert-web [--host ADDR] [--port N] [--socket PATH] [--sandbox strict|best-effort|off]
+                   [--allowed-host NAME]... [--new-token] [--status-interval-ms N]
+
+--host          address to listen on (default 127.0.0.1). Anything but loopback needs a
+                bearer token: pass --new-token once to create one (kept in the state dir, 0600)
+--port          default 8000
+--socket        halbertd's socket (default $HALBERT_SOCKET, else /run/halbert/halbertd.sock)
+--sandbox       Landlock: strict refuses to run without it; default best-effort
+--allowed-host  another name this server may be reached by (Host header), e.g. a hostname
+--status-interval-ms  how often system_status is pushed on /ws (default 5000)";
+
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+struct Args {
+    host: IpAddr,
+    port: u16,
+    socket: PathBuf,
+    sandbox: Mode,
+    allowed_hosts: Vec<String>,
+    new_token: bool,
+    status_interval_ms: u32,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut a = Args {
+        host: IpAddr::from([127, 0, 0, 1]),
+        port: 8000,
+        socket: std::env::var_os("HALBERT_SOCKET").map(PathBuf::from).unwrap_or_else(|| "/run/halbert/halbertd.sock".into()),
+        sandbox: Mode::BestEffort,
+        allowed_hosts: Vec::new(),
+        new_token: false,
+        status_interval_ms: 5000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next()).with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--host" => a.host = value()?.parse().context("--host must be an IP address")?,
+            "--port" => a.port = value()?.parse().context("--port must be a number 1-65535")?,
+            "--socket" => a.socket = value()?.into(),
+            "--sandbox" => a.sandbox = value()?.parse().map_err(anyhow::Error::msg)?,
+            "--allowed-host" => a.allowed_hosts.push(value()?),
+            "--new-token" => a.new_token = true,
+            "--status-interval-ms" => {
+                a.status_interval_ms = value()?.parse().context("--status-interval-ms must be a number")?;
+                if !(1000..=3_600_000).contains(&a.status_interval_ms) {
+                    bail!("--status-interval-ms must be between 1000 and 3600000");
+                }
+            }
+            "-h" | "--help" => {
+                eprintln!("{USAGE}");
+                std::process::exit(0);
+            }
+            "-V" | "--version" => {
+                eprintln!("halbert-web {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}\n{USAGE}"),
+        }
+    }
+    Ok(a)
+}
+
+/// The bearer token for non-loopback use: created with `--new-token`, else read from the state
+/// dir (which must keep it private).
+fn load_token(dirs: &Dirs, create: bool) -> Result<Option<String>> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = dirs.state.join("token");
+    if create {
+        let mut raw = [0u8; 32];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut raw)?;
+        let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
+        std::io::Write::write_all(&mut f, token.as_bytes())?;
+        f.sync_all()?;
+        return Ok(Some(token));
+    }
+    match std::fs::metadata(&path) {
+        Ok(m) => {
+            if m.permissions().mode() & 0o077 != 0 {
+                bail!("{} is readable by others; fix with chmod 600 or create a new one with --new-token", path.display());
+            }
+            let t = std::fs::read_to_string(&path)?.trim().to_owned();
+            if t.len() < 32 {
+                bail!("{} holds no usable token; create one with --new-token", path.display());
+            }
+            Ok(Some(t))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
+    let filter = || EnvFilter::try_from_env("HALBERT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Under systemd (JOURNAL_STREAM set) log natively to journald; at a terminal, to stderr.
+    let journald = std::env::var_os("JOURNAL_STREAM")
+        .and_then(|_| tracing_journald::layer().ok())
+        .map(|l| l.with_syslog_identifier("halbert-web".into()).with_field_prefix(Some("HALBERT".into())));
+    match journald {
+        Some(l) => tracing_subscriber::registry().with(l.with_filter(filter())).init(),
+        None => tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter())).init(),
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    init_logging();
+    let dirs = Dirs::from_env()?;
+    dirs.ensure_state()?;
+    let guardrails = GuardrailsConfig::load(&GuardrailsConfig::file(&dirs))?;
+
+    let loopback = args.host.is_loopback();
+    let token = load_token(&dirs, args.new_token)?;
+    let token = match (loopback, token) {
+        (true, _) => None,
+        (false, Some(t)) => Some(t),
+        (false, None) => bail!(
+            "refusing to listen on {} without a bearer token: that would expose this user's Halbert to the network. \
+             Start once with --new-token to create one",
+            args.host
+        ),
+    };
+    let addr = SocketAddr::new(args.host, args.port);
+    let std_listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    std_listener.set_nonblocking(true)?;
+    let bound = std_listener.local_addr()?;
+
+    let policy = Policy {
+        read_only: ["/proc", "/sys", "/etc", "/usr", "/lib", "/lib64", "/dev/urandom", "/dev/null"]
+            .into_iter()
+            .map(PathBuf::from)
+            .chain([dirs.config.clone()])
+            .collect(),
+        read_write: vec![dirs.state.clone()],
+    };
+    let sandbox = sandbox::apply(args.sandbox, &policy).context("applying the Landlock sandbox")?;
+    tracing::info!(landlock_abi = sandbox.abi, enforcement = sandbox.enforcement, "sandbox");
+
+    let db = halbert_web::store::open(&dirs.state)?;
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        let shutdown = CancellationToken::new();
+        let workers = Workers::new(shutdown.clone());
+        let daemon = Daemon::new(&args.socket);
+        let feed = Arc::new(StatusFeed::default());
+        {
+            let (feed, daemon) = (feed.clone(), daemon.clone());
+            let interval = args.status_interval_ms;
+            workers.spawn("status-feed", move |token| async move { feed.run(daemon, interval, token).await });
+        }
+        let guard = Arc::new(Guard::new(bound, &args.allowed_hosts, token.clone()));
+        let state = AppState { daemon, guardrails, feed, workers: workers.clone(), shutdown: shutdown.clone(), sandbox, db };
+        let app = router(state, guard);
+
+        let shown = if bound.ip().is_unspecified() { SocketAddr::new([127, 0, 0, 1].into(), bound.port()) } else { bound };
+        println!("Halbert is running at http://{shown}/  (API docs: http://{shown}/docs)");
+        if let Some(t) = &token {
+            println!("bearer token (Authorization: Bearer …): {t}");
+        }
+        tracing::info!(listen = %bound, daemon_socket = %args.socket.display(), "halbert-web serving");
+
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+            tracing::info!("shutting down");
+            stop.cancel();
+        });
+        halbert_web::server::serve(listener, app, shutdown.clone().cancelled_owned()).await?;
+        if !workers.shutdown(SHUTDOWN_DEADLINE).await {
+            tracing::warn!(deadline = ?SHUTDOWN_DEADLINE, "workers did not stop in time");
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+}

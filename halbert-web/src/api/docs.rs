@@ -1,0 +1,48 @@
+//! `/openapi.json` (OpenAPI 3.1, generated from the handlers and types) and `/docs` (Swagger UI,
+//! vendored into the binary: no request leaves the machine).
+
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use super::ErrorBody;
+use super::guardrails::{EnterSafeModeRequest, GuardrailsStatus};
+use super::health::{Health, SandboxView};
+use super::ws::SystemStatusData;
+use crate::config::GuardrailsConfig;
+
+const DESCRIPTION: &str = r#"REST and WebSocket API of halbert-web, Halbert's per-user process.
+
+**Access.** halbert-web listens on 127.0.0.1:8000. Loopback clients must run as the same user as
+halbert-web; `Host` must name this server (`127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`);
+`Origin`, when sent, must be this server on every state-changing request and WebSocket upgrade.
+When bound beyond loopback, every request needs `Authorization: Bearer <token>`.
+
+**Errors.** Every error is JSON `{"detail": "...", "code": "..."}` (plus `action` when polkit refused
+one). Malformed JSON is 400 `invalid_json`; wrong field types or values are 422
+`validation_failed`; a body that is not `application/json` is 415. Refusals by the web guard are
+403 (`forbidden_host`, `forbidden_origin`, `forbidden_peer`) or 401 `unauthorized`. halbertd
+unreachable is 503 `daemon_unavailable`; polkit refusing the action is 403 `permission_denied`
+with the action in `action`; a change refused because safe mode is on is **423**
+`safe_mode_active`; halbertd timing out is 504 `daemon_timeout`.
+
+**Timestamps** are ISO 8601 in UTC with a `Z` suffix, to the second.
+
+**WebSocket** `/ws`: messages are `{"type": T, "data": ...}`. `system_status` (schema
+`SystemStatusData`) arrives right after connecting and then every 5 s; `daemon_status`
+`{"connected": bool, "detail": string}` when the link to halbertd goes down or comes back. The
+server ignores messages from the client."#;
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "Halbert", description = DESCRIPTION),
+    paths(super::guardrails::status, super::guardrails::enter, super::guardrails::exit, super::health::health),
+    components(schemas(ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData)),
+    tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "system", description = "halbert-web itself"))
+)]
+pub struct ApiDoc;
+
+pub fn router() -> Router {
+    let config = Config::new(["/openapi.json"]).validator_url("none").try_it_out_enabled(true);
+    SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()).config(config).into()
+}

@@ -1,0 +1,173 @@
+//! HTTP transport: routes, the JSON error shape, request spans and the OpenAPI document.
+//! Handlers translate between HTTP and [`Daemon`](crate::daemon::Daemon) calls and decide
+//! nothing themselves.
+
+mod docs;
+mod guardrails;
+mod health;
+mod pages;
+pub mod ws;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::config::GuardrailsConfig;
+use crate::daemon::{Daemon, DaemonError};
+use crate::feed::StatusFeed;
+use crate::guard::{self, Guard};
+use crate::sandbox;
+use crate::workers::Workers;
+
+pub use docs::ApiDoc;
+
+/// Everything handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub daemon: Daemon,
+    pub guardrails: GuardrailsConfig,
+    pub feed: Arc<StatusFeed>,
+    pub workers: Workers,
+    pub shutdown: CancellationToken,
+    pub sandbox: sandbox::Outcome,
+    /// The per-user database (conversations, settings and memory build on it).
+    pub db: sled::Db,
+}
+
+/// The error body of every failed request.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `permission_denied`, `safe_mode_active`.
+    pub code: String,
+    /// The polkit action that was refused, on `permission_denied` from halbertd.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub action: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, detail: detail.into(), action: None }
+    }
+
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { detail: self.detail, code: self.code.to_owned(), action: self.action };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The one mapping from halbertd's answers to HTTP statuses. Safe mode is 423 Locked: the
+/// request was fine, but the system is locked against changes until safe mode is lifted.
+impl From<DaemonError> for ApiError {
+    fn from(e: DaemonError) -> Self {
+        let detail = e.to_string();
+        match e {
+            DaemonError::Unavailable { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "daemon_unavailable", detail),
+            DaemonError::PermissionDenied { action, .. } => {
+                ApiError { status: StatusCode::FORBIDDEN, code: "permission_denied", detail, action }
+            }
+            DaemonError::SafeMode { .. } => ApiError::new(StatusCode::LOCKED, "safe_mode_active", detail),
+            DaemonError::InvalidArgument(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail),
+            DaemonError::Unauthenticated(_) => ApiError::forbidden("unidentified_caller", detail),
+            DaemonError::Timeout(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "daemon_timeout", detail),
+            DaemonError::Failed(_) => ApiError::new(StatusCode::BAD_GATEWAY, "daemon_error", detail),
+        }
+    }
+}
+
+/// A JSON body whose problems come back in the [`ErrorBody`] shape: malformed JSON is 400,
+/// well-formed JSON of the wrong shape or types is 422, another content type is 415.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "the body must be application/json"));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e: BytesRejection| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
+            use serde_json::error::Category;
+            match e.classify() {
+                Category::Data => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", format!("invalid request body: {e}")),
+                _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e}")),
+            }
+        })
+    }
+}
+
+/// One span per request, with a request id that is also returned as `x-request-id`.
+async fn request_span(mut req: Request, next: Next) -> Response {
+    let id = format!("req-{}", uuid::Uuid::new_v4().simple());
+    let span = tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| tracing::debug!(status = resp.status().as_u16(), "answered"));
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+/// The id of the current request, passed on to halbertd for the audit record.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+/// The whole application: API routes, /ws, /docs, the page, behind the guard.
+pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
+    let api = Router::new()
+        .route("/api/settings/guardrails/status", get(guardrails::status))
+        .route("/api/settings/guardrails/safe-mode/enter", post(guardrails::enter))
+        .route("/api/settings/guardrails/safe-mode/exit", post(guardrails::exit))
+        .route("/api/health", get(health::health))
+        .route("/ws", get(ws::upgrade))
+        .route("/", get(pages::index))
+        .route("/static/{file}", get(pages::asset))
+        .fallback(not_found)
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not accept that method")
+        })
+        .with_state(state);
+    api.merge(docs::router())
+        .layer(middleware::from_fn_with_state(guard, guard::middleware))
+        .layer(middleware::from_fn(request_span))
+}

@@ -1,0 +1,40 @@
+//! The minimal page at `/` (live status over /ws) and its assets, compiled into the binary.
+
+use axum::extract::Path;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::ApiError;
+
+const INDEX: &str = include_str!("../../static/index.html");
+const APP_JS: &str = include_str!("../../static/app.js");
+const STYLE: &str = include_str!("../../static/style.css");
+
+/// Only our own scripts, styles and WebSocket; never framed.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+fn page(ct: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, ct),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn index() -> Response {
+    page("text/html; charset=utf-8", INDEX)
+}
+
+pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
+    match file.as_str() {
+        "app.js" => Ok(page("text/javascript; charset=utf-8", APP_JS)),
+        "style.css" => Ok(page("text/css; charset=utf-8", STYLE)),
+        _ => Err(ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such asset")),
+    }
+}

@@ -1,0 +1,135 @@
+//! The client side of halbertd: a lazily connected gRPC channel over its Unix socket, and the
+//! translation of its statuses into [`DaemonError`]. The channel reconnects by itself on the
+//! next call after halbertd restarts.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use halbert_proto::codes;
+use halbert_proto::v1::{self as pb, audit_client::AuditClient, guardrails_client::GuardrailsClient, system_client::SystemClient};
+use hyper_util::rt::TokioIo;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request};
+
+/// Unary calls that take longer than this are answered with a timeout.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DaemonError {
+    #[error("halbertd is unreachable at {socket}: {why}")]
+    Unavailable { socket: String, why: String },
+    #[error("{detail}")]
+    PermissionDenied { action: Option<String>, detail: String },
+    #[error("refused: safe mode is active ({reason})")]
+    SafeMode { reason: String },
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("halbertd could not identify this process: {0}")]
+    Unauthenticated(String),
+    #[error("halbertd did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("halbertd failed: {0}")]
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    socket: PathBuf,
+    channel: Channel,
+}
+
+impl Daemon {
+    pub fn new(socket: &Path) -> Self {
+        let path = socket.to_owned();
+        // The URI is a placeholder: every connection goes to the Unix socket.
+        let channel = Endpoint::from_static("http://halbertd.invalid")
+            .connect_timeout(Duration::from_secs(3))
+            .connect_with_connector_lazy(tower::service_fn(move |_| {
+                let path = path.clone();
+                async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(path).await?)) }
+            }));
+        Self { socket: socket.to_owned(), channel }
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    fn err(&self, s: tonic::Status) -> DaemonError {
+        let detail = halbert_proto::error_detail(&s).unwrap_or_default();
+        match (s.code(), detail.code.as_str()) {
+            (_, codes::SAFE_MODE_ACTIVE) => DaemonError::SafeMode { reason: detail.safe_mode_reason },
+            (Code::PermissionDenied, _) => DaemonError::PermissionDenied {
+                action: Some(detail.polkit_action).filter(|a| !a.is_empty()),
+                detail: s.message().to_owned(),
+            },
+            (Code::InvalidArgument, _) => DaemonError::InvalidArgument(s.message().to_owned()),
+            (Code::Unauthenticated, _) => DaemonError::Unauthenticated(s.message().to_owned()),
+            (Code::DeadlineExceeded, _) => DaemonError::Timeout(CALL_TIMEOUT),
+            // No ErrorDetail means the status came from the transport, not from halbertd.
+            (Code::Unavailable | Code::Unknown | Code::Cancelled, "") => {
+                DaemonError::Unavailable { socket: self.socket.display().to_string(), why: transport_reason(&s) }
+            }
+            _ => DaemonError::Failed(s.message().to_owned()),
+        }
+    }
+
+    async fn unary<T>(&self, fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>) -> Result<T, DaemonError> {
+        match tokio::time::timeout(CALL_TIMEOUT, fut).await {
+            Ok(Ok(r)) => Ok(r.into_inner()),
+            Ok(Err(s)) => Err(self.err(s)),
+            Err(_) => Err(DaemonError::Timeout(CALL_TIMEOUT)),
+        }
+    }
+
+    pub async fn status(&self) -> Result<pb::SystemStatus, DaemonError> {
+        self.unary(SystemClient::new(self.channel.clone()).get_status(pb::GetStatusRequest {})).await
+    }
+
+    pub async fn guardrails(&self) -> Result<pb::GuardrailsState, DaemonError> {
+        self.unary(GuardrailsClient::new(self.channel.clone()).get(pb::GetGuardrailsRequest {})).await
+    }
+
+    pub async fn enter_safe_mode(&self, reason: String, request_id: &str) -> Result<pb::SafeModeChange, DaemonError> {
+        let req = with_request_id(pb::EnterSafeModeRequest { reason }, request_id);
+        self.unary(GuardrailsClient::new(self.channel.clone()).enter_safe_mode(req)).await
+    }
+
+    pub async fn exit_safe_mode(&self, request_id: &str) -> Result<pb::SafeModeChange, DaemonError> {
+        let req = with_request_id(pb::ExitSafeModeRequest {}, request_id);
+        self.unary(GuardrailsClient::new(self.channel.clone()).exit_safe_mode(req)).await
+    }
+
+    pub async fn verify_audit(&self) -> Result<pb::AuditVerification, DaemonError> {
+        self.unary(AuditClient::new(self.channel.clone()).verify(pb::VerifyAuditRequest {})).await
+    }
+
+    /// Opens the status stream; the caller reads it until it ends or fails.
+    pub async fn watch_status(&self, interval_ms: u32) -> Result<tonic::Streaming<pb::SystemStatus>, DaemonError> {
+        self.unary(SystemClient::new(self.channel.clone()).watch_status(pb::WatchStatusRequest { interval_ms })).await
+    }
+
+    /// Maps a status read from an open stream.
+    pub fn stream_error(&self, s: tonic::Status) -> DaemonError {
+        self.err(s)
+    }
+}
+
+fn with_request_id<T>(msg: T, request_id: &str) -> Request<T> {
+    let mut req = Request::new(msg);
+    if let Ok(v) = request_id.parse() {
+        req.metadata_mut().insert("x-request-id", v);
+    }
+    req
+}
+
+/// The innermost cause of a transport failure ("Connection refused", "No such file…").
+fn transport_reason(s: &tonic::Status) -> String {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(s);
+    let mut last = s.message().to_owned();
+    while let Some(c) = cause {
+        last = c.to_string();
+        cause = c.source();
+    }
+    last
+}

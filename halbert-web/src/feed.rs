@@ -1,0 +1,104 @@
+//! The status feed: one upstream `WatchStatus` stream from halbertd, fanned out to every
+//! WebSocket client through a bounded broadcast channel (a slow client skips messages; memory
+//! never grows with it). Reconnects with exponential backoff when halbertd goes away.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::ws::{encode, status_view};
+use crate::daemon::Daemon;
+
+/// Messages kept for clients that fall behind; older ones are skipped.
+const BACKLOG: usize = 16;
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+#[derive(Debug)]
+pub struct StatusFeed {
+    tx: broadcast::Sender<Utf8Bytes>,
+    latest: watch::Sender<Option<Utf8Bytes>>,
+    connected: AtomicBool,
+}
+
+#[derive(Debug, Serialize)]
+struct DaemonStatus<'a> {
+    connected: bool,
+    detail: &'a str,
+}
+
+impl Default for StatusFeed {
+    fn default() -> Self {
+        Self { tx: broadcast::channel(BACKLOG).0, latest: watch::channel(None).0, connected: AtomicBool::new(false) }
+    }
+}
+
+impl StatusFeed {
+    pub fn subscribe(&self) -> broadcast::Receiver<Utf8Bytes> {
+        self.tx.subscribe()
+    }
+
+    /// The last `system_status` message, for a client that just connected.
+    pub fn latest(&self) -> Option<Utf8Bytes> {
+        self.latest.borrow().clone()
+    }
+
+    pub fn clients(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    fn set_connected(&self, up: bool, detail: &str) {
+        if self.connected.swap(up, Ordering::Relaxed) != up {
+            if up {
+                tracing::info!("status stream from halbertd connected");
+            } else {
+                tracing::warn!(detail, "status stream from halbertd lost");
+            }
+            let _ = self.tx.send(encode("daemon_status", DaemonStatus { connected: up, detail }));
+        }
+    }
+
+    fn publish(&self, msg: Utf8Bytes) {
+        self.latest.send_replace(Some(msg.clone()));
+        // No receivers is fine: nobody is watching right now.
+        let _ = self.tx.send(msg);
+    }
+
+    /// The worker: keeps one stream open while halbert-web runs.
+    pub async fn run(&self, daemon: Daemon, interval_ms: u32, token: CancellationToken) -> Result<(), String> {
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            let detail = match daemon.watch_status(interval_ms).await {
+                Ok(mut stream) => loop {
+                    tokio::select! {
+                        _ = token.cancelled() => return Ok(()),
+                        item = stream.message() => match item {
+                            Ok(Some(s)) => {
+                                self.set_connected(true, "");
+                                backoff = BACKOFF_MIN;
+                                self.publish(encode("system_status", status_view(&s)));
+                            }
+                            Ok(None) => break "halbertd closed the status stream".to_owned(),
+                            Err(e) => break daemon.stream_error(e).to_string(),
+                        }
+                    }
+                },
+                Err(e) => e.to_string(),
+            };
+            self.set_connected(false, &detail);
+            tokio::select! {
+                _ = token.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+}

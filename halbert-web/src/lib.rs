@@ -1,0 +1,14 @@
+//! halbert-web: Halbert's unprivileged per-user process. Serves the REST/WebSocket API, /docs
+//! and the page on 127.0.0.1:8000, and reaches halbertd only through `daemon` (gRPC on its
+//! Unix socket). See ARCHITECTURE.md.
+
+pub mod api;
+pub mod config;
+pub mod daemon;
+pub mod feed;
+pub mod guard;
+pub mod peer_uid;
+pub mod sandbox;
+pub mod server;
+pub mod store;
+pub mod workers;

@@ -1,0 +1,62 @@
+//! Starting halbertd (and halbert-web) in-process for tests: servers on a tempdir socket and
+//! port 0, stopped through their shutdown futures.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use halbertd::engine::Engine;
+use halbertd::host::HostRoot;
+use hyper_util::rt::TokioIo;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint};
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/hosts").join(name)
+}
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    pub engine: Arc<Engine>,
+    pub stop: CancellationToken,
+    pub task: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl Daemon {
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub async fn shutdown(self) -> tempfile::TempDir {
+        self.stop.cancel();
+        let _ = self.task.await;
+        self.dir
+    }
+}
+
+/// Starts halbertd on `<dir>/halbertd.sock` with its state in `<dir>/state`.
+pub async fn start_daemon_in(dir: tempfile::TempDir, root: HostRoot) -> Daemon {
+    let socket = dir.path().join("halbertd.sock");
+    let _ = std::fs::remove_file(&socket);
+    let engine = Arc::new(Engine::open(&dir.path().join("state"), root).expect("engine"));
+    let listener = tokio::net::UnixListener::bind(&socket).expect("bind");
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(halbertd::server::serve(listener, engine.clone(), stop.clone().cancelled_owned()));
+    Daemon { dir, socket, engine, stop, task }
+}
+
+pub async fn start_daemon(root: HostRoot) -> Daemon {
+    start_daemon_in(tempfile::tempdir().expect("tempdir"), root).await
+}
+
+/// A raw gRPC channel to a daemon's socket.
+pub fn channel(socket: &Path) -> Channel {
+    let path = socket.to_owned();
+    Endpoint::from_static("http://halbertd.test").connect_with_connector_lazy(tower::service_fn(move |_| {
+        let path = path.clone();
+        async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(path).await?)) }
+    }))
+}
