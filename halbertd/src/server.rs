@@ -8,14 +8,21 @@ use futures_util::StreamExt;
 use halbert_proto::v1::{audit_server::AuditServer, guardrails_server::GuardrailsServer, system_server::SystemServer};
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
+use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
 use crate::peer::PeerStream;
 use crate::rpc::{AuditService, Ctx, GuardrailsService, SystemService};
 
-/// Serves every halbertd service on `listener` until `shutdown` resolves.
+/// Serves every halbertd service on `listener` until `shutdown` resolves. Open status streams
+/// end then too, so the graceful shutdown does not wait for clients that never hang up.
 pub async fn serve(listener: UnixListener, engine: Arc<Engine>, shutdown: impl Future<Output = ()> + Send) -> Result<(), tonic::transport::Error> {
-    let ctx = Ctx::new(engine);
+    let stop = CancellationToken::new();
+    let ctx = Ctx::new(engine, stop.clone());
+    let shutdown = async move {
+        shutdown.await;
+        stop.cancel();
+    };
     // Each connection's peer credentials are taken once, at accept; a connection whose peer
     // cannot be identified is dropped rather than served anonymously.
     let incoming = UnixListenerStream::new(listener).filter_map(|conn| async move {

@@ -171,3 +171,28 @@ pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
         .layer(middleware::from_fn_with_state(guard, guard::middleware))
         .layer(middleware::from_fn(request_span))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daemon_errors_map_to_documented_statuses() {
+        let cases = [
+            (DaemonError::Unavailable { socket: "/run/halbert/halbertd.sock".into(), why: "Connection refused".into() }, 503, "daemon_unavailable"),
+            (DaemonError::PermissionDenied { action: Some("org.halbert.guardrails.manage".into()), detail: "no".into() }, 403, "permission_denied"),
+            (DaemonError::SafeMode { reason: "disk failing".into() }, 423, "safe_mode_active"),
+            (DaemonError::InvalidArgument("bad".into()), 422, "validation_failed"),
+            (DaemonError::Timeout(std::time::Duration::from_secs(30)), 504, "daemon_timeout"),
+            (DaemonError::Failed("internal".into()), 502, "daemon_error"),
+        ];
+        for (e, status, code) in cases {
+            let a = ApiError::from(e);
+            assert_eq!((a.status.as_u16(), a.code), (status, code));
+        }
+        let a = ApiError::from(DaemonError::PermissionDenied { action: Some("org.halbert.guardrails.manage".into()), detail: "no".into() });
+        assert_eq!(a.action.as_deref(), Some("org.halbert.guardrails.manage"));
+        let a = ApiError::from(DaemonError::SafeMode { reason: "disk failing".into() });
+        assert!(a.detail.contains("safe mode") && a.detail.contains("disk failing"));
+    }
+}

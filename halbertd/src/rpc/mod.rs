@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use halbert_proto::codes;
 use halbert_proto::v1::ErrorDetail;
+use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Status};
 use tracing::Span;
 
@@ -20,16 +21,18 @@ pub use audit::AuditService;
 pub use guardrails::GuardrailsService;
 pub use system::SystemService;
 
-/// What every service needs: the engine and where procfs is (for caller identity).
+/// What every service needs: the engine, where procfs is (for caller identity), and the
+/// server's shutdown signal (for streams).
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub engine: Arc<Engine>,
     pub proc: PathBuf,
+    pub shutdown: CancellationToken,
 }
 
 impl Ctx {
-    pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine, proc: PathBuf::from("/proc") }
+    pub fn new(engine: Arc<Engine>, shutdown: CancellationToken) -> Self {
+        Self { engine, proc: PathBuf::from("/proc"), shutdown }
     }
 
     /// The kernel-identified caller of this request, plus its span (one per RPC).

@@ -83,6 +83,7 @@ impl System for SystemService {
         engine.check_read(&caller).map_err(to_status)?;
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         let guard = engine.watch_guard();
+        let shutdown = self.0.shutdown.clone();
         tokio::spawn(
             async move {
                 let _guard = guard;
@@ -93,6 +94,7 @@ impl System for SystemService {
                     tokio::select! {
                         _ = tick.tick() => {}
                         _ = tx.closed() => break,
+                        _ = shutdown.cancelled() => break,
                     }
                     let item = engine.status(&caller).await.map(to_pb).map_err(to_status);
                     if tx.send(item).await.is_err() {

@@ -60,3 +60,51 @@ pub fn channel(socket: &Path) -> Channel {
         async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(path).await?)) }
     }))
 }
+
+/// halbert-web serving on 127.0.0.1:0 against a daemon socket.
+pub struct Web {
+    pub addr: std::net::SocketAddr,
+    pub stop: CancellationToken,
+    pub workers: halbert_web::workers::Workers,
+    pub task: JoinHandle<std::io::Result<()>>,
+    _db_dir: tempfile::TempDir,
+}
+
+impl Web {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+        assert!(self.workers.shutdown(std::time::Duration::from_secs(5)).await, "workers must stop in time");
+    }
+}
+
+pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
+    use halbert_web::api::{AppState, router};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let stop = CancellationToken::new();
+    let workers = halbert_web::workers::Workers::new(stop.clone());
+    let daemon = halbert_web::daemon::Daemon::new(socket);
+    let feed = Arc::new(halbert_web::feed::StatusFeed::default());
+    {
+        let (feed, daemon) = (feed.clone(), daemon.clone());
+        workers.spawn("status-feed", move |t| async move { feed.run(daemon, status_interval_ms, t).await });
+    }
+    let db_dir = tempfile::tempdir().expect("tempdir");
+    let state = AppState {
+        daemon,
+        guardrails: halbert_web::config::GuardrailsConfig::default(),
+        feed,
+        workers: workers.clone(),
+        shutdown: stop.clone(),
+        sandbox: halbert_web::sandbox::Outcome { abi: 0, enforcement: "off" },
+        db: halbert_web::store::open(db_dir.path()).expect("db"),
+    };
+    let guard = Arc::new(halbert_web::guard::Guard::new(addr, &[], None));
+    let task = tokio::spawn(halbert_web::server::serve(listener, router(state, guard), stop.clone().cancelled_owned()));
+    Web { addr, stop, workers, task, _db_dir: db_dir }
+}
