@@ -13,7 +13,10 @@ pub enum ConfigError {
     #[error("cannot find the home directory: set HOME or XDG_CONFIG_HOME/XDG_DATA_HOME")]
     NoHome,
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {what}")]
     Invalid { path: PathBuf, what: String },
 }
@@ -29,7 +32,9 @@ fn xdg(var: &str, fallback: &str) -> Result<PathBuf, ConfigError> {
         // The XDG spec says relative values are invalid and must be ignored.
         Some(v) if Path::new(&v).is_absolute() => Ok(PathBuf::from(v)),
         _ => {
-            let home = std::env::var_os("HOME").filter(|h| Path::new(h).is_absolute()).ok_or(ConfigError::NoHome)?;
+            let home = std::env::var_os("HOME")
+                .filter(|h| Path::new(h).is_absolute())
+                .ok_or(ConfigError::NoHome)?;
             Ok(PathBuf::from(home).join(fallback))
         }
     }
@@ -37,17 +42,31 @@ fn xdg(var: &str, fallback: &str) -> Result<PathBuf, ConfigError> {
 
 impl Dirs {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self { config: xdg("XDG_CONFIG_HOME", ".config")?.join("halbert"), state: xdg("XDG_DATA_HOME", ".local/share")?.join("halbert") })
+        Ok(Self {
+            config: xdg("XDG_CONFIG_HOME", ".config")?.join("halbert"),
+            state: xdg("XDG_DATA_HOME", ".local/share")?.join("halbert"),
+        })
     }
 
     /// Creates the state dir with mode 0700 (tightening a looser existing one).
     pub fn ensure_state(&self) -> Result<(), ConfigError> {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        let io = |source| ConfigError::Io { path: self.state.clone(), source };
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.state).map_err(io)?;
-        let mode = std::fs::metadata(&self.state).map_err(io)?.permissions().mode();
+        let io = |source| ConfigError::Io {
+            path: self.state.clone(),
+            source,
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.state)
+            .map_err(io)?;
+        let mode = std::fs::metadata(&self.state)
+            .map_err(io)?
+            .permissions()
+            .mode();
         if mode & 0o077 != 0 {
-            std::fs::set_permissions(&self.state, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+            std::fs::set_permissions(&self.state, std::fs::Permissions::from_mode(0o700))
+                .map_err(io)?;
         }
         Ok(())
     }
@@ -65,7 +84,10 @@ pub struct GuardrailsConfig {
 
 impl Default for GuardrailsConfig {
     fn default() -> Self {
-        Self { confidence_threshold: 0.8, cpu_budget: 80 }
+        Self {
+            confidence_threshold: 0.8,
+            cpu_budget: 80,
+        }
     }
 }
 
@@ -79,20 +101,38 @@ impl GuardrailsConfig {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => return Err(ConfigError::Io { path: path.to_owned(), source }),
+            Err(source) => {
+                return Err(ConfigError::Io {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
         };
-        let invalid = |what: String| ConfigError::Invalid { path: path.to_owned(), what };
-        let cfg: Self = if text.trim().is_empty() { Self::default() } else { serde_norway::from_str(&text).map_err(|e| invalid(e.to_string()))? };
+        let invalid = |what: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            what,
+        };
+        let cfg: Self = if text.trim().is_empty() {
+            Self::default()
+        } else {
+            serde_norway::from_str(&text).map_err(|e| invalid(e.to_string()))?
+        };
         cfg.validate().map_err(invalid)?;
         Ok(cfg)
     }
 
     pub fn validate(&self) -> Result<(), String> {
         if !(0.5..=1.0).contains(&self.confidence_threshold) {
-            return Err(format!("confidence_threshold must be between 0.5 and 1.0, not {}", self.confidence_threshold));
+            return Err(format!(
+                "confidence_threshold must be between 0.5 and 1.0, not {}",
+                self.confidence_threshold
+            ));
         }
         if !(1..=100).contains(&self.cpu_budget) {
-            return Err(format!("cpu_budget must be between 1 and 100 (percent), not {}", self.cpu_budget));
+            return Err(format!(
+                "cpu_budget must be between 1 and 100 (percent), not {}",
+                self.cpu_budget
+            ));
         }
         Ok(())
     }
@@ -111,14 +151,34 @@ mod tests {
 
     #[test]
     fn defaults_and_values() {
-        assert_eq!(GuardrailsConfig::load(Path::new("/nonexistent/guardrails.yml")).expect("missing"), GuardrailsConfig::default());
-        assert_eq!(load("cpu_budget: 50\n").expect("partial"), GuardrailsConfig { confidence_threshold: 0.8, cpu_budget: 50 });
-        assert_eq!(load("confidence_threshold: 0.9\ncpu_budget: 10\n").expect("full").confidence_threshold, 0.9);
+        assert_eq!(
+            GuardrailsConfig::load(Path::new("/nonexistent/guardrails.yml")).expect("missing"),
+            GuardrailsConfig::default()
+        );
+        assert_eq!(
+            load("cpu_budget: 50\n").expect("partial"),
+            GuardrailsConfig {
+                confidence_threshold: 0.8,
+                cpu_budget: 50
+            }
+        );
+        assert_eq!(
+            load("confidence_threshold: 0.9\ncpu_budget: 10\n")
+                .expect("full")
+                .confidence_threshold,
+            0.9
+        );
     }
 
     #[test]
     fn rejects_bad_values_naming_the_field() {
-        for (text, field) in [("cpu_budget: 0", "cpu_budget"), ("cpu_budget: 101", "cpu_budget"), ("confidence_threshold: 1.5", "confidence_threshold"), ("cpu_budgte: 5", "cpu_budgte"), ("cpu_budget: lots", "cpu_budget")] {
+        for (text, field) in [
+            ("cpu_budget: 0", "cpu_budget"),
+            ("cpu_budget: 101", "cpu_budget"),
+            ("confidence_threshold: 1.5", "confidence_threshold"),
+            ("cpu_budgte: 5", "cpu_budgte"),
+            ("cpu_budget: lots", "cpu_budget"),
+        ] {
             let e = load(text).expect_err(text).to_string();
             assert!(e.contains(field), "{text}: {e}");
         }

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use halbert_proto::codes;
-use halbert_proto::v1::{self as pb, audit_client::AuditClient, guardrails_client::GuardrailsClient, system_client::SystemClient};
+use halbert_proto::v1::{
+    self as pb, audit_client::AuditClient, guardrails_client::GuardrailsClient,
+    system_client::SystemClient,
+};
 use hyper_util::rt::TokioIo;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request};
@@ -19,7 +22,10 @@ pub enum DaemonError {
     #[error("halbertd is unreachable at {socket}: {why}")]
     Unavailable { socket: String, why: String },
     #[error("{detail}")]
-    PermissionDenied { action: Option<String>, detail: String },
+    PermissionDenied {
+        action: Option<String>,
+        detail: String,
+    },
     #[error("refused: safe mode is active ({reason})")]
     SafeMode { reason: String },
     #[error("{0}")]
@@ -46,9 +52,16 @@ impl Daemon {
             .connect_timeout(Duration::from_secs(3))
             .connect_with_connector_lazy(tower::service_fn(move |_| {
                 let path = path.clone();
-                async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(path).await?)) }
+                async move {
+                    Ok::<_, std::io::Error>(TokioIo::new(
+                        tokio::net::UnixStream::connect(path).await?,
+                    ))
+                }
             }));
-        Self { socket: socket.to_owned(), channel }
+        Self {
+            socket: socket.to_owned(),
+            channel,
+        }
     }
 
     pub fn socket(&self) -> &Path {
@@ -58,7 +71,9 @@ impl Daemon {
     fn err(&self, s: tonic::Status) -> DaemonError {
         let detail = halbert_proto::error_detail(&s).unwrap_or_default();
         match (s.code(), detail.code.as_str()) {
-            (_, codes::SAFE_MODE_ACTIVE) => DaemonError::SafeMode { reason: detail.safe_mode_reason },
+            (_, codes::SAFE_MODE_ACTIVE) => DaemonError::SafeMode {
+                reason: detail.safe_mode_reason,
+            },
             (Code::PermissionDenied, _) => DaemonError::PermissionDenied {
                 action: Some(detail.polkit_action).filter(|a| !a.is_empty()),
                 detail: s.message().to_owned(),
@@ -67,14 +82,18 @@ impl Daemon {
             (Code::Unauthenticated, _) => DaemonError::Unauthenticated(s.message().to_owned()),
             (Code::DeadlineExceeded, _) => DaemonError::Timeout(CALL_TIMEOUT),
             // No ErrorDetail means the status came from the transport, not from halbertd.
-            (Code::Unavailable | Code::Unknown | Code::Cancelled, "") => {
-                DaemonError::Unavailable { socket: self.socket.display().to_string(), why: transport_reason(&s) }
-            }
+            (Code::Unavailable | Code::Unknown | Code::Cancelled, "") => DaemonError::Unavailable {
+                socket: self.socket.display().to_string(),
+                why: transport_reason(&s),
+            },
             _ => DaemonError::Failed(s.message().to_owned()),
         }
     }
 
-    async fn unary<T>(&self, fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>) -> Result<T, DaemonError> {
+    async fn unary<T>(
+        &self,
+        fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<T, DaemonError> {
         match tokio::time::timeout(CALL_TIMEOUT, fut).await {
             Ok(Ok(r)) => Ok(r.into_inner()),
             Ok(Err(s)) => Err(self.err(s)),
@@ -83,30 +102,49 @@ impl Daemon {
     }
 
     pub async fn status(&self) -> Result<pb::SystemStatus, DaemonError> {
-        self.unary(SystemClient::new(self.channel.clone()).get_status(pb::GetStatusRequest {})).await
+        self.unary(SystemClient::new(self.channel.clone()).get_status(pb::GetStatusRequest {}))
+            .await
     }
 
     pub async fn guardrails(&self) -> Result<pb::GuardrailsState, DaemonError> {
-        self.unary(GuardrailsClient::new(self.channel.clone()).get(pb::GetGuardrailsRequest {})).await
+        self.unary(GuardrailsClient::new(self.channel.clone()).get(pb::GetGuardrailsRequest {}))
+            .await
     }
 
-    pub async fn enter_safe_mode(&self, reason: String, request_id: &str) -> Result<pb::SafeModeChange, DaemonError> {
+    pub async fn enter_safe_mode(
+        &self,
+        reason: String,
+        request_id: &str,
+    ) -> Result<pb::SafeModeChange, DaemonError> {
         let req = with_request_id(pb::EnterSafeModeRequest { reason }, request_id);
-        self.unary(GuardrailsClient::new(self.channel.clone()).enter_safe_mode(req)).await
+        self.unary(GuardrailsClient::new(self.channel.clone()).enter_safe_mode(req))
+            .await
     }
 
-    pub async fn exit_safe_mode(&self, request_id: &str) -> Result<pb::SafeModeChange, DaemonError> {
+    pub async fn exit_safe_mode(
+        &self,
+        request_id: &str,
+    ) -> Result<pb::SafeModeChange, DaemonError> {
         let req = with_request_id(pb::ExitSafeModeRequest {}, request_id);
-        self.unary(GuardrailsClient::new(self.channel.clone()).exit_safe_mode(req)).await
+        self.unary(GuardrailsClient::new(self.channel.clone()).exit_safe_mode(req))
+            .await
     }
 
     pub async fn verify_audit(&self) -> Result<pb::AuditVerification, DaemonError> {
-        self.unary(AuditClient::new(self.channel.clone()).verify(pb::VerifyAuditRequest {})).await
+        self.unary(AuditClient::new(self.channel.clone()).verify(pb::VerifyAuditRequest {}))
+            .await
     }
 
     /// Opens the status stream; the caller reads it until it ends or fails.
-    pub async fn watch_status(&self, interval_ms: u32) -> Result<tonic::Streaming<pb::SystemStatus>, DaemonError> {
-        self.unary(SystemClient::new(self.channel.clone()).watch_status(pb::WatchStatusRequest { interval_ms })).await
+    pub async fn watch_status(
+        &self,
+        interval_ms: u32,
+    ) -> Result<tonic::Streaming<pb::SystemStatus>, DaemonError> {
+        self.unary(
+            SystemClient::new(self.channel.clone())
+                .watch_status(pb::WatchStatusRequest { interval_ms }),
+        )
+        .await
     }
 
     /// Maps a status read from an open stream.

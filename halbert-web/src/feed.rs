@@ -33,7 +33,11 @@ struct DaemonStatus<'a> {
 
 impl Default for StatusFeed {
     fn default() -> Self {
-        Self { tx: broadcast::channel(BACKLOG).0, latest: watch::channel(None).0, connected: AtomicBool::new(false) }
+        Self {
+            tx: broadcast::channel(BACKLOG).0,
+            latest: watch::channel(None).0,
+            connected: AtomicBool::new(false),
+        }
     }
 }
 
@@ -62,7 +66,13 @@ impl StatusFeed {
             } else {
                 tracing::warn!(detail, "status stream from halbertd lost");
             }
-            let _ = self.tx.send(encode("daemon_status", DaemonStatus { connected: up, detail }));
+            let _ = self.tx.send(encode(
+                "daemon_status",
+                DaemonStatus {
+                    connected: up,
+                    detail,
+                },
+            ));
         }
     }
 
@@ -73,7 +83,12 @@ impl StatusFeed {
     }
 
     /// The worker: keeps one stream open while halbert-web runs.
-    pub async fn run(&self, daemon: Daemon, interval_ms: u32, token: CancellationToken) -> Result<(), String> {
+    pub async fn run(
+        &self,
+        daemon: Daemon,
+        interval_ms: u32,
+        token: CancellationToken,
+    ) -> Result<(), String> {
         let mut backoff = BACKOFF_MIN;
         loop {
             let detail = match daemon.watch_status(interval_ms).await {

@@ -35,7 +35,11 @@ impl Connected<IncomingStream<'_, TcpListener>> for ClientConn {
     fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
         let remote = *stream.remote_addr();
         let local = stream.io().local_addr().unwrap_or(remote);
-        let uid = if remote.ip().is_loopback() { peer_uid::client_uid(&PathBuf::from("/proc"), remote, local) } else { None };
+        let uid = if remote.ip().is_loopback() {
+            peer_uid::client_uid(&PathBuf::from("/proc"), remote, local)
+        } else {
+            None
+        };
         Self { remote, local, uid }
     }
 }
@@ -52,15 +56,32 @@ impl Guard {
     /// `extra_hosts` are names from `--allowed-host` (with or without a port).
     pub fn new(bound: SocketAddr, extra_hosts: &[String], token: Option<String>) -> Self {
         let p = bound.port();
-        let mut hosts = vec![format!("127.0.0.1:{p}"), format!("localhost:{p}"), format!("[::1]:{p}")];
+        let mut hosts = vec![
+            format!("127.0.0.1:{p}"),
+            format!("localhost:{p}"),
+            format!("[::1]:{p}"),
+        ];
         if !bound.ip().is_loopback() && !bound.ip().is_unspecified() {
             hosts.push(bound.to_string());
         }
         for h in extra_hosts {
             let h = h.to_ascii_lowercase();
-            hosts.push(if h.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) && !h.ends_with(']') { h } else { format!("{h}:{p}") });
+            hosts.push(
+                if h.rsplit_once(':')
+                    .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+                    && !h.ends_with(']')
+                {
+                    h
+                } else {
+                    format!("{h}:{p}")
+                },
+            );
         }
-        Self { own_uid: nix::unistd::geteuid().as_raw(), hosts, token }
+        Self {
+            own_uid: nix::unistd::geteuid().as_raw(),
+            hosts,
+            token,
+        }
     }
 
     pub fn allowed_hosts(&self) -> &[String] {
@@ -76,8 +97,12 @@ impl Guard {
     }
 
     fn origin_ok(&self, headers: &HeaderMap) -> bool {
-        let Some(origin) = headers.get(header::ORIGIN) else { return true };
-        let Some(rest) = origin.to_str().ok().and_then(|o| o.strip_prefix("http://")) else { return false };
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return true;
+        };
+        let Some(rest) = origin.to_str().ok().and_then(|o| o.strip_prefix("http://")) else {
+            return false;
+        };
         self.hosts.iter().any(|a| a.eq_ignore_ascii_case(rest))
     }
 
@@ -91,7 +116,12 @@ impl Guard {
     }
 
     /// Checks one request; `Err` carries the refusal.
-    pub fn check(&self, conn: &ClientConn, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
+    pub fn check(
+        &self,
+        conn: &ClientConn,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<(), ApiError> {
         if conn.remote.ip().is_loopback() && conn.uid != Some(self.own_uid) {
             return Err(ApiError::forbidden(
                 "forbidden_peer",
@@ -99,15 +129,25 @@ impl Guard {
             ));
         }
         if !self.host_ok(headers) {
-            return Err(ApiError::forbidden("forbidden_host", "the Host header does not name this server"));
+            return Err(ApiError::forbidden(
+                "forbidden_host",
+                "the Host header does not name this server",
+            ));
         }
         if !self.token_ok(headers) {
-            return Err(ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "unauthorized", "a bearer token is required"));
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a bearer token is required",
+            ));
         }
         let upgrade = headers.get(header::UPGRADE).is_some();
         let changes_state = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
         if (changes_state || upgrade) && !self.origin_ok(headers) {
-            return Err(ApiError::forbidden("forbidden_origin", "cross-origin requests are not allowed"));
+            return Err(ApiError::forbidden(
+                "forbidden_origin",
+                "cross-origin requests are not allowed",
+            ));
         }
         Ok(())
     }
@@ -118,7 +158,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// axum middleware running [`Guard::check`].
-pub async fn middleware(State(g): State<Arc<Guard>>, ConnectInfo(conn): ConnectInfo<ClientConn>, req: Request, next: Next) -> Response {
+pub async fn middleware(
+    State(g): State<Arc<Guard>>,
+    ConnectInfo(conn): ConnectInfo<ClientConn>,
+    req: Request,
+    next: Next,
+) -> Response {
     match g.check(&conn, req.method(), req.headers()) {
         Ok(()) => next.run(req).await,
         Err(e) => {
@@ -134,7 +179,11 @@ mod tests {
     use axum::http::HeaderValue;
 
     fn conn(uid: Option<u32>) -> ClientConn {
-        ClientConn { remote: "127.0.0.1:40000".parse().expect("addr"), local: "127.0.0.1:8000".parse().expect("addr"), uid }
+        ClientConn {
+            remote: "127.0.0.1:40000".parse().expect("addr"),
+            local: "127.0.0.1:8000".parse().expect("addr"),
+            uid,
+        }
     }
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
@@ -148,32 +197,141 @@ mod tests {
     #[test]
     fn decisions() {
         let me = nix::unistd::geteuid().as_raw();
-        let g = Guard::new("127.0.0.1:8000".parse().expect("addr"), &["halbert.lan".into()], None);
+        let g = Guard::new(
+            "127.0.0.1:8000".parse().expect("addr"),
+            &["halbert.lan".into()],
+            None,
+        );
         let host = (header::HOST, "127.0.0.1:8000");
         let code = |r: Result<(), ApiError>| r.err().map(|e| e.code);
-        assert_eq!(code(g.check(&conn(Some(me)), &Method::GET, &headers(&[host.clone()]))), None);
-        assert_eq!(code(g.check(&conn(Some(me)), &Method::GET, &headers(&[(header::HOST, "halbert.lan:8000")]))), None);
-        assert_eq!(code(g.check(&conn(Some(me + 1)), &Method::GET, &headers(&[host.clone()]))), Some("forbidden_peer"));
-        assert_eq!(code(g.check(&conn(None), &Method::GET, &headers(&[host.clone()]))), Some("forbidden_peer"));
-        assert_eq!(code(g.check(&conn(Some(me)), &Method::GET, &headers(&[(header::HOST, "evil.example")]))), Some("forbidden_host"));
-        assert_eq!(code(g.check(&conn(Some(me)), &Method::GET, &headers(&[]))), Some("forbidden_host"));
-        assert_eq!(code(g.check(&conn(Some(me)), &Method::GET, &headers(&[(header::HOST, "127.0.0.1:8001")]))), Some("forbidden_host"));
+        assert_eq!(
+            code(g.check(
+                &conn(Some(me)),
+                &Method::GET,
+                &headers(std::slice::from_ref(&host))
+            )),
+            None
+        );
+        assert_eq!(
+            code(g.check(
+                &conn(Some(me)),
+                &Method::GET,
+                &headers(&[(header::HOST, "halbert.lan:8000")])
+            )),
+            None
+        );
+        assert_eq!(
+            code(g.check(
+                &conn(Some(me + 1)),
+                &Method::GET,
+                &headers(std::slice::from_ref(&host))
+            )),
+            Some("forbidden_peer")
+        );
+        assert_eq!(
+            code(g.check(
+                &conn(None),
+                &Method::GET,
+                &headers(std::slice::from_ref(&host))
+            )),
+            Some("forbidden_peer")
+        );
+        assert_eq!(
+            code(g.check(
+                &conn(Some(me)),
+                &Method::GET,
+                &headers(&[(header::HOST, "evil.example")])
+            )),
+            Some("forbidden_host")
+        );
+        assert_eq!(
+            code(g.check(&conn(Some(me)), &Method::GET, &headers(&[]))),
+            Some("forbidden_host")
+        );
+        assert_eq!(
+            code(g.check(
+                &conn(Some(me)),
+                &Method::GET,
+                &headers(&[(header::HOST, "127.0.0.1:8001")])
+            )),
+            Some("forbidden_host")
+        );
         let evil = (header::ORIGIN, "http://evil.example");
-        assert_eq!(code(g.check(&conn(Some(me)), &Method::POST, &headers(&[host.clone(), evil.clone()]))), Some("forbidden_origin"));
+        assert_eq!(
+            code(g.check(
+                &conn(Some(me)),
+                &Method::POST,
+                &headers(&[host.clone(), evil.clone()])
+            )),
+            Some("forbidden_origin")
+        );
         // A plain GET from another origin reads nothing it could not embed anyway; an upgrade could.
-        assert_eq!(code(g.check(&conn(Some(me)), &Method::GET, &headers(&[host.clone(), evil.clone()]))), None);
-        assert_eq!(code(g.check(&conn(Some(me)), &Method::GET, &headers(&[host.clone(), evil, (header::UPGRADE, "websocket")]))), Some("forbidden_origin"));
-        assert_eq!(code(g.check(&conn(Some(me)), &Method::POST, &headers(&[host.clone(), (header::ORIGIN, "http://localhost:8000")]))), None);
-        assert_eq!(code(g.check(&conn(Some(me)), &Method::POST, &headers(&[host.clone(), (header::ORIGIN, "null")]))), Some("forbidden_origin"));
+        assert_eq!(
+            code(g.check(
+                &conn(Some(me)),
+                &Method::GET,
+                &headers(&[host.clone(), evil.clone()])
+            )),
+            None
+        );
+        assert_eq!(
+            code(g.check(
+                &conn(Some(me)),
+                &Method::GET,
+                &headers(&[host.clone(), evil, (header::UPGRADE, "websocket")])
+            )),
+            Some("forbidden_origin")
+        );
+        assert_eq!(
+            code(g.check(
+                &conn(Some(me)),
+                &Method::POST,
+                &headers(&[host.clone(), (header::ORIGIN, "http://localhost:8000")])
+            )),
+            None
+        );
+        assert_eq!(
+            code(g.check(
+                &conn(Some(me)),
+                &Method::POST,
+                &headers(&[host.clone(), (header::ORIGIN, "null")])
+            )),
+            Some("forbidden_origin")
+        );
     }
 
     #[test]
     fn token_when_configured() {
         let me = nix::unistd::geteuid().as_raw();
-        let g = Guard::new("0.0.0.0:8000".parse().expect("addr"), &[], Some("s3cret".into()));
+        let g = Guard::new(
+            "0.0.0.0:8000".parse().expect("addr"),
+            &[],
+            Some("s3cret".into()),
+        );
         let host = (header::HOST, "127.0.0.1:8000");
-        assert!(g.check(&conn(Some(me)), &Method::GET, &headers(&[host.clone()])).is_err());
-        assert!(g.check(&conn(Some(me)), &Method::GET, &headers(&[host.clone(), (header::AUTHORIZATION, "Bearer wrong")])).is_err());
-        assert!(g.check(&conn(Some(me)), &Method::GET, &headers(&[host, (header::AUTHORIZATION, "Bearer s3cret")])).is_ok());
+        assert!(
+            g.check(
+                &conn(Some(me)),
+                &Method::GET,
+                &headers(std::slice::from_ref(&host))
+            )
+            .is_err()
+        );
+        assert!(
+            g.check(
+                &conn(Some(me)),
+                &Method::GET,
+                &headers(&[host.clone(), (header::AUTHORIZATION, "Bearer wrong")])
+            )
+            .is_err()
+        );
+        assert!(
+            g.check(
+                &conn(Some(me)),
+                &Method::GET,
+                &headers(&[host, (header::AUTHORIZATION, "Bearer s3cret")])
+            )
+            .is_ok()
+        );
     }
 }

@@ -47,7 +47,9 @@ fn parse_args() -> Result<Args> {
     let mut a = Args {
         host: IpAddr::from([127, 0, 0, 1]),
         port: 8000,
-        socket: std::env::var_os("HALBERT_SOCKET").map(PathBuf::from).unwrap_or_else(|| "/run/halbert/halbertd.sock".into()),
+        socket: std::env::var_os("HALBERT_SOCKET")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/run/halbert/halbertd.sock".into()),
         sandbox: Mode::BestEffort,
         allowed_hosts: Vec::new(),
         new_token: false,
@@ -59,16 +61,27 @@ fn parse_args() -> Result<Args> {
             Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
             _ => (arg.clone(), None),
         };
-        let mut value = || inline.clone().or_else(|| it.next()).with_context(|| format!("{flag} needs a value"));
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .with_context(|| format!("{flag} needs a value"))
+        };
         match flag.as_str() {
             "--host" => a.host = value()?.parse().context("--host must be an IP address")?,
-            "--port" => a.port = value()?.parse().context("--port must be a number 1-65535")?,
+            "--port" => {
+                a.port = value()?
+                    .parse()
+                    .context("--port must be a number 1-65535")?
+            }
             "--socket" => a.socket = value()?.into(),
             "--sandbox" => a.sandbox = value()?.parse().map_err(anyhow::Error::msg)?,
             "--allowed-host" => a.allowed_hosts.push(value()?),
             "--new-token" => a.new_token = true,
             "--status-interval-ms" => {
-                a.status_interval_ms = value()?.parse().context("--status-interval-ms must be a number")?;
+                a.status_interval_ms = value()?
+                    .parse()
+                    .context("--status-interval-ms must be a number")?;
                 if !(1000..=3_600_000).contains(&a.status_interval_ms) {
                     bail!("--status-interval-ms must be between 1000 and 3600000");
                 }
@@ -96,7 +109,12 @@ fn load_token(dirs: &Dirs, create: bool) -> Result<Option<String>> {
         let mut raw = [0u8; 32];
         std::fs::File::open("/dev/urandom")?.read_exact(&mut raw)?;
         let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
         std::io::Write::write_all(&mut f, token.as_bytes())?;
         f.sync_all()?;
         return Ok(Some(token));
@@ -104,11 +122,17 @@ fn load_token(dirs: &Dirs, create: bool) -> Result<Option<String>> {
     match std::fs::metadata(&path) {
         Ok(m) => {
             if m.permissions().mode() & 0o077 != 0 {
-                bail!("{} is readable by others; fix with chmod 600 or create a new one with --new-token", path.display());
+                bail!(
+                    "{} is readable by others; fix with chmod 600 or create a new one with --new-token",
+                    path.display()
+                );
             }
             let t = std::fs::read_to_string(&path)?.trim().to_owned();
             if t.len() < 32 {
-                bail!("{} holds no usable token; create one with --new-token", path.display());
+                bail!(
+                    "{} holds no usable token; create one with --new-token",
+                    path.display()
+                );
             }
             Ok(Some(t))
         }
@@ -120,14 +144,26 @@ fn init_logging() {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer};
-    let filter = || EnvFilter::try_from_env("HALBERT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        || EnvFilter::try_from_env("HALBERT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     // Under systemd (JOURNAL_STREAM set) log natively to journald; at a terminal, to stderr.
     let journald = std::env::var_os("JOURNAL_STREAM")
         .and_then(|_| tracing_journald::layer().ok())
-        .map(|l| l.with_syslog_identifier("halbert-web".into()).with_field_prefix(Some("HALBERT".into())));
+        .map(|l| {
+            l.with_syslog_identifier("halbert-web".into())
+                .with_field_prefix(Some("HALBERT".into()))
+        });
     match journald {
-        Some(l) => tracing_subscriber::registry().with(l.with_filter(filter())).init(),
-        None => tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter())).init(),
+        Some(l) => tracing_subscriber::registry()
+            .with(l.with_filter(filter()))
+            .init(),
+        None => tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter()),
+            )
+            .init(),
     }
 }
 
@@ -151,24 +187,41 @@ fn main() -> Result<()> {
         ),
     };
     let addr = SocketAddr::new(args.host, args.port);
-    let std_listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    let std_listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
     std_listener.set_nonblocking(true)?;
     let bound = std_listener.local_addr()?;
 
     let policy = Policy {
-        read_only: ["/proc", "/sys", "/etc", "/usr", "/lib", "/lib64", "/dev/urandom", "/dev/null"]
-            .into_iter()
-            .map(PathBuf::from)
-            .chain([dirs.config.clone()])
-            .collect(),
+        read_only: [
+            "/proc",
+            "/sys",
+            "/etc",
+            "/usr",
+            "/lib",
+            "/lib64",
+            "/dev/urandom",
+            "/dev/null",
+        ]
+        .into_iter()
+        .map(PathBuf::from)
+        .chain([dirs.config.clone()])
+        .collect(),
         read_write: vec![dirs.state.clone()],
     };
     let sandbox = sandbox::apply(args.sandbox, &policy).context("applying the Landlock sandbox")?;
-    tracing::info!(landlock_abi = sandbox.abi, enforcement = sandbox.enforcement, "sandbox");
+    tracing::info!(
+        landlock_abi = sandbox.abi,
+        enforcement = sandbox.enforcement,
+        "sandbox"
+    );
 
     let db = halbert_web::store::open(&dirs.state)?;
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let shutdown = CancellationToken::new();

@@ -10,7 +10,9 @@ fn parse_addr(s: &str) -> Option<SocketAddr> {
     let (ip, port) = s.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;
     let ip = match ip.len() {
-        8 => IpAddr::V4(Ipv4Addr::from(u32::from_str_radix(ip, 16).ok()?.to_ne_bytes())),
+        8 => IpAddr::V4(Ipv4Addr::from(
+            u32::from_str_radix(ip, 16).ok()?.to_ne_bytes(),
+        )),
         32 => {
             let mut bytes = [0u8; 16];
             for i in 0..4 {
@@ -26,7 +28,10 @@ fn parse_addr(s: &str) -> Option<SocketAddr> {
 
 fn same(a: SocketAddr, b: SocketAddr) -> bool {
     let canon = |ip: IpAddr| match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
     };
     a.port() == b.port() && canon(a.ip()) == canon(b.ip())
@@ -38,7 +43,9 @@ pub fn find_uid(table: &str, client: SocketAddr, server: SocketAddr) -> Option<u
         let f: Vec<&str> = line.split_ascii_whitespace().collect();
         // sl local_address rem_address st tx:rx tr:when retrnsmt uid ...
         let (local, remote, uid) = (parse_addr(f.get(1)?)?, parse_addr(f.get(2)?)?, f.get(7)?);
-        (same(local, client) && same(remote, server)).then(|| uid.parse().ok()).flatten()
+        (same(local, client) && same(remote, server))
+            .then(|| uid.parse().ok())
+            .flatten()
     })
 }
 
@@ -66,20 +73,30 @@ mod tests {
         let server: SocketAddr = "127.0.0.1:8000".parse().expect("addr");
         let client: SocketAddr = "127.0.0.1:54321".parse().expect("addr");
         assert_eq!(find_uid(TCP, client, server), Some(1001));
-        assert_eq!(find_uid(TCP, "127.0.0.1:1".parse().expect("addr"), server), None);
+        assert_eq!(
+            find_uid(TCP, "127.0.0.1:1".parse().expect("addr"), server),
+            None
+        );
     }
 
     #[test]
     fn ipv6_words() {
         // ::1 port 8000 as the kernel prints it.
-        assert_eq!(parse_addr("00000000000000000000000001000000:1F40"), Some("[::1]:8000".parse().expect("addr")));
+        assert_eq!(
+            parse_addr("00000000000000000000000001000000:1F40"),
+            Some("[::1]:8000".parse().expect("addr"))
+        );
     }
 
     #[test]
     fn real_connection_is_ours() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let c = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
-        let uid = client_uid(Path::new("/proc"), c.local_addr().expect("addr"), l.local_addr().expect("addr"));
+        let uid = client_uid(
+            Path::new("/proc"),
+            c.local_addr().expect("addr"),
+            l.local_addr().expect("addr"),
+        );
         assert_eq!(uid, Some(nix::unistd::geteuid().as_raw()));
     }
 }

@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, LandlockStatus, Ruleset, RulesetAttr, RulesetCreatedAttr,
-    RulesetStatus, path_beneath_rules,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, LandlockStatus, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, RulesetStatus, path_beneath_rules,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,9 @@ impl std::str::FromStr for Mode {
             "off" => Ok(Mode::Off),
             "best-effort" => Ok(Mode::BestEffort),
             "strict" => Ok(Mode::Strict),
-            other => Err(format!("--sandbox must be strict, best-effort or off, not {other:?}")),
+            other => Err(format!(
+                "--sandbox must be strict, best-effort or off, not {other:?}"
+            )),
         }
     }
 }
@@ -58,7 +60,10 @@ const TARGET: ABI = ABI::V6;
 
 pub fn apply(mode: Mode, policy: &Policy) -> Result<Outcome, SandboxError> {
     if mode == Mode::Off {
-        return Ok(Outcome { abi: 0, enforcement: "off" });
+        return Ok(Outcome {
+            abi: 0,
+            enforcement: "off",
+        });
     }
     let existing = |v: &[PathBuf]| v.iter().filter(|p| p.exists()).cloned().collect::<Vec<_>>();
     let status = Ruleset::default()
@@ -66,8 +71,14 @@ pub fn apply(mode: Mode, policy: &Policy) -> Result<Outcome, SandboxError> {
         .handle_access(AccessFs::from_all(TARGET))?
         .handle_access(AccessNet::BindTcp)?
         .create()?
-        .add_rules(path_beneath_rules(existing(&policy.read_only), AccessFs::from_read(TARGET)))?
-        .add_rules(path_beneath_rules(existing(&policy.read_write), AccessFs::from_all(TARGET)))?
+        .add_rules(path_beneath_rules(
+            existing(&policy.read_only),
+            AccessFs::from_read(TARGET),
+        ))?
+        .add_rules(path_beneath_rules(
+            existing(&policy.read_write),
+            AccessFs::from_all(TARGET),
+        ))?
         .restrict_self()?;
     let abi = match status.landlock {
         LandlockStatus::Available { effective_abi, .. } => effective_abi as i32,
@@ -100,11 +111,23 @@ mod tests {
         let (a, o) = (allowed.path().to_owned(), other.path().to_owned());
         // Landlock binds the calling thread only, so the test sandboxes a thread of its own.
         let res = std::thread::spawn(move || {
-            let out = apply(Mode::BestEffort, &Policy { read_only: vec![], read_write: vec![a.clone()] }).expect("apply");
+            let out = apply(
+                Mode::BestEffort,
+                &Policy {
+                    read_only: vec![],
+                    read_write: vec![a.clone()],
+                },
+            )
+            .expect("apply");
             let inside = std::fs::write(a.join("ok"), b"x");
             let outside = std::fs::write(o.join("nope"), b"x");
             let read_outside = std::fs::read_to_string("/etc/hostname");
-            (out, inside.is_ok(), outside.map_err(|e| e.kind()), read_outside.is_ok())
+            (
+                out,
+                inside.is_ok(),
+                outside.map_err(|e| e.kind()),
+                read_outside.is_ok(),
+            )
         })
         .join()
         .expect("thread");
@@ -114,7 +137,10 @@ mod tests {
         assert!(out.abi > 0, "Landlock is not available on this kernel");
         assert!(inside_ok, "the state dir must stay writable");
         assert_eq!(outside, Err(std::io::ErrorKind::PermissionDenied));
-        assert!(!read_outside, "paths outside the policy must not be readable");
+        assert!(
+            !read_outside,
+            "paths outside the policy must not be readable"
+        );
         assert!(!other.path().join("nope").exists());
     }
 }

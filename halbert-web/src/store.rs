@@ -11,7 +11,9 @@ const VERSION_KEY: &[u8] = b"meta/format_version";
 pub enum StoreError {
     #[error("opening the database {path}: {source}")]
     Open { path: String, source: sled::Error },
-    #[error("the database {path} has format {found}; this halbert-web understands up to {FORMAT_VERSION}")]
+    #[error(
+        "the database {path} has format {found}; this halbert-web understands up to {FORMAT_VERSION}"
+    )]
     TooNew { path: String, found: u32 },
     #[error("database: {0}")]
     Sled(#[from] sled::Error),
@@ -19,12 +21,22 @@ pub enum StoreError {
 
 pub fn open(dir: &Path) -> Result<sled::Db, StoreError> {
     let path = dir.join("db");
-    let db = sled::open(&path).map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+    let db = sled::open(&path).map_err(|source| StoreError::Open {
+        path: path.display().to_string(),
+        source,
+    })?;
     match db.get(VERSION_KEY)? {
         Some(v) => {
-            let found = v.as_ref().try_into().map(u32::from_be_bytes).unwrap_or(u32::MAX);
+            let found = v
+                .as_ref()
+                .try_into()
+                .map(u32::from_be_bytes)
+                .unwrap_or(u32::MAX);
             if found > FORMAT_VERSION {
-                return Err(StoreError::TooNew { path: path.display().to_string(), found });
+                return Err(StoreError::TooNew {
+                    path: path.display().to_string(),
+                    found,
+                });
             }
         }
         None => {

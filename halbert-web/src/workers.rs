@@ -18,11 +18,18 @@ pub struct Workers {
 
 impl Workers {
     pub fn new(token: CancellationToken) -> Self {
-        Self { token, tracker: TaskTracker::new(), states: Arc::default() }
+        Self {
+            token,
+            tracker: TaskTracker::new(),
+            states: Arc::default(),
+        }
     }
 
     fn set(&self, name: &str, state: String) {
-        self.states.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), state);
+        self.states
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), state);
     }
 
     /// Runs `work` until it returns or the token is cancelled; its result becomes its status.
@@ -47,13 +54,18 @@ impl Workers {
     }
 
     pub fn statuses(&self) -> BTreeMap<String, String> {
-        self.states.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.states
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Cancels every worker and waits up to `deadline`; false if some did not stop in time.
     pub async fn shutdown(&self, deadline: Duration) -> bool {
         self.token.cancel();
         self.tracker.close();
-        tokio::time::timeout(deadline, self.tracker.wait()).await.is_ok()
+        tokio::time::timeout(deadline, self.tracker.wait())
+            .await
+            .is_ok()
     }
 }

@@ -12,7 +12,10 @@ fn run(args: &[&str]) -> (bool, String) {
         .env("HALBERT_SOCKET", home.path().join("none.sock"))
         .output()
         .expect("run halbert-web");
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -37,7 +40,10 @@ fn refuses_an_invalid_guardrails_config() {
         .expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("guardrails.yml") && err.contains("cpu_budget"), "{err}");
+    assert!(
+        err.contains("guardrails.yml") && err.contains("cpu_budget"),
+        "{err}"
+    );
 }
 
 #[test]

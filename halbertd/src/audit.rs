@@ -24,13 +24,19 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("audit log I/O on {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("audit log {path} ends in a record that cannot be read: {what}")]
     Corrupt { path: String, what: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
-    move |source| AuditError::Io { path: path.display().to_string(), source }
+    move |source| AuditError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Who asked, as the kernel reported it.
@@ -109,7 +115,13 @@ pub fn record_hash(prev_hash: &str, record: &Map<String, Value>) -> String {
 fn is_log_file(name: &str) -> bool {
     name.len() == "YYYY-MM-DD.jsonl".len()
         && name.ends_with(".jsonl")
-        && name[..10].bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() })
+        && name[..10].bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
 }
 
 /// The log files in chain order (their names sort chronologically).
@@ -154,7 +166,13 @@ impl AuditLog {
                 break;
             }
         }
-        Ok(Self { dir: dir.to_owned(), writer: Mutex::new(Writer { last_hash, current: None }) })
+        Ok(Self {
+            dir: dir.to_owned(),
+            writer: Mutex::new(Writer {
+                last_hash,
+                current: None,
+            }),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -164,17 +182,29 @@ impl AuditLog {
     /// Appends one record and fsyncs it; returns its hash. Blocking: call it off the runtime.
     pub fn append(&self, e: &Entry, now: time::OffsetDateTime) -> Result<String, AuditError> {
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let today = format!("{:04}-{:02}-{:02}.jsonl", now.year(), u8::from(now.month()), now.day());
+        let today = format!(
+            "{:04}-{:02}-{:02}.jsonl",
+            now.year(),
+            u8::from(now.month()),
+            now.day()
+        );
         // If the clock went back, keep appending to the newest file so that file order stays
         // chain order.
-        let newest = log_files(&self.dir)?.last().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+        let newest = log_files(&self.dir)?
+            .last()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
         let name = match newest {
             Some(n) if n > today => n,
             _ => today,
         };
         if w.current.as_ref().map(|(n, _)| n != &name).unwrap_or(true) {
             let path = self.dir.join(&name);
-            let f = OpenOptions::new().append(true).create(true).mode(0o600).open(&path).map_err(io_err(&path))?;
+            let f = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io_err(&path))?;
             statefile::sync_dir(&self.dir).map_err(io_err(&self.dir))?;
             w.current = Some((name.clone(), f));
         }
@@ -196,14 +226,18 @@ impl AuditLog {
             "error": e.error,
             "prev_hash": w.last_hash,
         });
-        let Value::Object(map) = &mut rec else { unreachable!("json! object") };
+        let Value::Object(map) = &mut rec else {
+            unreachable!("json! object")
+        };
         let hash = record_hash(&w.last_hash, map);
         map.insert("hash".into(), Value::String(hash.clone()));
         map.insert("chain".into(), Value::String("sha256".into()));
         let mut line = rec.to_string();
         line.push('\n');
         let path = self.dir.join(&name);
-        let Some((_, f)) = w.current.as_mut() else { unreachable!("opened above") };
+        let Some((_, f)) = w.current.as_mut() else {
+            unreachable!("opened above")
+        };
         f.write_all(line.as_bytes()).map_err(io_err(&path))?;
         f.sync_data().map_err(io_err(&path))?;
         w.last_hash = hash.clone();
@@ -220,18 +254,29 @@ fn last_hash_of(path: &Path) -> Result<Option<String>, AuditError> {
     };
     if complete < bytes.len() {
         tracing::warn!(file = %path.display(), bytes = bytes.len() - complete, "cutting off a torn, unacknowledged audit record");
-        let f = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io_err(path))?;
         f.set_len(complete as u64).map_err(io_err(path))?;
         f.sync_all().map_err(io_err(path))?;
     }
-    let Some(last) = bytes[..complete].split(|&b| b == b'\n').filter(|l| !l.is_empty()).next_back() else {
+    let Some(last) = bytes[..complete]
+        .split(|&b| b == b'\n')
+        .rfind(|l| !l.is_empty())
+    else {
         return Ok(None);
     };
-    let v: Value = serde_json::from_slice(last)
-        .map_err(|e| AuditError::Corrupt { path: path.display().to_string(), what: e.to_string() })?;
+    let v: Value = serde_json::from_slice(last).map_err(|e| AuditError::Corrupt {
+        path: path.display().to_string(),
+        what: e.to_string(),
+    })?;
     match v.get("hash").and_then(Value::as_str) {
         Some(h) => Ok(Some(h.to_owned())),
-        None => Err(AuditError::Corrupt { path: path.display().to_string(), what: "last record has no hash".into() }),
+        None => Err(AuditError::Corrupt {
+            path: path.display().to_string(),
+            what: "last record has no hash".into(),
+        }),
     }
 }
 
@@ -255,7 +300,12 @@ pub struct Verification {
 /// Checks every record of every file, in order, and stops at the first broken one.
 pub fn verify(dir: &Path) -> Result<Verification, AuditError> {
     let files = log_files(dir)?;
-    let mut out = Verification { records: 0, files: files.len() as u32, last_hash: GENESIS.to_owned(), broken: None };
+    let mut out = Verification {
+        records: 0,
+        files: files.len() as u32,
+        last_hash: GENESIS.to_owned(),
+        broken: None,
+    };
     for path in &files {
         let f = File::open(path).map_err(io_err(path))?;
         let mut reader = BufReader::new(f);
@@ -268,9 +318,15 @@ pub fn verify(dir: &Path) -> Result<Verification, AuditError> {
                 break;
             }
             lineno += 1;
-            let fail = |problem: String| Break { file: path.clone(), line: lineno, problem };
+            let fail = |problem: String| Break {
+                file: path.clone(),
+                line: lineno,
+                problem,
+            };
             if buf.last() != Some(&b'\n') {
-                out.broken = Some(fail("record is not terminated by a newline (torn write)".into()));
+                out.broken = Some(fail(
+                    "record is not terminated by a newline (torn write)".into(),
+                ));
                 return Ok(out);
             }
             let rec: Map<String, Value> = match serde_json::from_slice(&buf) {
@@ -286,13 +342,18 @@ pub fn verify(dir: &Path) -> Result<Verification, AuditError> {
             };
             let prev = rec.get("prev_hash").and_then(Value::as_str).unwrap_or("");
             if prev != out.last_hash {
-                out.broken = Some(fail(format!("prev_hash {prev:?} does not match the previous record's hash {:?}", out.last_hash)));
+                out.broken = Some(fail(format!(
+                    "prev_hash {prev:?} does not match the previous record's hash {:?}",
+                    out.last_hash
+                )));
                 return Ok(out);
             }
             let stored = rec.get("hash").and_then(Value::as_str).unwrap_or("");
             let computed = record_hash(prev, &rec);
             if stored != computed {
-                out.broken = Some(fail(format!("hash mismatch: stored {stored:?}, content hashes to {computed:?}")));
+                out.broken = Some(fail(format!(
+                    "hash mismatch: stored {stored:?}, content hashes to {computed:?}"
+                )));
                 return Ok(out);
             }
             out.last_hash = computed;
@@ -311,7 +372,11 @@ mod tests {
         Entry {
             rpc: "Guardrails.EnterSafeMode".into(),
             request_id: format!("req-{summary}"),
-            caller: CallerRef { uid, pid: 42, comm: "halbert-web".into() },
+            caller: CallerRef {
+                uid,
+                pid: 42,
+                comm: "halbert-web".into(),
+            },
             action: Some("org.halbert.guardrails.manage".into()),
             details: BTreeMap::from([("reason".into(), "disk ümlaut".into())]),
             outcome: "ok",
@@ -333,17 +398,26 @@ mod tests {
     fn chain_spans_days_and_reopens() {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = AuditLog::open(dir.path()).expect("open");
-        log.append(&entry(1000, "one"), datetime!(2026-11-27 23:59:59 UTC)).expect("append");
-        log.append(&entry(1001, "two"), datetime!(2026-11-28 00:00:01 UTC)).expect("append");
+        log.append(&entry(1000, "one"), datetime!(2026-11-27 23:59:59 UTC))
+            .expect("append");
+        log.append(&entry(1001, "two"), datetime!(2026-11-28 00:00:01 UTC))
+            .expect("append");
         drop(log);
         let log = AuditLog::open(dir.path()).expect("reopen");
-        let h3 = log.append(&entry(0, "three"), datetime!(2026-11-28 00:00:02 UTC)).expect("append");
+        let h3 = log
+            .append(&entry(0, "three"), datetime!(2026-11-28 00:00:02 UTC))
+            .expect("append");
         let v = verify(dir.path()).expect("verify");
         assert_eq!((v.records, v.files, v.broken.clone()), (3, 2, None));
         assert_eq!(v.last_hash, h3);
-        let second_day = std::fs::read_to_string(dir.path().join("2026-11-28.jsonl")).expect("read");
-        let first: Value = serde_json::from_str(second_day.lines().next().expect("line")).expect("json");
-        assert_ne!(first["prev_hash"], GENESIS, "the chain must not restart on a new day");
+        let second_day =
+            std::fs::read_to_string(dir.path().join("2026-11-28.jsonl")).expect("read");
+        let first: Value =
+            serde_json::from_str(second_day.lines().next().expect("line")).expect("json");
+        assert_ne!(
+            first["prev_hash"], GENESIS,
+            "the chain must not restart on a new day"
+        );
     }
 
     #[test]
@@ -351,7 +425,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = AuditLog::open(dir.path()).expect("open");
         for s in ["alpha", "bravo", "charlie"] {
-            log.append(&entry(1000, s), datetime!(2026-11-28 10:00:00 UTC)).expect("append");
+            log.append(&entry(1000, s), datetime!(2026-11-28 10:00:00 UTC))
+                .expect("append");
         }
         let path = dir.path().join("2026-11-28.jsonl");
         let text = std::fs::read_to_string(&path).expect("read");
@@ -366,7 +441,8 @@ mod tests {
     fn torn_tail_is_cut_and_chain_continues() {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = AuditLog::open(dir.path()).expect("open");
-        log.append(&entry(1, "a"), datetime!(2026-11-28 10:00:00 UTC)).expect("append");
+        log.append(&entry(1, "a"), datetime!(2026-11-28 10:00:00 UTC))
+            .expect("append");
         drop(log);
         let path = dir.path().join("2026-11-28.jsonl");
         let mut f = OpenOptions::new().append(true).open(&path).expect("open");
@@ -374,7 +450,8 @@ mod tests {
         drop(f);
         assert!(verify(dir.path()).expect("verify").broken.is_some());
         let log = AuditLog::open(dir.path()).expect("reopen");
-        log.append(&entry(1, "b"), datetime!(2026-11-28 10:00:01 UTC)).expect("append");
+        log.append(&entry(1, "b"), datetime!(2026-11-28 10:00:01 UTC))
+            .expect("append");
         let v = verify(dir.path()).expect("verify");
         assert_eq!((v.records, v.broken), (2, None));
     }

@@ -78,7 +78,11 @@ pub struct Authority {
 
 impl Authority {
     pub fn new() -> Self {
-        Self { own_uid: nix::unistd::geteuid().as_raw(), bus: tokio::sync::Mutex::new(None), last: Mutex::new(None) }
+        Self {
+            own_uid: nix::unistd::geteuid().as_raw(),
+            bus: tokio::sync::Mutex::new(None),
+            last: Mutex::new(None),
+        }
     }
 
     fn is_root_equivalent(&self, uid: u32) -> bool {
@@ -90,22 +94,38 @@ impl Authority {
         if self.is_root_equivalent(c.uid) {
             return Ok(());
         }
-        let gid = nix::unistd::Group::from_name(READ_GROUP).ok().flatten().map(|g| g.gid.as_raw());
+        let gid = nix::unistd::Group::from_name(READ_GROUP)
+            .ok()
+            .flatten()
+            .map(|g| g.gid.as_raw());
         match gid {
             Some(g) if c.gid == g || c.groups.contains(&g) => Ok(()),
-            _ => Err(AuthzError::NotReader(format!("reading system state needs membership in group {READ_GROUP}"))),
+            _ => Err(AuthzError::NotReader(format!(
+                "reading system state needs membership in group {READ_GROUP}"
+            ))),
         }
     }
 
     /// Asks polkit whether `c` may perform `action` with `details`.
-    pub async fn check_action(&self, c: &Caller, action: &str, details: &BTreeMap<String, String>) -> Result<Grant, AuthzError> {
-        let denied = |reason: String| AuthzError::Denied { action: action.to_owned(), reason };
+    pub async fn check_action(
+        &self,
+        c: &Caller,
+        action: &str,
+        details: &BTreeMap<String, String>,
+    ) -> Result<Grant, AuthzError> {
+        let denied = |reason: String| AuthzError::Denied {
+            action: action.to_owned(),
+            reason,
+        };
         if c.pid <= 0 {
             // A caller outside our PID namespace cannot be named to polkit.
             return if self.is_root_equivalent(c.uid) {
                 Ok(Grant::RootFallback)
             } else {
-                Err(denied("the calling process is not visible to halbertd, so polkit cannot judge it".into()))
+                Err(denied(
+                    "the calling process is not visible to halbertd, so polkit cannot judge it"
+                        .into(),
+                ))
             };
         }
         match self.polkit_check(c, action, details).await {
@@ -123,7 +143,9 @@ impl Authority {
                 if self.is_root_equivalent(c.uid) {
                     Ok(Grant::RootFallback)
                 } else {
-                    Err(denied("polkit is unreachable, so only root may perform mutations".into()))
+                    Err(denied(
+                        "polkit is unreachable, so only root may perform mutations".into(),
+                    ))
                 }
             }
         }
@@ -165,7 +187,12 @@ impl Authority {
 
     /// Runs one bus call; a failure drops the cached connection so the next call reconnects
     /// (the bus may have restarted).
-    async fn call<B>(&self, iface: &str, method: &str, body: &B) -> Result<zbus::Message, PolkitError>
+    async fn call<B>(
+        &self,
+        iface: &str,
+        method: &str,
+        body: &B,
+    ) -> Result<zbus::Message, PolkitError>
     where
         B: serde::Serialize + zbus::zvariant::DynamicType,
     {
@@ -187,10 +214,17 @@ impl Authority {
     }
 
     async fn ping(&self) -> Result<(), PolkitError> {
-        self.call("org.freedesktop.DBus.Peer", "Ping", &()).await.map(|_| ())
+        self.call("org.freedesktop.DBus.Peer", "Ping", &())
+            .await
+            .map(|_| ())
     }
 
-    async fn polkit_check(&self, c: &Caller, action: &str, details: &BTreeMap<String, String>) -> Result<bool, PolkitError> {
+    async fn polkit_check(
+        &self,
+        c: &Caller,
+        action: &str,
+        details: &BTreeMap<String, String>,
+    ) -> Result<bool, PolkitError> {
         // unix-process subject with pid + start-time + uid: polkit re-checks that the process
         // with this pid is still the one that started then.
         let subject_details: HashMap<&str, Value<'_>> = HashMap::from([
@@ -199,10 +233,19 @@ impl Authority {
             ("uid", Value::I32(c.uid as i32)),
         ]);
         let subject = ("unix-process", subject_details);
-        let details: HashMap<&str, &str> = details.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let details: HashMap<&str, &str> = details
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         // Flags 0: no interactive authentication; there is no agent on this path.
         let body = (subject, action, details, 0u32, "");
-        let reply = self.call("org.freedesktop.PolicyKit1.Authority", "CheckAuthorization", &body).await?;
+        let reply = self
+            .call(
+                "org.freedesktop.PolicyKit1.Authority",
+                "CheckAuthorization",
+                &body,
+            )
+            .await?;
         let (authorized, _challenge, _details): (bool, bool, HashMap<String, String>) =
             reply.body().deserialize().map_err(PolkitError::Bus)?;
         Ok(authorized)

@@ -21,7 +21,10 @@ pub enum EngineError {
     #[error("{0}")]
     Unauthenticated(String),
     #[error("permission denied: {reason}")]
-    PermissionDenied { action: Option<String>, reason: String },
+    PermissionDenied {
+        action: Option<String>,
+        reason: String,
+    },
     #[error("refused: safe mode is active ({reason})")]
     SafeMode { reason: String },
     #[error("{0}")]
@@ -36,8 +39,14 @@ pub enum EngineError {
 impl From<AuthzError> for EngineError {
     fn from(e: AuthzError) -> Self {
         match e {
-            AuthzError::Denied { action, reason } => EngineError::PermissionDenied { action: Some(action), reason },
-            AuthzError::NotReader(reason) => EngineError::PermissionDenied { action: None, reason },
+            AuthzError::Denied { action, reason } => EngineError::PermissionDenied {
+                action: Some(action),
+                reason,
+            },
+            AuthzError::NotReader(reason) => EngineError::PermissionDenied {
+                action: None,
+                reason,
+            },
         }
     }
 }
@@ -90,19 +99,27 @@ pub struct Engine {
     audit: AuditLog,
     authz: Authority,
     watchers: AtomicUsize,
+    /// Woken after every mutation that changed something, so the daemon can refresh its
+    /// one-line status for systemd at once.
+    changed: tokio::sync::Notify,
 }
 
 fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, EngineError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| EngineError::Internal(format!("worker task failed: {e}")))
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, EngineError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| EngineError::Internal(format!("worker task failed: {e}")))
 }
 
 impl Engine {
     pub fn open(state_dir: &Path, root: HostRoot) -> Result<Self, OpenError> {
-        crate::statefile::ensure_private_dir(state_dir).map_err(|e| OpenError::StateDir(state_dir.to_owned(), e))?;
+        crate::statefile::ensure_private_dir(state_dir)
+            .map_err(|e| OpenError::StateDir(state_dir.to_owned(), e))?;
         let status = StatusReader::new(root);
         // Take the first CPU sample now, so the first status has a baseline that is not the
         // average since boot. A failure here shows up again, with context, in the first RPC.
@@ -114,6 +131,7 @@ impl Engine {
             audit: AuditLog::open(&state_dir.join("audit"))?,
             authz: Authority::new(),
             watchers: AtomicUsize::new(0),
+            changed: tokio::sync::Notify::new(),
         })
     }
 
@@ -131,6 +149,11 @@ impl Engine {
 
     pub async fn authorization_health(&self) -> Health {
         self.authz.health().await
+    }
+
+    /// Resolves after the next mutation that changed state.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     /// Number of open `WatchStatus` streams.
@@ -167,24 +190,47 @@ impl Engine {
         Ok(self.guardrails.get())
     }
 
-    pub async fn enter_safe_mode(self: &Arc<Self>, caller: &Caller, reason: String, request_id: &str) -> Result<(SafeModeState, bool), EngineError> {
+    pub async fn enter_safe_mode(
+        self: &Arc<Self>,
+        caller: &Caller,
+        reason: String,
+        request_id: &str,
+    ) -> Result<(SafeModeState, bool), EngineError> {
         let m = Mutation {
             rpc: "Guardrails.EnterSafeMode",
             caller,
             request_id,
             action: ACTION_GUARDRAILS,
-            details: BTreeMap::from([("operation".into(), "enter".into()), ("reason".into(), reason.clone())]),
+            details: BTreeMap::from([
+                ("operation".into(), "enter".into()),
+                ("reason".into(), reason.clone()),
+            ]),
             allowed_in_safe_mode: true,
         };
         self.mutate(m, move |e: &Engine, uid| {
-            let (st, changed) = e.guardrails.enter(&reason, uid, now().unix_timestamp()).map_err(guardrails_err)?;
-            let summary = if changed { format!("safe mode entered: {}", st.reason) } else { "safe mode was already active".into() };
-            Ok(Acted { outcome: if changed { "ok" } else { "unchanged" }, summary, value: (st, changed) })
+            let (st, changed) = e
+                .guardrails
+                .enter(&reason, uid, now().unix_timestamp())
+                .map_err(guardrails_err)?;
+            let summary = if changed {
+                format!("safe mode entered: {}", st.reason)
+            } else {
+                "safe mode was already active".into()
+            };
+            Ok(Acted {
+                outcome: if changed { "ok" } else { "unchanged" },
+                summary,
+                value: (st, changed),
+            })
         })
         .await
     }
 
-    pub async fn exit_safe_mode(self: &Arc<Self>, caller: &Caller, request_id: &str) -> Result<(SafeModeState, bool), EngineError> {
+    pub async fn exit_safe_mode(
+        self: &Arc<Self>,
+        caller: &Caller,
+        request_id: &str,
+    ) -> Result<(SafeModeState, bool), EngineError> {
         let m = Mutation {
             rpc: "Guardrails.ExitSafeMode",
             caller,
@@ -194,9 +240,20 @@ impl Engine {
             allowed_in_safe_mode: true,
         };
         self.mutate(m, move |e: &Engine, uid| {
-            let (st, changed) = e.guardrails.exit(uid, now().unix_timestamp()).map_err(guardrails_err)?;
-            let summary = if changed { "safe mode exited".into() } else { "safe mode was not active".into() };
-            Ok(Acted { outcome: if changed { "ok" } else { "unchanged" }, summary, value: (st, changed) })
+            let (st, changed) = e
+                .guardrails
+                .exit(uid, now().unix_timestamp())
+                .map_err(guardrails_err)?;
+            let summary = if changed {
+                "safe mode exited".into()
+            } else {
+                "safe mode was not active".into()
+            };
+            Ok(Acted {
+                outcome: if changed { "ok" } else { "unchanged" },
+                summary,
+                value: (st, changed),
+            })
         })
         .await
     }
@@ -204,7 +261,9 @@ impl Engine {
     pub async fn verify_audit(&self, caller: &Caller) -> Result<Verification, EngineError> {
         self.check_read(caller)?;
         let dir = self.audit.dir().to_owned();
-        blocking(move || audit::verify(&dir)).await?.map_err(|e| EngineError::Internal(e.to_string()))
+        blocking(move || audit::verify(&dir))
+            .await?
+            .map_err(|e| EngineError::Internal(e.to_string()))
     }
 
     /// The gate of every mutation: authorize → safe mode → act → audit. Refusals and failures
@@ -217,18 +276,31 @@ impl Engine {
         let record = |outcome: &'static str, error: Option<String>, summary: String| Entry {
             rpc: m.rpc.to_owned(),
             request_id: m.request_id.to_owned(),
-            caller: CallerRef { uid: m.caller.uid, pid: m.caller.pid, comm: m.caller.comm.clone() },
+            caller: CallerRef {
+                uid: m.caller.uid,
+                pid: m.caller.pid,
+                comm: m.caller.comm.clone(),
+            },
             action: Some(m.action.to_owned()),
             details: m.details.clone(),
             outcome,
             error,
             summary,
         };
-        let grant = match self.authz.check_action(m.caller, m.action, &m.details).await {
+        let grant = match self
+            .authz
+            .check_action(m.caller, m.action, &m.details)
+            .await
+        {
             Ok(g) => g,
             Err(e) => {
                 let err = EngineError::from(e);
-                self.audit(record("denied", Some(err.to_string()), format!("{} denied", m.rpc))).await?;
+                self.audit(record(
+                    "denied",
+                    Some(err.to_string()),
+                    format!("{} denied", m.rpc),
+                ))
+                .await?;
                 return Err(err);
             }
         };
@@ -236,7 +308,12 @@ impl Engine {
             && let Err(reason) = self.guardrails.check_mutation_allowed()
         {
             let err = EngineError::SafeMode { reason };
-            self.audit(record("refused", Some(err.to_string()), format!("{} refused in safe mode", m.rpc))).await?;
+            self.audit(record(
+                "refused",
+                Some(err.to_string()),
+                format!("{} refused in safe mode", m.rpc),
+            ))
+            .await?;
             return Err(err);
         }
         let me = self.clone();
@@ -246,9 +323,23 @@ impl Engine {
             Ok(a) => record(a.outcome, None, a.summary.clone()),
             Err(e) => record("failed", Some(e.to_string()), format!("{} failed", m.rpc)),
         };
-        entry.details.insert("granted_by".into(), grant.as_str().into());
+        entry
+            .details
+            .insert("granted_by".into(), grant.as_str().into());
+        let state_changed = entry.outcome == "ok";
         self.audit(entry).await?;
-        tracing::info!(rpc = m.rpc, caller_uid = m.caller.uid, caller_pid = m.caller.pid, action = m.action, granted_by = grant.as_str(), ok = result.is_ok(), "mutation");
+        if state_changed {
+            self.changed.notify_one();
+        }
+        tracing::info!(
+            rpc = m.rpc,
+            caller_uid = m.caller.uid,
+            caller_pid = m.caller.pid,
+            action = m.action,
+            granted_by = grant.as_str(),
+            ok = result.is_ok(),
+            "mutation"
+        );
         result.map(|a| a.value)
     }
 

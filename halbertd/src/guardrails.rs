@@ -23,7 +23,10 @@ pub struct SafeModeState {
 #[derive(Debug, thiserror::Error)]
 pub enum GuardrailsError {
     #[error("cannot persist safe mode in {path}: {source}")]
-    Persist { path: String, source: std::io::Error },
+    Persist {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("safe mode state file {path} is unreadable: {what}")]
     Corrupt { path: String, what: String },
     #[error("{0}")]
@@ -45,12 +48,22 @@ impl Guardrails {
     pub fn load(state_dir: &Path) -> Result<Self, GuardrailsError> {
         let path = state_dir.join("safe-mode.json");
         let state = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| GuardrailsError::Corrupt { path: path.display().to_string(), what: e.to_string() })?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| GuardrailsError::Corrupt {
+                path: path.display().to_string(),
+                what: e.to_string(),
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => SafeModeState::default(),
-            Err(e) => return Err(GuardrailsError::Persist { path: path.display().to_string(), source: e }),
+            Err(e) => {
+                return Err(GuardrailsError::Persist {
+                    path: path.display().to_string(),
+                    source: e,
+                });
+            }
         };
-        Ok(Self { path, state: Mutex::new(state) })
+        Ok(Self {
+            path,
+            state: Mutex::new(state),
+        })
     }
 
     pub fn get(&self) -> SafeModeState {
@@ -62,13 +75,23 @@ impl Guardrails {
     }
 
     /// Turns safe mode on; `Ok((state, false))` when it already was (the first reason stays).
-    pub fn enter(&self, reason: &str, uid: u32, now_unix: i64) -> Result<(SafeModeState, bool), GuardrailsError> {
+    pub fn enter(
+        &self,
+        reason: &str,
+        uid: u32,
+        now_unix: i64,
+    ) -> Result<(SafeModeState, bool), GuardrailsError> {
         let reason = validate_reason(reason)?;
         let mut st = self.lock();
         if st.active {
             return Ok((st.clone(), false));
         }
-        let next = SafeModeState { active: true, reason, since_unix: now_unix, changed_by_uid: uid };
+        let next = SafeModeState {
+            active: true,
+            reason,
+            since_unix: now_unix,
+            changed_by_uid: uid,
+        };
         self.persist(&next)?;
         *st = next;
         Ok((st.clone(), true))
@@ -80,7 +103,12 @@ impl Guardrails {
         if !st.active {
             return Ok((st.clone(), false));
         }
-        let next = SafeModeState { active: false, reason: String::new(), since_unix: now_unix, changed_by_uid: uid };
+        let next = SafeModeState {
+            active: false,
+            reason: String::new(),
+            since_unix: now_unix,
+            changed_by_uid: uid,
+        };
         self.persist(&next)?;
         *st = next;
         Ok((st.clone(), true))
@@ -89,7 +117,11 @@ impl Guardrails {
     /// `Err(reason)` while safe mode is on: the gate every mutation passes.
     pub fn check_mutation_allowed(&self) -> Result<(), String> {
         let st = self.lock();
-        if st.active { Err(st.reason.clone()) } else { Ok(()) }
+        if st.active {
+            Err(st.reason.clone())
+        } else {
+            Ok(())
+        }
     }
 
     fn persist(&self, st: &SafeModeState) -> Result<(), GuardrailsError> {
@@ -97,8 +129,10 @@ impl Guardrails {
             path: self.path.display().to_string(),
             source: std::io::Error::other(e),
         })?;
-        statefile::write_atomic(&self.path, &bytes)
-            .map_err(|source| GuardrailsError::Persist { path: self.path.display().to_string(), source })
+        statefile::write_atomic(&self.path, &bytes).map_err(|source| GuardrailsError::Persist {
+            path: self.path.display().to_string(),
+            source,
+        })
     }
 }
 
@@ -108,10 +142,14 @@ fn validate_reason(reason: &str) -> Result<String, GuardrailsError> {
         return Err(GuardrailsError::InvalidReason("reason must not be empty"));
     }
     if r.chars().count() > MAX_REASON_CHARS {
-        return Err(GuardrailsError::InvalidReason("reason is longer than 500 characters"));
+        return Err(GuardrailsError::InvalidReason(
+            "reason is longer than 500 characters",
+        ));
     }
     if r.chars().any(|c| c.is_control()) {
-        return Err(GuardrailsError::InvalidReason("reason must be one line without control characters"));
+        return Err(GuardrailsError::InvalidReason(
+            "reason must be one line without control characters",
+        ));
     }
     Ok(r.to_owned())
 }
@@ -129,7 +167,10 @@ mod tests {
         assert!(changed && st.active);
         let (st2, changed2) = g.enter("another reason", 1001, 43).expect("enter again");
         assert!(!changed2);
-        assert_eq!(st2.reason, "disk failing", "a second enter must not overwrite the reason");
+        assert_eq!(
+            st2.reason, "disk failing",
+            "a second enter must not overwrite the reason"
+        );
         assert_eq!(g.check_mutation_allowed(), Err("disk failing".to_owned()));
 
         let reloaded = Guardrails::load(dir.path()).expect("reload");
@@ -149,6 +190,9 @@ mod tests {
         assert!(g.enter(&"x".repeat(501), 0, 1).is_err());
         assert!(!g.get().active);
         std::fs::write(dir.path().join("safe-mode.json"), b"{not json").expect("write");
-        assert!(matches!(Guardrails::load(dir.path()), Err(GuardrailsError::Corrupt { .. })));
+        assert!(matches!(
+            Guardrails::load(dir.path()),
+            Err(GuardrailsError::Corrupt { .. })
+        ));
     }
 }

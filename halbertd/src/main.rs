@@ -25,7 +25,7 @@ audit verify  check the audit log's hash chain; exit status 1 names the first br
 
 /// How long running RPCs and streams get to finish after SIGTERM.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
-/// How often the one-line STATUS= summary is refreshed.
+/// How often the one-line STATUS= summary is refreshed when nothing changed.
 const STATUS_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default)]
@@ -36,12 +36,18 @@ struct Args {
     host_root: Option<PathBuf>,
 }
 
+// --help and --version answer on stdout, as command-line tools do.
+#[allow(clippy::print_stdout)]
 fn parse_args() -> Result<Args> {
     let mut a = Args::default();
     let mut it = std::env::args_os().skip(1);
     while let Some(arg) = it.next() {
         let s = arg.to_string_lossy().into_owned();
-        let mut value = |name: &str| it.next().map(PathBuf::from).with_context(|| format!("{name} needs a value"));
+        let mut value = |name: &str| {
+            it.next()
+                .map(PathBuf::from)
+                .with_context(|| format!("{name} needs a value"))
+        };
         match s.as_str() {
             "--socket" => a.socket = Some(value("--socket")?),
             "--state-dir" => a.state_dir = Some(value("--state-dir")?),
@@ -64,13 +70,22 @@ fn parse_args() -> Result<Args> {
 fn state_dir(a: &Args) -> PathBuf {
     a.state_dir
         .clone()
-        .or_else(|| std::env::var_os("STATE_DIRECTORY").map(|v| PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default())))
+        .or_else(|| {
+            std::env::var_os("STATE_DIRECTORY")
+                .map(|v| PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default()))
+        })
         .unwrap_or_else(|| PathBuf::from("/var/lib/halbert"))
 }
 
 fn main() -> Result<()> {
     let args = parse_args()?;
-    match args.command.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .command
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         [] | ["serve"] => serve(&args),
         ["audit", "verify"] => audit_verify(&state_dir(&args)),
         other => bail!("unknown command {:?}\n{USAGE}", other.join(" ")),
@@ -83,7 +98,13 @@ fn audit_verify(state_dir: &Path) -> Result<()> {
     let v = halbertd::audit::verify(&dir).with_context(|| format!("reading {}", dir.display()))?;
     match v.broken {
         None => {
-            println!("audit chain OK: {} records in {} files under {}, last hash {}", v.records, v.files, dir.display(), v.last_hash);
+            println!(
+                "audit chain OK: {} records in {} files under {}, last hash {}",
+                v.records,
+                v.files,
+                dir.display(),
+                v.last_hash
+            );
             Ok(())
         }
         Some(b) => {
@@ -102,23 +123,33 @@ fn audit_verify(state_dir: &Path) -> Result<()> {
 
 /// The listener: socket activation first, then `--socket`.
 fn listener(a: &Args) -> Result<(std::os::unix::net::UnixListener, String)> {
-    let fds: Vec<_> = sd_notify::listen_fds().map(|f| f.collect()).unwrap_or_default();
+    let fds: Vec<_> = sd_notify::listen_fds()
+        .map(|f| f.collect())
+        .unwrap_or_default();
     if let Some(&fd) = fds.first() {
         // SAFETY: systemd passed us this listening socket (LISTEN_FDS) and nothing else owns it.
         let l = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
-        let name = l.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())).unwrap_or_default();
+        let name = l
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+            .unwrap_or_default();
         return Ok((l, format!("{name} (socket activation)")));
     }
     let Some(path) = a.socket.clone() else {
-        bail!("no listener: start halbertd through halbertd.socket, or pass --socket PATH for development");
+        bail!(
+            "no listener: start halbertd through halbertd.socket, or pass --socket PATH for development"
+        );
     };
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(&path).is_ok() {
             bail!("{} is in use by a running halbertd", path.display());
         }
-        std::fs::remove_file(&path).with_context(|| format!("removing stale socket {}", path.display()))?;
+        std::fs::remove_file(&path)
+            .with_context(|| format!("removing stale socket {}", path.display()))?;
     }
-    let l = std::os::unix::net::UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
+    let l = std::os::unix::net::UnixListener::bind(&path)
+        .with_context(|| format!("binding {}", path.display()))?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))?;
     Ok((l, path.display().to_string()))
@@ -132,8 +163,15 @@ fn notify(states: &[sd_notify::NotifyState]) {
 
 fn status_line(engine: &Engine, authz: &str, socket: &str) -> String {
     let sm = engine.safe_mode();
-    let safe = if sm.active { format!("safe mode ON ({})", sm.reason) } else { "safe mode off".into() };
-    format!("serving on {socket}; {safe}; authorization {authz}; {} status streams", engine.watchers())
+    let safe = if sm.active {
+        format!("safe mode ON ({})", sm.reason)
+    } else {
+        "safe mode off".into()
+    };
+    format!(
+        "serving on {socket}; {safe}; authorization {authz}; {} status streams",
+        engine.watchers()
+    )
 }
 
 fn serve(a: &Args) -> Result<()> {
@@ -142,11 +180,21 @@ fn serve(a: &Args) -> Result<()> {
     let (std_listener, socket_name) = listener(a)?;
     std_listener.set_nonblocking(true)?;
     let state_dir = state_dir(a);
-    let root = a.host_root.clone().map(HostRoot::new).unwrap_or_else(HostRoot::system);
-    let engine = Arc::new(Engine::open(&state_dir, root).with_context(|| format!("opening state in {}", state_dir.display()))?);
+    let root = a
+        .host_root
+        .clone()
+        .map(HostRoot::new)
+        .unwrap_or_else(HostRoot::system);
+    let engine = Arc::new(
+        Engine::open(&state_dir, root)
+            .with_context(|| format!("opening state in {}", state_dir.display()))?,
+    );
     tracing::info!(socket = %socket_name, state_dir = %state_dir.display(), log = sink, kept_capabilities = ?kept, "halbertd starting");
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let listener = tokio::net::UnixListener::from_std(std_listener)?;
         let token = CancellationToken::new();
@@ -164,6 +212,7 @@ fn serve(a: &Args) -> Result<()> {
                 loop {
                     tokio::select! {
                         _ = token.cancelled() => break,
+                        _ = engine.changed() => {}
                         _ = tokio::time::sleep(STATUS_EVERY) => {}
                     }
                     let authz = engine.authorization_health().await;

@@ -52,7 +52,13 @@ fn peer_pidfd(stream: &UnixStream, pid: i32) -> Option<OwnedFd> {
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: getsockopt writes at most `len` bytes into `fd`, a c_int we own.
     let rc = unsafe {
-        libc::getsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, SO_PEERPIDFD, (&mut fd as *mut libc::c_int).cast(), &mut len)
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_PEERPIDFD,
+            (&mut fd as *mut libc::c_int).cast(),
+            &mut len,
+        )
     };
     if rc == 0 && fd >= 0 {
         // SAFETY: the kernel handed us a new descriptor that nothing else owns.
@@ -85,7 +91,15 @@ impl PeerStream {
         let cred = inner.peer_cred()?;
         let pid = cred.pid().unwrap_or(0);
         let pidfd = peer_pidfd(&inner, pid).map(Arc::new);
-        Ok(Self { info: PeerInfo { uid: cred.uid(), gid: cred.gid(), pid, pidfd }, inner })
+        Ok(Self {
+            info: PeerInfo {
+                uid: cred.uid(),
+                gid: cred.gid(),
+                pid,
+                pidfd,
+            },
+            inner,
+        })
     }
 }
 
@@ -97,13 +111,21 @@ impl tonic::transport::server::Connected for PeerStream {
 }
 
 impl AsyncRead for PeerStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for PeerStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -117,7 +139,9 @@ impl AsyncWrite for PeerStream {
 /// Reads the pid a pidfd refers to (`Pid:` in its fdinfo); -1 once the process has exited.
 fn pidfd_pid(fd: &OwnedFd) -> Option<i32> {
     let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
-    info.lines().find_map(|l| l.strip_prefix("Pid:")).and_then(|v| v.trim().parse().ok())
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Parses `/proc/<pid>/stat`: returns (comm, start time). comm may contain spaces and
@@ -127,7 +151,12 @@ pub fn parse_stat(stat: &str) -> Option<(String, u64)> {
     let close = stat.rfind(')')?;
     let comm = stat.get(open + 1..close)?.to_owned();
     // After ")": field 3 (state) is index 0, so field 22 (starttime) is index 19.
-    let start = stat.get(close + 1..)?.split_ascii_whitespace().nth(19)?.parse().ok()?;
+    let start = stat
+        .get(close + 1..)?
+        .split_ascii_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()?;
     Some((comm, start))
 }
 
@@ -136,7 +165,11 @@ pub fn parse_status_groups(status: &str) -> Vec<u32> {
     status
         .lines()
         .find_map(|l| l.strip_prefix("Groups:"))
-        .map(|g| g.split_ascii_whitespace().filter_map(|x| x.parse().ok()).collect())
+        .map(|g| {
+            g.split_ascii_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -145,18 +178,33 @@ pub fn parse_status_groups(status: &str) -> Vec<u32> {
 pub fn resolve(info: &PeerInfo, proc: &std::path::Path) -> Result<Caller, PeerError> {
     if info.pid <= 0 {
         // The peer lives in another PID namespace: only its uid/gid are known.
-        return Ok(Caller { uid: info.uid, gid: info.gid, pid: 0, comm: String::new(), groups: Vec::new(), start_time: 0 });
+        return Ok(Caller {
+            uid: info.uid,
+            gid: info.gid,
+            pid: 0,
+            comm: String::new(),
+            groups: Vec::new(),
+            start_time: 0,
+        });
     }
     let dir: PathBuf = proc.join(info.pid.to_string());
     let stat = std::fs::read_to_string(dir.join("stat")).map_err(|_| PeerError::Gone)?;
     let status = std::fs::read_to_string(dir.join("status")).map_err(|_| PeerError::Gone)?;
-    let (comm, start_time) = parse_stat(&stat).ok_or_else(|| PeerError::Proc("unparsable stat".into()))?;
+    let (comm, start_time) =
+        parse_stat(&stat).ok_or_else(|| PeerError::Proc("unparsable stat".into()))?;
     if let Some(fd) = &info.pidfd
         && pidfd_pid(fd) != Some(info.pid)
     {
         return Err(PeerError::Gone);
     }
-    Ok(Caller { uid: info.uid, gid: info.gid, pid: info.pid, comm, groups: parse_status_groups(&status), start_time })
+    Ok(Caller {
+        uid: info.uid,
+        gid: info.gid,
+        pid: info.pid,
+        comm,
+        groups: parse_status_groups(&status),
+        start_time,
+    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use halbert_proto::v1::{audit_server::AuditServer, guardrails_server::GuardrailsServer, system_server::SystemServer};
+use halbert_proto::v1::{
+    audit_server::AuditServer, guardrails_server::GuardrailsServer, system_server::SystemServer,
+};
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -16,7 +18,11 @@ use crate::rpc::{AuditService, Ctx, GuardrailsService, SystemService};
 
 /// Serves every halbertd service on `listener` until `shutdown` resolves. Open status streams
 /// end then too, so the graceful shutdown does not wait for clients that never hang up.
-pub async fn serve(listener: UnixListener, engine: Arc<Engine>, shutdown: impl Future<Output = ()> + Send) -> Result<(), tonic::transport::Error> {
+pub async fn serve(
+    listener: UnixListener,
+    engine: Arc<Engine>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
     let stop = CancellationToken::new();
     let ctx = Ctx::new(engine, stop.clone());
     let shutdown = async move {

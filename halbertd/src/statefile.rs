@@ -8,11 +8,24 @@ use std::path::Path;
 
 /// Replaces `path` with `bytes` atomically and durably; the file gets mode 0600.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().ok_or_else(|| io::Error::other("state file has no parent directory"))?;
-    let name = path.file_name().ok_or_else(|| io::Error::other("state file has no name"))?;
-    let tmp = dir.join(format!(".{}.tmp.{}", name.to_string_lossy(), std::process::id()));
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("state file has no parent directory"))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other("state file has no name"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp.{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
@@ -28,7 +41,10 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Creates `dir` (and parents) with mode 0700 if missing, and tightens it if it is looser.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let meta = fs::metadata(dir)?;
     if meta.permissions().mode() & 0o077 != 0 {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;

@@ -13,7 +13,10 @@ use crate::host::HostRoot;
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot parse {path}: {what}")]
     Parse { path: String, what: String },
 }
@@ -96,16 +99,26 @@ pub struct StatusReader {
 }
 
 fn read(root: &HostRoot, path: &str) -> Result<String, StatusError> {
-    root.read_to_string(path).map_err(|source| StatusError::Read { path: path.to_owned(), source })
+    root.read_to_string(path)
+        .map_err(|source| StatusError::Read {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 fn bad(path: &str, what: impl Into<String>) -> StatusError {
-    StatusError::Parse { path: path.to_owned(), what: what.into() }
+    StatusError::Parse {
+        path: path.to_owned(),
+        what: what.into(),
+    }
 }
 
 impl StatusReader {
     pub fn new(root: HostRoot) -> Self {
-        Self { root, last_cpu: Mutex::new(None) }
+        Self {
+            root,
+            last_cpu: Mutex::new(None),
+        }
     }
 
     /// One full snapshot. Blocking (file reads and `statvfs`): call it off the async runtime.
@@ -128,7 +141,10 @@ impl StatusReader {
             uptime_seconds,
             boot_time_unix: stat.boot_time_unix,
             temperatures: read_temperatures(&self.root),
-            hostname: self.root.read_attr("/proc/sys/kernel/hostname").unwrap_or_default(),
+            hostname: self
+                .root
+                .read_attr("/proc/sys/kernel/hostname")
+                .unwrap_or_default(),
         })
     }
 
@@ -140,7 +156,11 @@ impl StatusReader {
             // First sample: the average since boot is the only honest figure available.
             None => busy_percent(CpuTimes { total: 0, idle: 0 }, now),
         };
-        *last = Some(CpuSampler { at: Instant::now(), times: now, percent });
+        *last = Some(CpuSampler {
+            at: Instant::now(),
+            times: now,
+            percent,
+        });
         percent
     }
 
@@ -180,7 +200,9 @@ pub fn parse_proc_stat(text: &str) -> Result<ProcStat, StatusError> {
         let mut it = line.split_ascii_whitespace();
         match it.next() {
             Some("cpu") => {
-                let v: Vec<u64> = it.map(|f| f.parse().map_err(|_| bad(P, "non-numeric cpu field"))).collect::<Result<_, _>>()?;
+                let v: Vec<u64> = it
+                    .map(|f| f.parse().map_err(|_| bad(P, "non-numeric cpu field")))
+                    .collect::<Result<_, _>>()?;
                 if v.len() < 4 {
                     return Err(bad(P, "short cpu line"));
                 }
@@ -190,7 +212,9 @@ pub fn parse_proc_stat(text: &str) -> Result<ProcStat, StatusError> {
                 let idle = v[3] + v.get(4).copied().unwrap_or(0);
                 cpu = Some(CpuTimes { total, idle });
             }
-            Some(k) if k.starts_with("cpu") && k[3..].bytes().all(|b| b.is_ascii_digit()) => cores += 1,
+            Some(k) if k.starts_with("cpu") && k[3..].bytes().all(|b| b.is_ascii_digit()) => {
+                cores += 1
+            }
             Some("btime") => btime = it.next().and_then(|v| v.parse().ok()),
             _ => {}
         }
@@ -204,7 +228,9 @@ pub fn parse_proc_stat(text: &str) -> Result<ProcStat, StatusError> {
 
 pub fn parse_loadavg(text: &str) -> Result<[f64; 3], StatusError> {
     const P: &str = "/proc/loadavg";
-    let mut it = text.split_ascii_whitespace().map(|f| f.parse::<f64>().map_err(|_| bad(P, "non-numeric load")));
+    let mut it = text
+        .split_ascii_whitespace()
+        .map(|f| f.parse::<f64>().map_err(|_| bad(P, "non-numeric load")));
     let mut next = || it.next().unwrap_or_else(|| Err(bad(P, "short line")));
     Ok([next()?, next()?, next()?])
 }
@@ -215,8 +241,14 @@ pub fn parse_meminfo(text: &str) -> Result<Memory, StatusError> {
     let mut seen_avail = false;
     let mut free = 0;
     for line in text.lines() {
-        let Some((key, rest)) = line.split_once(':') else { continue };
-        let kib: u64 = rest.split_ascii_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let Some((key, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let kib: u64 = rest
+            .split_ascii_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let bytes = kib.saturating_mul(1024);
         match key {
             "MemTotal" => m.total_bytes = bytes,
@@ -262,7 +294,10 @@ pub fn unescape_mount_field(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -278,7 +313,9 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<MountEntry>, StatusError> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         // id parent major:minor root mountpoint options [optional...] - fstype source superopts
-        let (left, right) = line.split_once(" - ").ok_or_else(|| bad(P, "no ' - ' separator"))?;
+        let (left, right) = line
+            .split_once(" - ")
+            .ok_or_else(|| bad(P, "no ' - ' separator"))?;
         let l: Vec<&str> = left.split(' ').collect();
         let r: Vec<&str> = right.split(' ').collect();
         if l.len() < 6 || r.len() < 2 {
@@ -296,16 +333,41 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<MountEntry>, StatusError> {
 
 /// Kernel-internal and virtual filesystems that hold no user data.
 const PSEUDO_FS: &[&str] = &[
-    "proc", "sysfs", "devtmpfs", "devpts", "tmpfs", "securityfs", "cgroup", "cgroup2", "pstore",
-    "bpf", "debugfs", "tracefs", "mqueue", "hugetlbfs", "configfs", "fusectl", "autofs",
-    "binfmt_misc", "efivarfs", "squashfs", "overlay", "nsfs", "ramfs", "rpc_pipefs", "selinuxfs",
+    "proc",
+    "sysfs",
+    "devtmpfs",
+    "devpts",
+    "tmpfs",
+    "securityfs",
+    "cgroup",
+    "cgroup2",
+    "pstore",
+    "bpf",
+    "debugfs",
+    "tracefs",
+    "mqueue",
+    "hugetlbfs",
+    "configfs",
+    "fusectl",
+    "autofs",
+    "binfmt_misc",
+    "efivarfs",
+    "squashfs",
+    "overlay",
+    "nsfs",
+    "ramfs",
+    "rpc_pipefs",
+    "selinuxfs",
     "nfsd",
 ];
 
 /// Network and FUSE filesystems: `statvfs` on a dead server blocks without a bound, so the
 /// status (which must answer every few seconds) leaves them to the discovery scanners.
 fn is_remote(fstype: &str) -> bool {
-    matches!(fstype, "nfs" | "nfs4" | "cifs" | "smb3" | "9p" | "ceph" | "glusterfs") || fstype.starts_with("fuse")
+    matches!(
+        fstype,
+        "nfs" | "nfs4" | "cifs" | "smb3" | "9p" | "ceph" | "glusterfs"
+    ) || fstype.starts_with("fuse")
 }
 
 /// Filesystems that hold data on this machine, one per device (bind mounts and btrfs
@@ -325,7 +387,9 @@ pub fn real_filesystems(mounts: &[MountEntry]) -> impl Iterator<Item = &MountEnt
 }
 
 fn sorted_dir(root: &HostRoot, abs: &str) -> Vec<std::fs::DirEntry> {
-    let mut v: Vec<_> = std::fs::read_dir(root.path(abs)).map(|d| d.flatten().collect()).unwrap_or_default();
+    let mut v: Vec<_> = std::fs::read_dir(root.path(abs))
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
     v.sort_by_key(|e| e.file_name());
     v
 }
@@ -335,13 +399,32 @@ pub fn read_temperatures(root: &HostRoot) -> Vec<Temperature> {
     let mut out = Vec::new();
     for chip in sorted_dir(root, "/sys/class/hwmon") {
         let base = format!("/sys/class/hwmon/{}", chip.file_name().to_string_lossy());
-        let name = root.read_attr(format!("{base}/name")).unwrap_or_else(|| chip.file_name().to_string_lossy().into_owned());
+        let name = root
+            .read_attr(format!("{base}/name"))
+            .unwrap_or_else(|| chip.file_name().to_string_lossy().into_owned());
         for f in sorted_dir(root, &base) {
             let fname = f.file_name().to_string_lossy().into_owned();
-            let Some(idx) = fname.strip_prefix("temp").and_then(|r| r.strip_suffix("_input")) else { continue };
-            let Some(milli) = root.read_attr(format!("{base}/{fname}")).and_then(|v| v.parse::<f64>().ok()) else { continue };
-            let label = root.read_attr(format!("{base}/temp{idx}_label")).unwrap_or_else(|| format!("temp{idx}"));
-            out.push(Temperature { source: "hwmon", chip: name.clone(), label, celsius: milli / 1000.0 });
+            let Some(idx) = fname
+                .strip_prefix("temp")
+                .and_then(|r| r.strip_suffix("_input"))
+            else {
+                continue;
+            };
+            let Some(milli) = root
+                .read_attr(format!("{base}/{fname}"))
+                .and_then(|v| v.parse::<f64>().ok())
+            else {
+                continue;
+            };
+            let label = root
+                .read_attr(format!("{base}/temp{idx}_label"))
+                .unwrap_or_else(|| format!("temp{idx}"));
+            out.push(Temperature {
+                source: "hwmon",
+                chip: name.clone(),
+                label,
+                celsius: milli / 1000.0,
+            });
         }
     }
     for zone in sorted_dir(root, "/sys/class/thermal") {
@@ -350,9 +433,19 @@ pub fn read_temperatures(root: &HostRoot) -> Vec<Temperature> {
             continue;
         }
         let base = format!("/sys/class/thermal/{zname}");
-        let Some(milli) = root.read_attr(format!("{base}/temp")).and_then(|v| v.parse::<f64>().ok()) else { continue };
+        let Some(milli) = root
+            .read_attr(format!("{base}/temp"))
+            .and_then(|v| v.parse::<f64>().ok())
+        else {
+            continue;
+        };
         let chip = root.read_attr(format!("{base}/type")).unwrap_or_default();
-        out.push(Temperature { source: "thermal", chip, label: zname, celsius: milli / 1000.0 });
+        out.push(Temperature {
+            source: "thermal",
+            chip,
+            label: zname,
+            celsius: milli / 1000.0,
+        });
     }
     out
 }

@@ -12,7 +12,10 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client")
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
 }
 
 async fn json(r: reqwest::Response) -> (u16, Value) {
@@ -26,23 +29,53 @@ async fn guardrails_routes_have_the_contract_shape() {
     let w = start_web(&d.socket, 1000).await;
     let c = client();
 
-    let (s, b) = json(c.get(w.url("/api/settings/guardrails/status")).send().await.expect("get")).await;
+    let (s, b) = json(
+        c.get(w.url("/api/settings/guardrails/status"))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(b["status"], "ok");
     assert_eq!(b["safe_mode_active"], false);
     assert_eq!(b["config"]["confidence_threshold"], 0.8);
     assert_eq!(b["config"]["cpu_budget"], 80);
 
-    let enter = || c.post(w.url("/api/settings/guardrails/safe-mode/enter")).json(&serde_json::json!({"reason": "Manual activation"}));
+    let enter = || {
+        c.post(w.url("/api/settings/guardrails/safe-mode/enter"))
+            .json(&serde_json::json!({"reason": "Manual activation"}))
+    };
     let (s, b) = json(enter().send().await.expect("enter")).await;
-    assert_eq!((s, &b["safe_mode_active"], &b["changed"], &b["reason"]), (200, &Value::Bool(true), &Value::Bool(true), &Value::from("Manual activation")));
+    assert_eq!(
+        (s, &b["safe_mode_active"], &b["changed"], &b["reason"]),
+        (
+            200,
+            &Value::Bool(true),
+            &Value::Bool(true),
+            &Value::from("Manual activation")
+        )
+    );
     assert!(b["since"].as_str().expect("since").ends_with('Z'));
     let (s, b) = json(enter().send().await.expect("enter again")).await;
-    assert_eq!((s, &b["changed"]), (200, &Value::Bool(false)), "a second enter is idempotent");
+    assert_eq!(
+        (s, &b["changed"]),
+        (200, &Value::Bool(false)),
+        "a second enter is idempotent"
+    );
     assert!(d.engine.safe_mode().active);
 
-    let (s, b) = json(c.post(w.url("/api/settings/guardrails/safe-mode/exit")).send().await.expect("exit")).await;
-    assert_eq!((s, &b["safe_mode_active"], &b["changed"]), (200, &Value::Bool(false), &Value::Bool(true)));
+    let (s, b) = json(
+        c.post(w.url("/api/settings/guardrails/safe-mode/exit"))
+            .send()
+            .await
+            .expect("exit"),
+    )
+    .await;
+    assert_eq!(
+        (s, &b["safe_mode_active"], &b["changed"]),
+        (200, &Value::Bool(false), &Value::Bool(true))
+    );
     assert!(!d.engine.safe_mode().active);
     w.shutdown().await;
     d.shutdown().await;
@@ -54,23 +87,43 @@ async fn bad_bodies_are_400_and_422_in_the_error_shape() {
     let w = start_web(&d.socket, 1000).await;
     let c = client();
     let url = w.url("/api/settings/guardrails/safe-mode/enter");
-    let send = |body: &'static str| c.post(&url).header("content-type", "application/json").body(body).send();
+    let send = |body: &'static str| {
+        c.post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
     let (s, b) = json(send("{\"reason\": ").await.expect("post")).await;
     assert_eq!((s, b["code"].as_str()), (400, Some("invalid_json")));
     let (s, b) = json(send("{\"reason\": 5}").await.expect("post")).await;
     assert_eq!((s, b["code"].as_str()), (422, Some("validation_failed")));
-    let (s, b) = json(send("{\"reason\": \"x\", \"force\": true}").await.expect("post")).await;
+    let (s, b) = json(
+        send("{\"reason\": \"x\", \"force\": true}")
+            .await
+            .expect("post"),
+    )
+    .await;
     assert_eq!((s, b["code"].as_str()), (422, Some("validation_failed")));
     let (s, b) = json(send(r#"{"reason": "two\nlines"}"#).await.expect("post")).await;
-    assert_eq!((s, b["code"].as_str()), (422, Some("validation_failed")), "{b}");
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (422, Some("validation_failed")),
+        "{b}"
+    );
     let (s, b) = json(c.post(&url).body("{}").send().await.expect("post")).await;
-    assert_eq!((s, b["code"].as_str()), (415, Some("unsupported_media_type")));
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
     let (s, b) = json(c.get(w.url("/api/nope")).send().await.expect("get")).await;
     assert_eq!((s, b["code"].as_str()), (404, Some("not_found")));
     let (s, b) = json(c.get(&url).send().await.expect("get")).await;
     assert_eq!((s, b["code"].as_str()), (405, Some("method_not_allowed")));
     assert!(b["detail"].is_string());
-    assert!(!d.engine.safe_mode().active, "no bad request may change state");
+    assert!(
+        !d.engine.safe_mode().active,
+        "no bad request may change state"
+    );
     w.shutdown().await;
     d.shutdown().await;
 }
@@ -80,17 +133,40 @@ async fn halbertd_down_is_503_naming_the_socket_and_recovers() {
     let d = start_daemon(HostRoot::system()).await;
     let w = start_web(&d.socket, 1000).await;
     let c = client();
-    assert_eq!(c.get(w.url("/api/settings/guardrails/status")).send().await.expect("get").status(), 200);
+    assert_eq!(
+        c.get(w.url("/api/settings/guardrails/status"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        200
+    );
     let dir = d.shutdown().await;
     let _ = std::fs::remove_file(dir.path().join("halbertd.sock"));
-    let (s, b) = json(c.get(w.url("/api/settings/guardrails/status")).send().await.expect("get")).await;
+    let (s, b) = json(
+        c.get(w.url("/api/settings/guardrails/status"))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
     assert_eq!((s, b["code"].as_str()), (503, Some("daemon_unavailable")));
     let detail = b["detail"].as_str().expect("detail");
-    assert!(detail.contains("halbertd is unreachable") && detail.contains("halbertd.sock"), "{detail}");
+    assert!(
+        detail.contains("halbertd is unreachable") && detail.contains("halbertd.sock"),
+        "{detail}"
+    );
 
     // halbertd comes back on the same socket: requests and the status feed reconnect.
     let d = common::start_daemon_in(dir, HostRoot::system()).await;
-    assert_eq!(c.get(w.url("/api/settings/guardrails/status")).send().await.expect("get").status(), 200);
+    assert_eq!(
+        c.get(w.url("/api/settings/guardrails/status"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        200
+    );
     let mut connected = false;
     for _ in 0..100 {
         if d.engine.watchers() == 1 {
@@ -104,17 +180,34 @@ async fn halbertd_down_is_503_naming_the_socket_and_recovers() {
     d.shutdown().await;
 }
 
-async fn ws_connect(w: &common::Web, origin: Option<&str>) -> Result<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, tungstenite::Error> {
-    let mut req = format!("ws://{}/ws", w.addr).into_client_request().expect("request");
+async fn ws_connect(
+    w: &common::Web,
+    origin: Option<&str>,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    tungstenite::Error,
+> {
+    let mut req = format!("ws://{}/ws", w.addr)
+        .into_client_request()
+        .expect("request");
     if let Some(o) = origin {
-        req.headers_mut().insert("origin", o.parse().expect("origin"));
+        req.headers_mut()
+            .insert("origin", o.parse().expect("origin"));
     }
     tokio_tungstenite::connect_async(req).await.map(|(s, _)| s)
 }
 
-async fn next_json(ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>) -> Value {
+async fn next_json(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Value {
     loop {
-        let m = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a message in time").expect("open").expect("ok");
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message in time")
+            .expect("open")
+            .expect("ok");
         if let tungstenite::Message::Text(t) = m {
             return serde_json::from_str(&t).expect("json");
         }
@@ -145,7 +238,11 @@ async fn websocket_clients_share_one_upstream_stream() {
             }
         }
     }
-    assert_eq!(d.engine.watchers(), 1, "one upstream WatchStatus stream for all clients");
+    assert_eq!(
+        d.engine.watchers(),
+        1,
+        "one upstream WatchStatus stream for all clients"
+    );
     w.shutdown().await;
     d.shutdown().await;
 }
@@ -157,16 +254,31 @@ async fn the_guard_refuses_foreign_hosts_and_origins() {
     let c = client();
     let status = w.url("/api/settings/guardrails/status");
 
-    let (s, b) = json(c.get(&status).header("host", "evil.example").send().await.expect("get")).await;
+    let (s, b) = json(
+        c.get(&status)
+            .header("host", "evil.example")
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
     assert_eq!((s, b["code"].as_str()), (403, Some("forbidden_host")));
-    let (s, _) = json(c.get(&status).header("host", format!("evil.example:{}", w.addr.port())).send().await.expect("get")).await;
+    let (s, _) = json(
+        c.get(&status)
+            .header("host", format!("evil.example:{}", w.addr.port()))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
     assert_eq!(s, 403);
 
     // No Host header at all: reqwest always sends one, so this one is written by hand.
     let addr = w.addr;
     let raw = tokio::task::spawn_blocking(move || {
         let mut s = std::net::TcpStream::connect(addr).expect("connect");
-        s.write_all(b"GET /api/settings/guardrails/status HTTP/1.1\r\nConnection: close\r\n\r\n").expect("write");
+        s.write_all(b"GET /api/settings/guardrails/status HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .expect("write");
         let mut out = String::new();
         s.read_to_string(&mut out).expect("read");
         out
@@ -186,16 +298,28 @@ async fn the_guard_refuses_foreign_hosts_and_origins() {
     )
     .await;
     assert_eq!((s, b["code"].as_str()), (403, Some("forbidden_origin")));
-    assert!(!d.engine.safe_mode().active, "a refused cross-origin POST must not change state");
-    let records = halbertd::audit::verify(&d.state_dir().join("audit")).expect("verify").records;
+    assert!(
+        !d.engine.safe_mode().active,
+        "a refused cross-origin POST must not change state"
+    );
+    let records = halbertd::audit::verify(&d.state_dir().join("audit"))
+        .expect("verify")
+        .records;
     assert_eq!(records, 0, "it never reached halbertd");
 
     match ws_connect(&w, Some("http://evil.example")).await {
         Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status().as_u16(), 403),
-        other => panic!("a foreign-origin upgrade must be refused, got {:?}", other.map(|_| ())),
+        other => panic!(
+            "a foreign-origin upgrade must be refused, got {:?}",
+            other.map(|_| ())
+        ),
     }
     // The same-origin one is fine.
-    assert!(ws_connect(&w, Some(&format!("http://{}", w.addr))).await.is_ok());
+    assert!(
+        ws_connect(&w, Some(&format!("http://{}", w.addr)))
+            .await
+            .is_ok()
+    );
     w.shutdown().await;
     d.shutdown().await;
 }
@@ -207,24 +331,71 @@ async fn openapi_and_offline_docs() {
     let c = client();
     let (s, spec) = json(c.get(w.url("/openapi.json")).send().await.expect("get")).await;
     assert_eq!(s, 200);
-    assert!(spec["openapi"].as_str().expect("version").starts_with("3.1"));
-    for p in ["/api/settings/guardrails/status", "/api/settings/guardrails/safe-mode/enter", "/api/settings/guardrails/safe-mode/exit"] {
-        assert!(spec["paths"][p].is_object(), "{p} missing from the OpenAPI document");
+    assert!(
+        spec["openapi"]
+            .as_str()
+            .expect("version")
+            .starts_with("3.1")
+    );
+    for p in [
+        "/api/settings/guardrails/status",
+        "/api/settings/guardrails/safe-mode/enter",
+        "/api/settings/guardrails/safe-mode/exit",
+    ] {
+        assert!(
+            spec["paths"][p].is_object(),
+            "{p} missing from the OpenAPI document"
+        );
     }
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());
 
-    let html = c.get(w.url("/docs/")).send().await.expect("docs").text().await.expect("text");
+    let html = c
+        .get(w.url("/docs/"))
+        .send()
+        .await
+        .expect("docs")
+        .text()
+        .await
+        .expect("text");
     assert!(html.contains("swagger-ui"), "{html}");
-    let init = c.get(w.url("/docs/swagger-initializer.js")).send().await.expect("init").text().await.expect("text");
+    let init = c
+        .get(w.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .expect("init")
+        .text()
+        .await
+        .expect("text");
     for page in [&html, &init] {
-        assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"), "external URL in /docs: {page}");
+        assert!(
+            !page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"),
+            "external URL in /docs: {page}"
+        );
     }
     // Every asset the page loads is served here.
-    for asset in ["swagger-ui.css", "index.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"] {
-        assert_eq!(c.get(w.url(&format!("/docs/{asset}"))).send().await.expect("asset").status(), 200, "{asset}");
+    for asset in [
+        "swagger-ui.css",
+        "index.css",
+        "swagger-ui-bundle.js",
+        "swagger-ui-standalone-preset.js",
+    ] {
+        assert_eq!(
+            c.get(w.url(&format!("/docs/{asset}")))
+                .send()
+                .await
+                .expect("asset")
+                .status(),
+            200,
+            "{asset}"
+        );
     }
     let page = c.get(w.url("/")).send().await.expect("index");
-    assert!(page.headers()["content-security-policy"].to_str().expect("csp").contains("default-src 'self'"));
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .contains("default-src 'self'")
+    );
     assert!(page.text().await.expect("text").contains("/static/app.js"));
     w.shutdown().await;
     d.shutdown().await;

@@ -24,7 +24,11 @@ pub mod codes {
 use prost::Message;
 
 /// Attaches an [`v1::ErrorDetail`] to a gRPC status, so clients get a stable code.
-pub fn status_with_detail(code: tonic::Code, message: impl Into<String>, detail: v1::ErrorDetail) -> tonic::Status {
+pub fn status_with_detail(
+    code: tonic::Code,
+    message: impl Into<String>,
+    detail: v1::ErrorDetail,
+) -> tonic::Status {
     tonic::Status::with_details(code, message, detail.encode_to_vec().into())
 }
 

@@ -43,6 +43,11 @@ server ignores messages from the client."#;
 pub struct ApiDoc;
 
 pub fn router() -> Router {
-    let config = Config::new(["/openapi.json"]).validator_url("none").try_it_out_enabled(true);
-    SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()).config(config).into()
+    let config = Config::new(["/openapi.json"])
+        .validator_url("none")
+        .try_it_out_enabled(true);
+    SwaggerUi::new("/docs")
+        .url("/openapi.json", ApiDoc::openapi())
+        .config(config)
+        .into()
 }

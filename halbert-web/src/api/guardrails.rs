@@ -39,7 +39,10 @@ pub struct EnterSafeModeRequest {
 
 pub fn iso8601(unix: i64) -> Option<String> {
     let t = time::OffsetDateTime::from_unix_timestamp(unix).ok()?;
-    t.format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z")).ok()
+    t.format(&time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+    ))
+    .ok()
 }
 
 fn view(cfg: GuardrailsConfig, s: pb::GuardrailsState, changed: Option<bool>) -> GuardrailsStatus {
@@ -84,9 +87,16 @@ pub async fn enter(
     Extension(rid): Extension<RequestId>,
     ApiJson(req): ApiJson<EnterSafeModeRequest>,
 ) -> Result<Json<GuardrailsStatus>, ApiError> {
-    let reason = req.reason.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "Manual activation".into());
+    let reason = req
+        .reason
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| "Manual activation".into());
     let ch = st.daemon.enter_safe_mode(reason, &rid.0).await?;
-    Ok(Json(view(st.guardrails, ch.state.unwrap_or_default(), Some(ch.changed))))
+    Ok(Json(view(
+        st.guardrails,
+        ch.state.unwrap_or_default(),
+        Some(ch.changed),
+    )))
 }
 
 /// Exit safe mode. Idempotent. Needs polkit action `org.halbert.guardrails.manage`.
@@ -96,7 +106,14 @@ pub async fn enter(
         (status = 403, body = ErrorBody, description = "polkit refused org.halbert.guardrails.manage (named in `action`)"),
         (status = 503, body = ErrorBody, description = "halbertd is unreachable"),
     ))]
-pub async fn exit(State(st): State<AppState>, Extension(rid): Extension<RequestId>) -> Result<Json<GuardrailsStatus>, ApiError> {
+pub async fn exit(
+    State(st): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+) -> Result<Json<GuardrailsStatus>, ApiError> {
     let ch = st.daemon.exit_safe_mode(&rid.0).await?;
-    Ok(Json(view(st.guardrails, ch.state.unwrap_or_default(), Some(ch.changed))))
+    Ok(Json(view(
+        st.guardrails,
+        ch.state.unwrap_or_default(),
+        Some(ch.changed),
+    )))
 }

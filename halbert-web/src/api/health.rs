@@ -36,6 +36,9 @@ pub async fn health(State(st): State<AppState>) -> Json<Health> {
         daemon_socket: st.daemon.socket().display().to_string(),
         workers: st.workers.statuses(),
         websocket_clients: st.feed.clients(),
-        sandbox: SandboxView { landlock_abi: st.sandbox.abi, enforcement: st.sandbox.enforcement.into() },
+        sandbox: SandboxView {
+            landlock_abi: st.sandbox.abi,
+            enforcement: st.sandbox.enforcement.into(),
+        },
     })
 }

@@ -66,7 +66,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), action: None }
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            action: None,
+        }
     }
 
     pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
@@ -76,7 +81,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { detail: self.detail, code: self.code.to_owned(), action: self.action };
+        let body = ErrorBody {
+            detail: self.detail,
+            code: self.code.to_owned(),
+            action: self.action,
+        };
         (self.status, Json(body)).into_response()
     }
 }
@@ -87,15 +96,32 @@ impl From<DaemonError> for ApiError {
     fn from(e: DaemonError) -> Self {
         let detail = e.to_string();
         match e {
-            DaemonError::Unavailable { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "daemon_unavailable", detail),
-            DaemonError::PermissionDenied { action, .. } => {
-                ApiError { status: StatusCode::FORBIDDEN, code: "permission_denied", detail, action }
+            DaemonError::Unavailable { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "daemon_unavailable",
+                detail,
+            ),
+            DaemonError::PermissionDenied { action, .. } => ApiError {
+                status: StatusCode::FORBIDDEN,
+                code: "permission_denied",
+                detail,
+                action,
+            },
+            DaemonError::SafeMode { .. } => {
+                ApiError::new(StatusCode::LOCKED, "safe_mode_active", detail)
             }
-            DaemonError::SafeMode { .. } => ApiError::new(StatusCode::LOCKED, "safe_mode_active", detail),
-            DaemonError::InvalidArgument(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail),
+            DaemonError::InvalidArgument(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                detail,
+            ),
             DaemonError::Unauthenticated(_) => ApiError::forbidden("unidentified_caller", detail),
-            DaemonError::Timeout(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "daemon_timeout", detail),
-            DaemonError::Failed(_) => ApiError::new(StatusCode::BAD_GATEWAY, "daemon_error", detail),
+            DaemonError::Timeout(_) => {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "daemon_timeout", detail)
+            }
+            DaemonError::Failed(_) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "daemon_error", detail)
+            }
         }
     }
 }
@@ -116,16 +142,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.split(';').next())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
         if !is_json {
-            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "the body must be application/json"));
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be application/json",
+            ));
         }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e: BytesRejection| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+        let bytes =
+            axum::body::Bytes::from_request(req, state)
+                .await
+                .map_err(|e: BytesRejection| {
+                    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
+                })?;
         serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
             use serde_json::error::Category;
             match e.classify() {
-                Category::Data => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", format!("invalid request body: {e}")),
-                _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e}")),
+                Category::Data => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    format!("invalid request body: {e}"),
+                ),
+                _ => ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_json",
+                    format!("the body is not valid JSON: {e}"),
+                ),
             }
         })
     }
@@ -156,15 +197,25 @@ async fn not_found() -> ApiError {
 pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
     let api = Router::new()
         .route("/api/settings/guardrails/status", get(guardrails::status))
-        .route("/api/settings/guardrails/safe-mode/enter", post(guardrails::enter))
-        .route("/api/settings/guardrails/safe-mode/exit", post(guardrails::exit))
+        .route(
+            "/api/settings/guardrails/safe-mode/enter",
+            post(guardrails::enter),
+        )
+        .route(
+            "/api/settings/guardrails/safe-mode/exit",
+            post(guardrails::exit),
+        )
         .route("/api/health", get(health::health))
         .route("/ws", get(ws::upgrade))
         .route("/", get(pages::index))
         .route("/static/{file}", get(pages::asset))
         .fallback(not_found)
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not accept that method")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
         })
         .with_state(state);
     api.merge(docs::router())
@@ -179,20 +230,53 @@ mod tests {
     #[test]
     fn daemon_errors_map_to_documented_statuses() {
         let cases = [
-            (DaemonError::Unavailable { socket: "/run/halbert/halbertd.sock".into(), why: "Connection refused".into() }, 503, "daemon_unavailable"),
-            (DaemonError::PermissionDenied { action: Some("org.halbert.guardrails.manage".into()), detail: "no".into() }, 403, "permission_denied"),
-            (DaemonError::SafeMode { reason: "disk failing".into() }, 423, "safe_mode_active"),
-            (DaemonError::InvalidArgument("bad".into()), 422, "validation_failed"),
-            (DaemonError::Timeout(std::time::Duration::from_secs(30)), 504, "daemon_timeout"),
+            (
+                DaemonError::Unavailable {
+                    socket: "/run/halbert/halbertd.sock".into(),
+                    why: "Connection refused".into(),
+                },
+                503,
+                "daemon_unavailable",
+            ),
+            (
+                DaemonError::PermissionDenied {
+                    action: Some("org.halbert.guardrails.manage".into()),
+                    detail: "no".into(),
+                },
+                403,
+                "permission_denied",
+            ),
+            (
+                DaemonError::SafeMode {
+                    reason: "disk failing".into(),
+                },
+                423,
+                "safe_mode_active",
+            ),
+            (
+                DaemonError::InvalidArgument("bad".into()),
+                422,
+                "validation_failed",
+            ),
+            (
+                DaemonError::Timeout(std::time::Duration::from_secs(30)),
+                504,
+                "daemon_timeout",
+            ),
             (DaemonError::Failed("internal".into()), 502, "daemon_error"),
         ];
         for (e, status, code) in cases {
             let a = ApiError::from(e);
             assert_eq!((a.status.as_u16(), a.code), (status, code));
         }
-        let a = ApiError::from(DaemonError::PermissionDenied { action: Some("org.halbert.guardrails.manage".into()), detail: "no".into() });
+        let a = ApiError::from(DaemonError::PermissionDenied {
+            action: Some("org.halbert.guardrails.manage".into()),
+            detail: "no".into(),
+        });
         assert_eq!(a.action.as_deref(), Some("org.halbert.guardrails.manage"));
-        let a = ApiError::from(DaemonError::SafeMode { reason: "disk failing".into() });
+        let a = ApiError::from(DaemonError::SafeMode {
+            reason: "disk failing".into(),
+        });
         assert!(a.detail.contains("safe mode") && a.detail.contains("disk failing"));
     }
 }

@@ -35,6 +35,10 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     match file.as_str() {
         "app.js" => Ok(page("text/javascript; charset=utf-8", APP_JS)),
         "style.css" => Ok(page("text/css; charset=utf-8", STYLE)),
-        _ => Err(ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such asset")),
+        _ => Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+            "no such asset",
+        )),
     }
 }

@@ -117,7 +117,11 @@ fn gb(bytes: u64) -> f64 {
 }
 
 fn pct(part: u64, whole: u64) -> f64 {
-    if whole == 0 { 0.0 } else { (part as f64 * 1000.0 / whole as f64).round() / 10.0 }
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 * 1000.0 / whole as f64).round() / 10.0
+    }
 }
 
 const CPU_CHIPS: &[&str] = &["coretemp", "k10temp", "cpu_thermal", "zenpower"];
@@ -139,7 +143,11 @@ pub fn status_view(s: &pb::SystemStatus) -> SystemStatusData {
     SystemStatusData {
         cpu: CpuView {
             percent: cpu.percent,
-            temperature: s.temperatures.iter().find(|t| CPU_CHIPS.contains(&t.chip.as_str())).map(|t| t.celsius),
+            temperature: s
+                .temperatures
+                .iter()
+                .find(|t| CPU_CHIPS.contains(&t.chip.as_str()))
+                .map(|t| t.celsius),
             cores: cpu.cores,
         },
         memory: MemoryView {
@@ -148,18 +156,39 @@ pub fn status_view(s: &pb::SystemStatus) -> SystemStatusData {
             available_gb: gb(m.available_bytes),
             percent: pct(m.used_bytes, m.total_bytes),
         },
-        swap: SwapView { total_gb: gb(m.swap_total_bytes), used_gb: gb(swap_used), percent: pct(swap_used, m.swap_total_bytes) },
+        swap: SwapView {
+            total_gb: gb(m.swap_total_bytes),
+            used_gb: gb(swap_used),
+            percent: pct(swap_used, m.swap_total_bytes),
+        },
         disk: s.filesystems.iter().find(|f| f.mountpoint == "/").map(|f| {
             let v = fs(f);
-            DiskView { total_gb: v.total_gb, used_gb: v.used_gb, free_gb: v.free_gb, percent: v.percent }
+            DiskView {
+                total_gb: v.total_gb,
+                used_gb: v.used_gb,
+                free_gb: v.free_gb,
+                percent: v.percent,
+            }
         }),
         filesystems: s.filesystems.iter().map(fs).collect(),
-        uptime: UptimeView { seconds: s.uptime_seconds, boot_time: iso8601(s.boot_time_unix) },
-        load_average: LoadView { one: l.one, five: l.five, fifteen: l.fifteen },
+        uptime: UptimeView {
+            seconds: s.uptime_seconds,
+            boot_time: iso8601(s.boot_time_unix),
+        },
+        load_average: LoadView {
+            one: l.one,
+            five: l.five,
+            fifteen: l.fifteen,
+        },
         temperatures: s
             .temperatures
             .iter()
-            .map(|t| TemperatureView { source: t.source.clone(), chip: t.chip.clone(), label: t.label.clone(), celsius: t.celsius })
+            .map(|t| TemperatureView {
+                source: t.source.clone(),
+                chip: t.chip.clone(),
+                label: t.label.clone(),
+                celsius: t.celsius,
+            })
             .collect(),
         hostname: s.hostname.clone(),
         authorization: s.authorization.clone(),
@@ -170,16 +199,22 @@ pub fn status_view(s: &pb::SystemStatus) -> SystemStatusData {
 
 /// Serializes a message once, for all clients.
 pub fn encode<T: Serialize>(kind: &str, data: T) -> Utf8Bytes {
-    serde_json::to_string(&Envelope { kind, data }).unwrap_or_default().into()
+    serde_json::to_string(&Envelope { kind, data })
+        .unwrap_or_default()
+        .into()
 }
 
 pub async fn upgrade(State(st): State<AppState>, ws: WebSocketUpgrade) -> Response {
     // Clients only listen for now; a small frame limit keeps a misbehaving one cheap.
-    ws.max_message_size(64 * 1024).on_upgrade(move |socket| client(socket, st))
+    ws.max_message_size(64 * 1024)
+        .on_upgrade(move |socket| client(socket, st))
 }
 
 async fn send(socket: &mut WebSocket, text: Utf8Bytes) -> bool {
-    matches!(tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await, Ok(Ok(())))
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await,
+        Ok(Ok(()))
+    )
 }
 
 async fn client(mut socket: WebSocket, st: AppState) {

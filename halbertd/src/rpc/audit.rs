@@ -28,11 +28,20 @@ pub fn verification_pb(v: Verification) -> pb::AuditVerification {
 
 #[tonic::async_trait]
 impl Audit for AuditService {
-    async fn verify(&self, req: Request<pb::VerifyAuditRequest>) -> Result<Response<pb::AuditVerification>, Status> {
+    async fn verify(
+        &self,
+        req: Request<pb::VerifyAuditRequest>,
+    ) -> Result<Response<pb::AuditVerification>, Status> {
         let (caller, span) = self.0.caller("Audit.Verify", &req)?;
         let engine = self.0.engine.clone();
-        async move { engine.verify_audit(&caller).await.map(|v| Response::new(verification_pb(v))).map_err(to_status) }
-            .instrument(span)
-            .await
+        async move {
+            engine
+                .verify_audit(&caller)
+                .await
+                .map(|v| Response::new(verification_pb(v)))
+                .map_err(to_status)
+        }
+        .instrument(span)
+        .await
     }
 }

@@ -20,29 +20,61 @@ fn state_pb(s: SafeModeState) -> pb::GuardrailsState {
 }
 
 fn change_pb((s, changed): (SafeModeState, bool)) -> Response<pb::SafeModeChange> {
-    Response::new(pb::SafeModeChange { state: Some(state_pb(s)), changed })
+    Response::new(pb::SafeModeChange {
+        state: Some(state_pb(s)),
+        changed,
+    })
 }
 
 #[tonic::async_trait]
 impl Guardrails for GuardrailsService {
-    async fn get(&self, req: Request<pb::GetGuardrailsRequest>) -> Result<Response<pb::GuardrailsState>, Status> {
+    async fn get(
+        &self,
+        req: Request<pb::GetGuardrailsRequest>,
+    ) -> Result<Response<pb::GuardrailsState>, Status> {
         let (caller, span) = self.0.caller("Guardrails.Get", &req)?;
         let _e = span.enter();
-        self.0.engine.guardrails(&caller).map(|s| Response::new(state_pb(s))).map_err(to_status)
+        self.0
+            .engine
+            .guardrails(&caller)
+            .map(|s| Response::new(state_pb(s)))
+            .map_err(to_status)
     }
 
-    async fn enter_safe_mode(&self, req: Request<pb::EnterSafeModeRequest>) -> Result<Response<pb::SafeModeChange>, Status> {
+    async fn enter_safe_mode(
+        &self,
+        req: Request<pb::EnterSafeModeRequest>,
+    ) -> Result<Response<pb::SafeModeChange>, Status> {
         let (caller, span) = self.0.caller("Guardrails.EnterSafeMode", &req)?;
         let rid = request_id(&req);
         let reason = req.into_inner().reason;
         let engine = self.0.engine.clone();
-        async move { engine.enter_safe_mode(&caller, reason, &rid).await.map(change_pb).map_err(to_status) }.instrument(span).await
+        async move {
+            engine
+                .enter_safe_mode(&caller, reason, &rid)
+                .await
+                .map(change_pb)
+                .map_err(to_status)
+        }
+        .instrument(span)
+        .await
     }
 
-    async fn exit_safe_mode(&self, req: Request<pb::ExitSafeModeRequest>) -> Result<Response<pb::SafeModeChange>, Status> {
+    async fn exit_safe_mode(
+        &self,
+        req: Request<pb::ExitSafeModeRequest>,
+    ) -> Result<Response<pb::SafeModeChange>, Status> {
         let (caller, span) = self.0.caller("Guardrails.ExitSafeMode", &req)?;
         let rid = request_id(&req);
         let engine = self.0.engine.clone();
-        async move { engine.exit_safe_mode(&caller, &rid).await.map(change_pb).map_err(to_status) }.instrument(span).await
+        async move {
+            engine
+                .exit_safe_mode(&caller, &rid)
+                .await
+                .map(change_pb)
+                .map_err(to_status)
+        }
+        .instrument(span)
+        .await
     }
 }

@@ -32,16 +32,22 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(engine: Arc<Engine>, shutdown: CancellationToken) -> Self {
-        Self { engine, proc: PathBuf::from("/proc"), shutdown }
+        Self {
+            engine,
+            proc: PathBuf::from("/proc"),
+            shutdown,
+        }
     }
 
     /// The kernel-identified caller of this request, plus its span (one per RPC).
     fn caller<T>(&self, rpc: &'static str, req: &Request<T>) -> Result<(Caller, Span), Status> {
-        let info = req
-            .extensions()
-            .get::<PeerInfo>()
-            .ok_or_else(|| to_status(EngineError::Unauthenticated("connection carries no peer credentials".into())))?;
-        let caller = peer::resolve(info, &self.proc).map_err(|e| to_status(EngineError::Unauthenticated(e.to_string())))?;
+        let info = req.extensions().get::<PeerInfo>().ok_or_else(|| {
+            to_status(EngineError::Unauthenticated(
+                "connection carries no peer credentials".into(),
+            ))
+        })?;
+        let caller = peer::resolve(info, &self.proc)
+            .map_err(|e| to_status(EngineError::Unauthenticated(e.to_string())))?;
         let span = tracing::info_span!("rpc", rpc, caller_uid = caller.uid, caller_pid = caller.pid, caller_comm = %caller.comm);
         Ok((caller, span))
     }
@@ -52,36 +58,70 @@ fn request_id<T>(req: &Request<T>) -> String {
     req.metadata()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|s| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|s| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| format!("rpc-{}", uuid::Uuid::new_v4()))
 }
 
 /// The one mapping from engine errors to gRPC statuses.
 pub fn to_status(e: EngineError) -> Status {
-    let detail = |code: &str| ErrorDetail { code: code.into(), ..Default::default() };
+    let detail = |code: &str| ErrorDetail {
+        code: code.into(),
+        ..Default::default()
+    };
     match e {
-        EngineError::Unauthenticated(m) => halbert_proto::status_with_detail(Code::Unauthenticated, m, detail(codes::UNAUTHENTICATED)),
+        EngineError::Unauthenticated(m) => halbert_proto::status_with_detail(
+            Code::Unauthenticated,
+            m,
+            detail(codes::UNAUTHENTICATED),
+        ),
         EngineError::PermissionDenied { action, reason } => {
             let msg = match &action {
                 Some(a) => format!("not authorized for {a}: {reason}"),
                 None => reason,
             };
-            let d = ErrorDetail { code: codes::PERMISSION_DENIED.into(), polkit_action: action.unwrap_or_default(), ..Default::default() };
+            let d = ErrorDetail {
+                code: codes::PERMISSION_DENIED.into(),
+                polkit_action: action.unwrap_or_default(),
+                ..Default::default()
+            };
             halbert_proto::status_with_detail(Code::PermissionDenied, msg, d)
         }
         EngineError::SafeMode { reason } => {
-            let d = ErrorDetail { code: codes::SAFE_MODE_ACTIVE.into(), safe_mode_reason: reason.clone(), ..Default::default() };
-            halbert_proto::status_with_detail(Code::FailedPrecondition, format!("refused: safe mode is active ({reason})"), d)
+            let d = ErrorDetail {
+                code: codes::SAFE_MODE_ACTIVE.into(),
+                safe_mode_reason: reason.clone(),
+                ..Default::default()
+            };
+            halbert_proto::status_with_detail(
+                Code::FailedPrecondition,
+                format!("refused: safe mode is active ({reason})"),
+                d,
+            )
         }
-        EngineError::InvalidArgument(m) => halbert_proto::status_with_detail(Code::InvalidArgument, m, detail(codes::INVALID_ARGUMENT)),
-        EngineError::AuditFailed => {
-            halbert_proto::status_with_detail(Code::Internal, "the audit record could not be written", detail(codes::AUDIT_FAILED))
-        }
+        EngineError::InvalidArgument(m) => halbert_proto::status_with_detail(
+            Code::InvalidArgument,
+            m,
+            detail(codes::INVALID_ARGUMENT),
+        ),
+        EngineError::AuditFailed => halbert_proto::status_with_detail(
+            Code::Internal,
+            "the audit record could not be written",
+            detail(codes::AUDIT_FAILED),
+        ),
         EngineError::Internal(m) => {
             // The details stay in the journal; the client learns only that it failed.
             tracing::error!(error = %m, "internal error");
-            halbert_proto::status_with_detail(Code::Internal, "internal error in halbertd (see its journal)", detail(codes::INTERNAL))
+            halbert_proto::status_with_detail(
+                Code::Internal,
+                "internal error in halbertd (see its journal)",
+                detail(codes::INTERNAL),
+            )
         }
     }
 }

@@ -21,8 +21,15 @@ pub struct SystemService(pub Ctx);
 pub fn to_pb(v: StatusView) -> pb::SystemStatus {
     let s = v.snapshot;
     pb::SystemStatus {
-        cpu: Some(pb::Cpu { percent: s.cpu_percent, cores: s.cores }),
-        load: Some(pb::LoadAverage { one: s.load[0], five: s.load[1], fifteen: s.load[2] }),
+        cpu: Some(pb::Cpu {
+            percent: s.cpu_percent,
+            cores: s.cores,
+        }),
+        load: Some(pb::LoadAverage {
+            one: s.load[0],
+            five: s.load[1],
+            fifteen: s.load[2],
+        }),
         memory: Some(pb::Memory {
             total_bytes: s.memory.total_bytes,
             available_bytes: s.memory.available_bytes,
@@ -47,7 +54,12 @@ pub fn to_pb(v: StatusView) -> pb::SystemStatus {
         temperatures: s
             .temperatures
             .into_iter()
-            .map(|t| pb::Temperature { source: t.source.into(), chip: t.chip, label: t.label, celsius: t.celsius })
+            .map(|t| pb::Temperature {
+                source: t.source.into(),
+                chip: t.chip,
+                label: t.label,
+                celsius: t.celsius,
+            })
             .collect(),
         timestamp_unix_ms: v.timestamp_unix_ms,
         authorization: v.authorization.as_str().into(),
@@ -60,15 +72,29 @@ type StatusStream = Pin<Box<dyn Stream<Item = Result<pb::SystemStatus, Status>> 
 
 #[tonic::async_trait]
 impl System for SystemService {
-    async fn get_status(&self, req: Request<pb::GetStatusRequest>) -> Result<Response<pb::SystemStatus>, Status> {
+    async fn get_status(
+        &self,
+        req: Request<pb::GetStatusRequest>,
+    ) -> Result<Response<pb::SystemStatus>, Status> {
         let (caller, span) = self.0.caller("System.GetStatus", &req)?;
         let engine = self.0.engine.clone();
-        async move { engine.status(&caller).await.map(|v| Response::new(to_pb(v))).map_err(to_status) }.instrument(span).await
+        async move {
+            engine
+                .status(&caller)
+                .await
+                .map(|v| Response::new(to_pb(v)))
+                .map_err(to_status)
+        }
+        .instrument(span)
+        .await
     }
 
     type WatchStatusStream = StatusStream;
 
-    async fn watch_status(&self, req: Request<pb::WatchStatusRequest>) -> Result<Response<StatusStream>, Status> {
+    async fn watch_status(
+        &self,
+        req: Request<pb::WatchStatusRequest>,
+    ) -> Result<Response<StatusStream>, Status> {
         let (caller, span) = self.0.caller("System.WatchStatus", &req)?;
         let ms = match req.get_ref().interval_ms {
             0 => DEFAULT_INTERVAL_MS,
@@ -105,6 +131,8 @@ impl System for SystemService {
             }
             .instrument(span),
         );
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 }

@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/hosts").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/hosts")
+        .join(name)
 }
 
 pub struct Daemon {
@@ -44,8 +46,18 @@ pub async fn start_daemon_in(dir: tempfile::TempDir, root: HostRoot) -> Daemon {
     let engine = Arc::new(Engine::open(&dir.path().join("state"), root).expect("engine"));
     let listener = tokio::net::UnixListener::bind(&socket).expect("bind");
     let stop = CancellationToken::new();
-    let task = tokio::spawn(halbertd::server::serve(listener, engine.clone(), stop.clone().cancelled_owned()));
-    Daemon { dir, socket, engine, stop, task }
+    let task = tokio::spawn(halbertd::server::serve(
+        listener,
+        engine.clone(),
+        stop.clone().cancelled_owned(),
+    ));
+    Daemon {
+        dir,
+        socket,
+        engine,
+        stop,
+        task,
+    }
 }
 
 pub async fn start_daemon(root: HostRoot) -> Daemon {
@@ -55,10 +67,14 @@ pub async fn start_daemon(root: HostRoot) -> Daemon {
 /// A raw gRPC channel to a daemon's socket.
 pub fn channel(socket: &Path) -> Channel {
     let path = socket.to_owned();
-    Endpoint::from_static("http://halbertd.test").connect_with_connector_lazy(tower::service_fn(move |_| {
-        let path = path.clone();
-        async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(path).await?)) }
-    }))
+    Endpoint::from_static("http://halbertd.test").connect_with_connector_lazy(tower::service_fn(
+        move |_| {
+            let path = path.clone();
+            async move {
+                Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(path).await?))
+            }
+        },
+    ))
 }
 
 /// halbert-web serving on 127.0.0.1:0 against a daemon socket.
@@ -78,13 +94,20 @@ impl Web {
     pub async fn shutdown(self) {
         self.stop.cancel();
         let _ = self.task.await;
-        assert!(self.workers.shutdown(std::time::Duration::from_secs(5)).await, "workers must stop in time");
+        assert!(
+            self.workers
+                .shutdown(std::time::Duration::from_secs(5))
+                .await,
+            "workers must stop in time"
+        );
     }
 }
 
 pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
     use halbert_web::api::{AppState, router};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let stop = CancellationToken::new();
     let workers = halbert_web::workers::Workers::new(stop.clone());
@@ -92,7 +115,9 @@ pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
     let feed = Arc::new(halbert_web::feed::StatusFeed::default());
     {
         let (feed, daemon) = (feed.clone(), daemon.clone());
-        workers.spawn("status-feed", move |t| async move { feed.run(daemon, status_interval_ms, t).await });
+        workers.spawn("status-feed", move |t| async move {
+            feed.run(daemon, status_interval_ms, t).await
+        });
     }
     let db_dir = tempfile::tempdir().expect("tempdir");
     let state = AppState {
@@ -101,10 +126,23 @@ pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
         feed,
         workers: workers.clone(),
         shutdown: stop.clone(),
-        sandbox: halbert_web::sandbox::Outcome { abi: 0, enforcement: "off" },
+        sandbox: halbert_web::sandbox::Outcome {
+            abi: 0,
+            enforcement: "off",
+        },
         db: halbert_web::store::open(db_dir.path()).expect("db"),
     };
     let guard = Arc::new(halbert_web::guard::Guard::new(addr, &[], None));
-    let task = tokio::spawn(halbert_web::server::serve(listener, router(state, guard), stop.clone().cancelled_owned()));
-    Web { addr, stop, workers, task, _db_dir: db_dir }
+    let task = tokio::spawn(halbert_web::server::serve(
+        listener,
+        router(state, guard),
+        stop.clone().cancelled_owned(),
+    ));
+    Web {
+        addr,
+        stop,
+        workers,
+        task,
+        _db_dir: db_dir,
+    }
 }

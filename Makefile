@@ -1,0 +1,48 @@
+# Halbert: the two set-up commands are `make dev` and `make test` (see README.md).
+
+CARGO   ?= cargo
+PORT    ?= 8000
+RUN_DIR := $(CURDIR)/.run
+BIN     := $(CURDIR)/target/debug
+# The testbed (systemd-nspawn) needs root.
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo -E)
+
+.PHONY: build dev test test-unit test-testbed lint fmt clean
+
+build:
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install a Rust toolchain (https://rustup.rs), 1.89 or newer" >&2; exit 1; }
+	$(CARGO) build --workspace
+
+# Both processes on this machine, without systemd: halbertd on a socket under .run/, its state in
+# .run/state; halbert-web with its per-user state in .run/data. Ctrl-C stops both.
+dev: build
+	@mkdir -p $(RUN_DIR)
+	@set -e; \
+	$(BIN)/halbertd serve --socket $(RUN_DIR)/halbertd.sock --state-dir $(RUN_DIR)/state & d=$$!; \
+	trap 'kill $$d $${w:-} 2>/dev/null || true; wait 2>/dev/null || true; echo "halbert stopped"' EXIT; \
+	trap 'exit 130' INT TERM; \
+	for i in $$(seq 100); do [ -S $(RUN_DIR)/halbertd.sock ] && break; sleep 0.1; done; \
+	XDG_DATA_HOME=$(RUN_DIR)/data $(BIN)/halbert-web --socket $(RUN_DIR)/halbertd.sock --port $(PORT) & w=$$!; \
+	echo "Halbert: http://127.0.0.1:$(PORT)/  (Ctrl-C stops both processes)"; \
+	wait $$w
+
+# Unit, fixture and in-process end-to-end tests, then the systemd testbed suite.
+test: test-unit test-testbed
+
+test-unit:
+	$(CARGO) build --workspace --tests
+	$(CARGO) test --workspace
+
+test-testbed: build
+	$(SUDO) tests/testbed/suite.sh
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	rm -rf $(RUN_DIR)
+	$(CARGO) clean

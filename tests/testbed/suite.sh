@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The testbed suite: halbertd installed as a real unit in a booted Debian (systemd PID 1,
+# system D-Bus, polkitd, journald), halbert-web running inside as two users, real clients.
+#
+#   tests/testbed/suite.sh [--keep]     (as root; binaries from $HALBERT_BIN_DIR, default target/debug)
+#
+# Prints "N passed, N failed" and exits non-zero on any failure. --keep leaves the container
+# running for inspection (stop it with tests/testbed/stop.sh --name halbert-suite).
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+BIN=${HALBERT_BIN_DIR:-$REPO/target/debug}
+NAME=halbert-suite
+KEEP=0
+[ "${1:-}" = --keep ] && KEEP=1
+for b in halbertd halbert-web; do
+	[ -x "$BIN/$b" ] || { echo "missing $BIN/$b: build first (cargo build --workspace)" >&2; exit 2; }
+done
+
+PASS=0 FAIL=0
+check() { # description cmd...
+	local d=$1 out; shift
+	if out=$("$@" 2>&1); then
+		PASS=$((PASS + 1)); printf 'ok   %s\n' "$d"
+	else
+		FAIL=$((FAIL + 1)); printf 'FAIL %s\n%s\n' "$d" "$(printf '%s' "$out" | tail -n 12 | sed 's/^/     /')"
+	fi
+}
+X() { "$HERE/exec.sh" --name "$NAME" "$@"; }
+XU() { local u=$1; shift; "$HERE/exec.sh" --name "$NAME" --user "$u" "$@"; }
+
+"$HERE/stop.sh" --name "$NAME" >/dev/null 2>&1 || true
+# nspawn's seccomp filter (systemd 252) refuses the Landlock syscalls with ENOSYS unless they
+# are allowed explicitly; without this, halbert-web --sandbox=strict rightly refuses to start.
+BOOT=$("$HERE/boot.sh" --name "$NAME" --private-network --bind-ro "$REPO:/src" --bind-ro "$BIN:/halbert-bin" \
+	--nspawn-arg "--system-call-filter=landlock_create_ruleset landlock_add_rule landlock_restrict_self") || { echo "0 passed, 1 failed"; exit 1; }
+eval "$BOOT"
+cleanup() { [ $KEEP = 1 ] || "$HERE/stop.sh" --name "$NAME" >/dev/null 2>&1; }
+trap cleanup EXIT
+echo "testbed booted in ${TB_BOOT_SECONDS}s"
+
+# ---------------------------------------------------------------- install, as a package would
+check "install binaries, units, sysusers, tmpfiles, polkit policy and rules" X sh -ec '
+	install -m755 /halbert-bin/halbertd /usr/sbin/halbertd
+	install -m755 /halbert-bin/halbert-web /usr/bin/halbert-web
+	install -m644 /src/systemd/halbertd.socket /src/systemd/halbertd.service /etc/systemd/system/
+	install -D -m644 /src/systemd/halbert.sysusers /usr/lib/sysusers.d/halbert.conf
+	install -D -m644 /src/systemd/halbert.tmpfiles /usr/lib/tmpfiles.d/halbert.conf
+	install -D -m644 /src/polkit/org.halbert.policy /usr/share/polkit-1/actions/org.halbert.policy
+	install -D -m644 /src/polkit/50-halbert.rules /etc/polkit-1/rules.d/50-halbert.rules
+	systemd-sysusers halbert.conf
+	systemd-tmpfiles --create halbert.conf
+	systemctl daemon-reload
+	systemctl enable --now halbertd.socket'
+check "socket is listening, halbertd not started yet (socket activation)" X sh -ec '
+	[ "$(systemctl is-active halbertd.socket)" = active ]
+	[ "$(systemctl is-active halbertd.service)" != active ]
+	[ "$(stat -c "%a %G" /run/halbert/halbertd.sock)" = "660 halbert" ]'
+check "users: alice (halbert, halbert-admin), bob (halbert), carol (neither)" X sh -ec '
+	useradd -m -G halbert,halbert-admin alice; useradd -m -G halbert bob; useradd -m carol'
+ALICE=$(X id -u alice) BOB=$(X id -u bob)
+
+start_web() { # user port [extra args]
+	local u=$1 p=$2; shift 2
+	X systemd-run --quiet --uid="$u" --unit="halbert-web-$u" /usr/bin/halbert-web --port "$p" --sandbox strict "$@" &&
+		for _ in $(seq 100); do
+			XU "$u" curl -sf -o /dev/null "http://127.0.0.1:$p/api/health" && return 0
+			sleep 0.1
+		done
+	X journalctl -u "halbert-web-$u" --no-pager | tail -n 20
+	return 1
+}
+check "halbert-web runs inside as alice (:8001, Landlock strict)" start_web alice 8001
+check "halbert-web runs inside as bob (:8002)" start_web bob 8002
+
+# curl as USER: prints the body, then the status code on its own line
+C() { local u=$1; shift; XU "$u" curl -s -w '\n%{http_code}' "$@"; }
+expect() { # want-code want-substring user curl-args...
+	local code=$1 sub=$2 out; shift 2
+	out=$(C "$@") || true
+	printf '%s\n' "$out"
+	[ "$(printf '%s' "$out" | tail -n1)" = "$code" ] && printf '%s' "$out" | grep -qF -- "$sub"
+}
+A=http://127.0.0.1:8001 B=http://127.0.0.1:8002
+JSON=(-H 'Content-Type: application/json')
+
+# ---------------------------------------------------------------- halbertd as a notify service
+check "halbertd was started through its socket and sent READY=1 with a STATUS= line" X sh -ec '
+	for i in $(seq 50); do [ "$(systemctl is-active halbertd)" = active ] && break; sleep 0.1; done
+	systemctl show -p Type,ActiveState,SubState,StatusText,TriggeredBy halbertd | tee /dev/stderr >/tmp/show
+	grep -qx Type=notify /tmp/show; grep -qx ActiveState=active /tmp/show; grep -qx SubState=running /tmp/show
+	grep -q "^StatusText=serving on /run/halbert/halbertd.sock (socket activation); safe mode off; authorization ok" /tmp/show
+	grep -qx TriggeredBy=halbertd.socket /tmp/show'
+check "halbertd dropped every capability" X sh -ec '
+	pid=$(systemctl show -P MainPID halbertd); grep ^Cap /proc/$pid/status | tee /dev/stderr >/tmp/caps
+	grep -qx "CapEff:	0000000000000000" /tmp/caps; grep -qx "CapPrm:	0000000000000000" /tmp/caps
+	grep -qx "CapBnd:	0000000000000000" /tmp/caps'
+check "carol (not in group halbert) cannot even connect to the socket" XU carol python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect("/run/halbert/halbertd.sock")
+except PermissionError:
+    sys.exit(0)
+sys.exit("connected")'
+
+# ---------------------------------------------------------------- guardrails: polkit allow/deny
+check "guardrails status works for alice" expect 200 '"safe_mode_active":false' alice $A/api/settings/guardrails/status
+check "guardrails status works for bob" expect 200 '"cpu_budget":80' bob $B/api/settings/guardrails/status
+check "alice (halbert-admin) enters safe mode" expect 200 '"changed":true' alice "${JSON[@]}" -d '{"reason":"disk replacement"}' $A/api/settings/guardrails/safe-mode/enter
+check "a second enter is idempotent (changed:false, first reason kept)" expect 200 '"reason":"disk replacement","since"' alice "${JSON[@]}" -d '{"reason":"again"}' $A/api/settings/guardrails/safe-mode/enter
+check "bob sees safe mode on" expect 200 '"safe_mode_active":true' bob $B/api/settings/guardrails/status
+check "bob may not exit it: 403 naming the polkit action" expect 403 '"action":"org.halbert.guardrails.manage"' bob -X POST $B/api/settings/guardrails/safe-mode/exit
+check "bob may not enter it either" expect 403 '"code":"permission_denied"' bob "${JSON[@]}" -d '{"reason":"x"}' $B/api/settings/guardrails/safe-mode/enter
+restart_then_status() { X systemctl restart halbertd && expect 200 '"safe_mode_active":true' alice $A/api/settings/guardrails/status; }
+check "safe mode survives a restart of halbertd" restart_then_status
+check "alice exits safe mode" expect 200 '"safe_mode_active":false,' alice -X POST $A/api/settings/guardrails/safe-mode/exit
+
+# ---------------------------------------------------------------- the web guard
+check "Host: evil.example -> 403" expect 403 forbidden_host alice -H 'Host: evil.example' $A/api/settings/guardrails/status
+check "empty Host -> 403" expect 403 forbidden_host alice -H 'Host:' $A/api/settings/guardrails/status
+check "POST with Origin: http://evil.example -> 403" expect 403 forbidden_origin alice "${JSON[@]}" -H 'Origin: http://evil.example' -d '{"reason":"csrf"}' $A/api/settings/guardrails/safe-mode/enter
+check "... and no state change" expect 200 '"safe_mode_active":false' alice $A/api/settings/guardrails/status
+check "WebSocket upgrade with a foreign Origin is refused" sh -c "$HERE/exec.sh --name $NAME --user alice python3 /src/tests/testbed/ws_client.py 127.0.0.1 8001 http://evil.example 1 5; [ \$? = 3 ]"
+check "a loopback client running as another uid (carol) is refused" expect 403 forbidden_peer carol $A/api/settings/guardrails/status
+check "root is not special either" expect 403 forbidden_peer root $A/api/settings/guardrails/status
+check "binding beyond loopback without a token is refused at start" sh -c "
+	out=\$($HERE/exec.sh --name $NAME --user alice env HOME=/home/alice /usr/bin/halbert-web --host 0.0.0.0 --port 8009 2>&1); rc=\$?
+	echo \"\$out\"; [ \$rc != 0 ] && echo \"\$out\" | grep -q 'without a bearer token'"
+
+# ---------------------------------------------------------------- live status over /ws
+check "a WebSocket client (same origin) receives two system_status messages" XU alice python3 /src/tests/testbed/ws_client.py 127.0.0.1 8001 http://127.0.0.1:8001 2 15
+check "halbert-web runs under Landlock (strict)" expect 200 '"enforcement":"fully enforced"' alice $A/api/health
+docs_inside() { expect 200 '"openapi":"3.1' alice $A/openapi.json >/dev/null && expect 200 swagger-ui alice $A/docs/ >/dev/null; }
+check "/docs and /openapi.json are served inside" docs_inside
+
+# ---------------------------------------------------------------- audit and journal
+check "halbertd audit verify passes" X halbertd audit verify
+check "audit records carry both uids (alice allowed, bob denied)" X python3 - "$ALICE" "$BOB" <<'PY'
+import glob, json, sys
+alice, bob = int(sys.argv[1]), int(sys.argv[2])
+recs = [json.loads(l) for f in sorted(glob.glob("/var/lib/halbert/audit/*.jsonl")) for l in open(f)]
+for r in recs:
+    print(r["caller"]["uid"], r["caller"]["comm"], r["rpc"], r["outcome"], r["details"].get("granted_by", ""))
+by = {(r["caller"]["uid"], r["outcome"]) for r in recs}
+assert (alice, "ok") in by and (alice, "unchanged") in by, by
+assert (bob, "denied") in by, by
+assert all(r["action"] == "org.halbert.guardrails.manage" for r in recs)
+PY
+check "journald holds halbertd's structured fields" X sh -ec "
+	journalctl -u halbertd -o json --no-pager >/tmp/j.json
+	grep -q '\"SYSLOG_IDENTIFIER\":\"halbertd\"' /tmp/j.json
+	grep -q '\"HALBERT_RPC\":\"Guardrails.EnterSafeMode\"' /tmp/j.json
+	grep -q '\"HALBERT_CALLER_UID\":\"$ALICE\"' /tmp/j.json
+	grep -q '\"HALBERT_CALLER_UID\":\"$BOB\"' /tmp/j.json
+	grep -q '\"HALBERT_ACTION\":\"org.halbert.guardrails.manage\"' /tmp/j.json"
+check "one flipped byte makes audit verify fail at that record" X python3 - <<'PY'
+import glob, subprocess
+f = sorted(glob.glob("/var/lib/halbert/audit/*.jsonl"))[-1]
+data = bytearray(open(f, "rb").read())
+lines = data.split(b"\n")
+# flip one byte inside the summary of the second record
+start = len(lines[0]) + 1
+pos = data.index(b'"summary":"', start) + len(b'"summary":"')
+data[pos] ^= 0x01
+open(f, "wb").write(bytes(data))
+r = subprocess.run(["halbertd", "audit", "verify"], capture_output=True, text=True)
+print(r.returncode, r.stdout)
+assert r.returncode == 1, r.returncode
+assert f"{f}:2 " in r.stdout and "hash mismatch" in r.stdout, r.stdout
+PY
+echo "$PASS passed, $FAIL failed"
+[ $FAIL = 0 ]
