@@ -117,3 +117,33 @@ impl StatusFeed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_client_that_does_not_read_skips_instead_of_growing() {
+        let feed = StatusFeed::default();
+        let mut slow = feed.subscribe();
+        for i in 0..100 {
+            feed.publish(format!("{{\"n\":{i}}}").into());
+        }
+        // The backlog is bounded: the slow receiver is told what it missed, then gets only
+        // the newest BACKLOG messages.
+        match slow.recv().await {
+            Err(broadcast::error::RecvError::Lagged(n)) => assert_eq!(n, (100 - BACKLOG) as u64),
+            other => panic!("expected a lag notice, got {other:?}"),
+        }
+        let mut rest = Vec::new();
+        while let Ok(m) = slow.try_recv() {
+            rest.push(m.to_string());
+        }
+        assert_eq!(rest.len(), BACKLOG);
+        assert_eq!(rest.last().map(String::as_str), Some("{\"n\":99}"));
+        assert_eq!(
+            feed.latest().map(|m| m.to_string()),
+            Some("{\"n\":99}".to_owned())
+        );
+    }
+}

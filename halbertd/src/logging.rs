@@ -1,5 +1,5 @@
-//! Logging: tracing into journald when it is there (structured fields become `HALBERT_*`
-//! journal fields), else human-readable lines on stderr.
+//! Logging: tracing into journald when halbertd runs under systemd (structured fields become
+//! `HALBERT_*` journal fields), else human-readable lines on stderr.
 
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -10,20 +10,26 @@ use tracing_subscriber::{EnvFilter, Layer};
 pub fn init(identifier: &str) -> &'static str {
     let filter =
         || EnvFilter::try_from_env("HALBERT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    // Under systemd, JOURNAL_STREAM says stderr already goes to the journal; the native
-    // protocol keeps the fields, so prefer it whenever journald's socket answers.
-    let journald = tracing_journald::layer().map(|l| {
-        l.with_syslog_identifier(identifier.to_owned())
-            .with_field_prefix(Some("HALBERT".into()))
-    });
+    // Started by systemd (JOURNAL_STREAM or INVOCATION_ID set), log natively to journald so the
+    // fields are kept; started by hand (make dev), log to the terminal that started it. If the
+    // journal socket does not answer, stderr it is.
+    let under_systemd =
+        std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some();
+    let journald = under_systemd
+        .then(|| tracing_journald::layer().ok())
+        .flatten()
+        .map(|l| {
+            l.with_syslog_identifier(identifier.to_owned())
+                .with_field_prefix(Some("HALBERT".into()))
+        });
     match journald {
-        Ok(layer) => {
+        Some(layer) => {
             tracing_subscriber::registry()
                 .with(layer.with_filter(filter()))
                 .init();
             "journald"
         }
-        Err(_) => {
+        None => {
             tracing_subscriber::registry()
                 .with(
                     tracing_subscriber::fmt::layer()
