@@ -3,14 +3,15 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 const set = (id, text) => { $(id).textContent = text; };
+const gb = (v) => v.toFixed(1);
 
 function render(d) {
   set("host", d.hostname || "");
   set("cpu", `${d.cpu.percent.toFixed(1)} % of ${d.cpu.cores} cores` + (d.cpu.temperature != null ? ` · ${d.cpu.temperature.toFixed(0)} °C` : ""));
   set("load", `load ${d.load_average["1min"]} ${d.load_average["5min"]} ${d.load_average["15min"]}`);
-  set("mem", `${d.memory.used_gb} / ${d.memory.total_gb} GB (${d.memory.percent} %)`);
-  set("swap", d.swap.total_gb > 0 ? `swap ${d.swap.used_gb} / ${d.swap.total_gb} GB` : "no swap");
-  set("disk", d.disk ? `${d.disk.used_gb} / ${d.disk.total_gb} GB (${d.disk.percent} %)` : "–");
+  set("mem", `${gb(d.memory.used_gb)} / ${gb(d.memory.total_gb)} GB (${d.memory.percent} %)`);
+  set("swap", d.swap.total_gb > 0 ? `swap ${gb(d.swap.used_gb)} / ${gb(d.swap.total_gb)} GB` : "no swap");
+  set("disk", d.disk ? `${gb(d.disk.used_gb)} / ${gb(d.disk.total_gb)} GB (${d.disk.percent} %)` : "–");
   const h = Math.floor(d.uptime.seconds / 3600), m = Math.floor((d.uptime.seconds % 3600) / 60);
   set("uptime", `up ${h} h ${m} min`);
   set("safe", d.safe_mode_active ? "ACTIVE" : "off");
@@ -19,7 +20,7 @@ function render(d) {
   const body = $("fs");
   body.replaceChildren(...d.filesystems.map((f) => {
     const tr = document.createElement("tr");
-    for (const v of [f.mountpoint, f.device, f.fstype, `${f.percent} %`, `${f.total_gb} GB`]) {
+    for (const v of [f.mountpoint, f.device, f.fstype, `${f.percent} %`, `${gb(f.total_gb)} GB`]) {
       const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
     }
     return tr;

@@ -34,6 +34,8 @@ pub fn init(identifier: &str) -> &'static str {
                 .with(
                     tracing_subscriber::fmt::layer()
                         .with_writer(std::io::stderr)
+                        // Colours only for a terminal, not for a log file or a pipe.
+                        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                         .with_filter(filter()),
                 )
                 .init();
