@@ -91,6 +91,18 @@ pub struct Acted<T> {
     pub summary: String,
 }
 
+impl<T> Acted<T> {
+    /// The result of an idempotent action: `ok` if it changed something, else `unchanged`.
+    pub fn change(value: T, changed: bool, summary: String) -> Self {
+        let outcome = if changed { "ok" } else { "unchanged" };
+        Self {
+            value,
+            outcome,
+            summary,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Engine {
     state_dir: PathBuf,
@@ -217,11 +229,7 @@ impl Engine {
             } else {
                 "safe mode was already active".into()
             };
-            Ok(Acted {
-                outcome: if changed { "ok" } else { "unchanged" },
-                summary,
-                value: (st, changed),
-            })
+            Ok(Acted::change((st, changed), changed, summary))
         })
         .await
     }
@@ -245,15 +253,11 @@ impl Engine {
                 .exit(uid, now().unix_timestamp())
                 .map_err(guardrails_err)?;
             let summary = if changed {
-                "safe mode exited".into()
+                "safe mode exited"
             } else {
-                "safe mode was not active".into()
+                "safe mode was not active"
             };
-            Ok(Acted {
-                outcome: if changed { "ok" } else { "unchanged" },
-                summary,
-                value: (st, changed),
-            })
+            Ok(Acted::change((st, changed), changed, summary.into()))
         })
         .await
     }
