@@ -115,7 +115,7 @@ fn audit_verify(state_dir: &Path) -> Result<()> {
                 v.records + 1,
                 b.problem
             );
-            println!("{} records before it verified", v.records);
+            println!("records verified before it: {}", v.records);
             std::process::exit(1);
         }
     }
