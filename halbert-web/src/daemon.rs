@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use halbert_proto::codes;
 use halbert_proto::v1::{
-    self as pb, audit_client::AuditClient, guardrails_client::GuardrailsClient,
-    system_client::SystemClient,
+    self as pb, audit_client::AuditClient, discovery_client::DiscoveryClient,
+    guardrails_client::GuardrailsClient, system_client::SystemClient,
 };
 use hyper_util::rt::TokioIo;
 use tonic::transport::{Channel, Endpoint};
@@ -34,6 +34,8 @@ pub enum DaemonError {
     Unauthenticated(String),
     #[error("halbertd did not answer within {0:?}")]
     Timeout(Duration),
+    #[error("{0}")]
+    NotFound(String),
     #[error("halbertd failed: {0}")]
     Failed(String),
 }
@@ -79,6 +81,7 @@ impl Daemon {
                 detail: s.message().to_owned(),
             },
             (Code::InvalidArgument, _) => DaemonError::InvalidArgument(s.message().to_owned()),
+            (Code::NotFound, _) => DaemonError::NotFound(s.message().to_owned()),
             (Code::Unauthenticated, _) => DaemonError::Unauthenticated(s.message().to_owned()),
             (Code::DeadlineExceeded, _) => DaemonError::Timeout(CALL_TIMEOUT),
             // No ErrorDetail means the status came from the transport, not from halbertd.
@@ -132,6 +135,36 @@ impl Daemon {
 
     pub async fn verify_audit(&self) -> Result<pb::AuditVerification, DaemonError> {
         self.unary(AuditClient::new(self.channel.clone()).verify(pb::VerifyAuditRequest {}))
+            .await
+    }
+
+    pub async fn discovery_list(&self, kind: &str) -> Result<pb::DiscoveryList, DaemonError> {
+        let req = pb::ListDiscoveriesRequest {
+            r#type: kind.to_owned(),
+        };
+        self.unary(DiscoveryClient::new(self.channel.clone()).list(req))
+            .await
+    }
+
+    pub async fn discovery_get(&self, id: &str) -> Result<pb::DiscoveryItem, DaemonError> {
+        let req = pb::GetDiscoveryRequest { id: id.to_owned() };
+        self.unary(DiscoveryClient::new(self.channel.clone()).get(req))
+            .await
+    }
+
+    pub async fn discovery_summary(&self) -> Result<pb::DiscoverySummary, DaemonError> {
+        self.unary(
+            DiscoveryClient::new(self.channel.clone()).summary(pb::DiscoverySummaryRequest {}),
+        )
+        .await
+    }
+
+    /// Starts a scan; the caller reads its events until the stream ends.
+    pub async fn discovery_scan(
+        &self,
+        types: Vec<String>,
+    ) -> Result<tonic::Streaming<pb::ScanEvent>, DaemonError> {
+        self.unary(DiscoveryClient::new(self.channel.clone()).scan(pb::ScanRequest { types }))
             .await
     }
 

@@ -76,6 +76,11 @@ impl StatusFeed {
         }
     }
 
+    /// Sends any other event (e.g. `discovery_scan`) to every connected client.
+    pub fn broadcast(&self, msg: Utf8Bytes) {
+        let _ = self.tx.send(msg);
+    }
+
     fn publish(&self, msg: Utf8Bytes) {
         self.latest.send_replace(Some(msg.clone()));
         // No receivers is fine: nobody is watching right now.

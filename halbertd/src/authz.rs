@@ -173,6 +173,11 @@ impl Authority {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), h));
     }
 
+    /// The shared system-bus connection, for other D-Bus clients in halbertd (discovery).
+    pub async fn bus(&self) -> Option<zbus::Connection> {
+        self.connection().await.ok()
+    }
+
     async fn connection(&self) -> Result<zbus::Connection, PolkitError> {
         let mut g = self.bus.lock().await;
         if let Some(c) = g.as_ref() {

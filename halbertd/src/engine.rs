@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::audit::{self, AuditLog, CallerRef, Entry, Verification};
 use crate::authz::{ACTION_GUARDRAILS, Authority, AuthzError, Health};
+use crate::discovery::store::{Progress, Store, TypeState, TypeSummary};
+use crate::discovery::{ExecTools, Item, Kind, ScanCtx, Tools};
 use crate::guardrails::{Guardrails, GuardrailsError, SafeModeState};
 use crate::host::HostRoot;
 use crate::peer::Caller;
@@ -59,6 +61,8 @@ pub enum OpenError {
     Guardrails(#[from] GuardrailsError),
     #[error(transparent)]
     Audit(#[from] audit::AuditError),
+    #[error("discovery state in {0}: {1}")]
+    Discovery(PathBuf, std::io::Error),
 }
 
 /// A status snapshot plus halbertd's own health.
@@ -107,6 +111,9 @@ impl<T> Acted<T> {
 pub struct Engine {
     state_dir: PathBuf,
     status: StatusReader,
+    root: HostRoot,
+    tools: Arc<dyn Tools>,
+    discovery: Store,
     guardrails: Guardrails,
     audit: AuditLog,
     authz: Authority,
@@ -130,15 +137,29 @@ async fn blocking<T: Send + 'static>(
 
 impl Engine {
     pub fn open(state_dir: &Path, root: HostRoot) -> Result<Self, OpenError> {
+        Self::open_with_tools(state_dir, root, Arc::new(ExecTools))
+    }
+
+    /// As [`Engine::open`], with the tool runner discovery uses (recorded outputs in tests).
+    pub fn open_with_tools(
+        state_dir: &Path,
+        root: HostRoot,
+        tools: Arc<dyn Tools>,
+    ) -> Result<Self, OpenError> {
         crate::statefile::ensure_private_dir(state_dir)
             .map_err(|e| OpenError::StateDir(state_dir.to_owned(), e))?;
-        let status = StatusReader::new(root);
+        let status = StatusReader::new(root.clone());
+        let ddir = state_dir.join("discovery");
+        let discovery = Store::open(&ddir).map_err(|e| OpenError::Discovery(ddir.clone(), e))?;
         // Take the first CPU sample now, so the first status has a baseline that is not the
         // average since boot. A failure here shows up again, with context, in the first RPC.
         let _ = status.read();
         Ok(Self {
             state_dir: state_dir.to_owned(),
             status,
+            root,
+            tools,
+            discovery,
             guardrails: Guardrails::load(state_dir)?,
             audit: AuditLog::open(&state_dir.join("audit"))?,
             authz: Authority::new(),
@@ -260,6 +281,38 @@ impl Engine {
             Ok(Acted::change((st, changed), changed, summary.into()))
         })
         .await
+    }
+
+    pub fn discovery_list(&self, caller: &Caller, kind: Kind) -> Result<TypeState, EngineError> {
+        self.check_read(caller)?;
+        Ok(self.discovery.list(kind))
+    }
+
+    pub fn discovery_get(&self, caller: &Caller, id: &str) -> Result<Option<Item>, EngineError> {
+        self.check_read(caller)?;
+        Ok(self.discovery.get(id))
+    }
+
+    pub fn discovery_summary(&self, caller: &Caller) -> Result<Vec<TypeSummary>, EngineError> {
+        self.check_read(caller)?;
+        Ok(self.discovery.summary())
+    }
+
+    /// Scans `kinds` (reading the system only, so no polkit action), reporting progress.
+    pub async fn discovery_scan(
+        &self,
+        caller: &Caller,
+        kinds: &[Kind],
+        progress: &tokio::sync::mpsc::UnboundedSender<Progress>,
+    ) -> Result<(), EngineError> {
+        self.check_read(caller)?;
+        let ctx = ScanCtx {
+            root: self.root.clone(),
+            tools: self.tools.clone(),
+            bus: self.authz.bus().await,
+        };
+        self.discovery.scan(kinds, &ctx, progress).await;
+        Ok(())
     }
 
     pub async fn verify_audit(&self, caller: &Caller) -> Result<Verification, EngineError> {

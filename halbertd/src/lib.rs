@@ -6,7 +6,9 @@
 
 pub mod audit;
 pub mod authz;
+pub mod discovery;
 pub mod engine;
+pub mod exec;
 pub mod guardrails;
 pub mod host;
 pub mod logging;

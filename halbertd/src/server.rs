@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use halbert_proto::v1::{
-    audit_server::AuditServer, guardrails_server::GuardrailsServer, system_server::SystemServer,
+    audit_server::AuditServer, discovery_server::DiscoveryServer,
+    guardrails_server::GuardrailsServer, system_server::SystemServer,
 };
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
@@ -14,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
 use crate::peer::PeerStream;
-use crate::rpc::{AuditService, Ctx, GuardrailsService, SystemService};
+use crate::rpc::{AuditService, Ctx, DiscoveryService, GuardrailsService, SystemService};
 
 /// Serves every halbertd service on `listener` until `shutdown` resolves. Open status streams
 /// end then too, so the graceful shutdown does not wait for clients that never hang up.
@@ -43,6 +44,7 @@ pub async fn serve(
     tonic::transport::Server::builder()
         .add_service(SystemServer::new(SystemService(ctx.clone())))
         .add_service(GuardrailsServer::new(GuardrailsService(ctx.clone())))
+        .add_service(DiscoveryServer::new(DiscoveryService(ctx.clone())))
         .add_service(AuditServer::new(AuditService(ctx)))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -130,7 +130,7 @@ impl StatusReader {
         let uptime_seconds = parse_uptime(&read(&self.root, "/proc/uptime")?)?;
         let mounts = parse_mountinfo(&read(&self.root, "/proc/self/mountinfo")?)?;
         let filesystems = real_filesystems(&mounts)
-            .filter_map(|m| self.usage(m))
+            .filter_map(|m| fs_usage(&self.root, m))
             .collect();
         Ok(Snapshot {
             cpu_percent,
@@ -163,22 +163,23 @@ impl StatusReader {
         });
         percent
     }
+}
 
-    fn usage(&self, m: &MountEntry) -> Option<FsUsage> {
-        let st = nix::sys::statvfs::statvfs(&self.root.path(&m.mountpoint)).ok()?;
-        let frsize = st.fragment_size();
-        let total = st.blocks().saturating_mul(frsize);
-        let free = st.blocks_free().saturating_mul(frsize);
-        let avail = st.blocks_available().saturating_mul(frsize);
-        Some(FsUsage {
-            mountpoint: m.mountpoint.clone(),
-            device: m.source.clone(),
-            fstype: m.fstype.clone(),
-            total_bytes: total,
-            used_bytes: total.saturating_sub(free),
-            available_bytes: avail,
-        })
-    }
+/// Size and use of one mounted filesystem (`statvfs` on its mount point under `root`).
+pub fn fs_usage(root: &HostRoot, m: &MountEntry) -> Option<FsUsage> {
+    let st = nix::sys::statvfs::statvfs(&root.path(&m.mountpoint)).ok()?;
+    let frsize = st.fragment_size();
+    let total = st.blocks().saturating_mul(frsize);
+    let free = st.blocks_free().saturating_mul(frsize);
+    let avail = st.blocks_available().saturating_mul(frsize);
+    Some(FsUsage {
+        mountpoint: m.mountpoint.clone(),
+        device: m.source.clone(),
+        fstype: m.fstype.clone(),
+        total_bytes: total,
+        used_bytes: total.saturating_sub(free),
+        available_bytes: avail,
+    })
 }
 
 pub fn busy_percent(prev: CpuTimes, now: CpuTimes) -> f64 {

@@ -6,6 +6,10 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::ErrorBody;
+use super::discovery::{
+    DiscoveryActionView, DiscoveryListView, DiscoveryView, MentionView, Mentions, ScanProgress,
+    ScanRequest, ScanStarted, SummaryView, TypeSummaryView,
+};
 use super::guardrails::{EnterSafeModeRequest, GuardrailsStatus};
 use super::health::{Health, SandboxView};
 use super::ws::SystemStatusData;
@@ -30,15 +34,25 @@ with the action in `action`; a change refused because safe mode is on is **423**
 
 **WebSocket** `/ws`: messages are `{"type": T, "data": ...}`. `system_status` (schema
 `SystemStatusData`) arrives right after connecting and then every 5 s; `daemon_status`
-`{"connected": bool, "detail": string}` when the link to halbertd goes down or comes back. The
-server ignores messages from the client."#;
+`{"connected": bool, "detail": string}` when the link to halbertd goes down or comes back;
+`discovery_scan` (schema `ScanProgress`) for every scan started with `POST /api/discovery/scan`:
+per type `started` then `done` or `failed`, and finally `complete` with the scan id the POST
+returned (202). The server ignores messages from the client."#;
 
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Halbert", description = DESCRIPTION),
-    paths(super::guardrails::status, super::guardrails::enter, super::guardrails::exit, super::health::health),
-    components(schemas(ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData)),
-    tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "system", description = "halbert-web itself"))
+    paths(
+        super::guardrails::status, super::guardrails::enter, super::guardrails::exit, super::health::health,
+        super::discovery::summary, super::discovery::list, super::discovery::get_item, super::discovery::scan,
+        super::discovery::mentions
+    ),
+    components(schemas(
+        ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData,
+        DiscoveryView, DiscoveryActionView, DiscoveryListView, SummaryView, TypeSummaryView, ScanRequest, ScanStarted,
+        ScanProgress, Mentions, MentionView
+    )),
+    tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "discovery", description = "What this machine has"), (name = "system", description = "halbert-web itself"))
 )]
 pub struct ApiDoc;
 

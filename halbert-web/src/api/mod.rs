@@ -2,6 +2,7 @@
 //! Handlers translate between HTTP and [`Daemon`](crate::daemon::Daemon) calls and decide
 //! nothing themselves.
 
+mod discovery;
 mod docs;
 mod guardrails;
 mod health;
@@ -119,6 +120,7 @@ impl From<DaemonError> for ApiError {
             DaemonError::Timeout(_) => {
                 ApiError::new(StatusCode::GATEWAY_TIMEOUT, "daemon_timeout", detail)
             }
+            DaemonError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", detail),
             DaemonError::Failed(_) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "daemon_error", detail)
             }
@@ -131,44 +133,52 @@ impl From<DaemonError> for ApiError {
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
+/// Decodes a JSON body the way [`ApiJson`] does; for handlers whose body is optional.
+pub fn decode_json<T: DeserializeOwned>(
+    headers: &axum::http::HeaderMap,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be application/json",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                format!("invalid request body: {e}"),
+            ),
+            _ => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("the body is not valid JSON: {e}"),
+            ),
+        }
+    })
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "the body must be application/json",
-            ));
-        }
+        let headers = req.headers().clone();
         let bytes =
             axum::body::Bytes::from_request(req, state)
                 .await
                 .map_err(|e: BytesRejection| {
                     ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
                 })?;
-        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
-            use serde_json::error::Category;
-            match e.classify() {
-                Category::Data => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    format!("invalid request body: {e}"),
-                ),
-                _ => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_json",
-                    format!("the body is not valid JSON: {e}"),
-                ),
-            }
-        })
+        decode_json(&headers, &bytes).map(ApiJson)
     }
 }
 
@@ -206,6 +216,11 @@ pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
             post(guardrails::exit),
         )
         .route("/api/health", get(health::health))
+        .route("/api/discovery", get(discovery::summary))
+        .route("/api/discovery/scan", post(discovery::scan))
+        .route("/api/discovery/mentions", get(discovery::mentions))
+        .route("/api/discovery/{type}", get(discovery::list))
+        .route("/api/discovery/{type}/{id}", get(discovery::get_item))
         .route("/ws", get(ws::upgrade))
         .route("/", get(pages::index))
         .route("/static/{file}", get(pages::asset))

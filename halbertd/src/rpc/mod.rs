@@ -2,6 +2,7 @@
 //! engine results into protobuf messages and status codes. Nothing here decides anything.
 
 mod audit;
+mod discovery;
 mod guardrails;
 mod system;
 
@@ -18,6 +19,7 @@ use crate::engine::{Engine, EngineError};
 use crate::peer::{self, Caller, PeerInfo};
 
 pub use audit::AuditService;
+pub use discovery::DiscoveryService;
 pub use guardrails::GuardrailsService;
 pub use system::SystemService;
 

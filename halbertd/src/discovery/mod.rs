@@ -1,0 +1,300 @@
+//! Discovery: what this machine has (storage, services, network, containers, GPUs, sharing,
+//! security, backups), as [`Item`]s with stable ids, a status token and the data that grounds
+//! Halbert's answers.
+//!
+//! Each type has a scanner module. Scanners read through the [`HostRoot`] and run tools only
+//! through [`Tools`] (halbertd's `exec/` in production, recorded outputs in tests); the
+//! [`store`] keeps the last result of every type, persisted in the state dir.
+
+pub mod gpu;
+pub mod service;
+pub mod storage;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::host::HostRoot;
+
+/// The discovery types, in the order the API lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Storage,
+    Service,
+    Network,
+    Container,
+    Gpu,
+    Sharing,
+    Security,
+    Backup,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] = [
+        Kind::Storage,
+        Kind::Service,
+        Kind::Network,
+        Kind::Container,
+        Kind::Gpu,
+        Kind::Sharing,
+        Kind::Security,
+        Kind::Backup,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Storage => "storage",
+            Kind::Service => "service",
+            Kind::Network => "network",
+            Kind::Container => "container",
+            Kind::Gpu => "gpu",
+            Kind::Sharing => "sharing",
+            Kind::Security => "security",
+            Kind::Backup => "backup",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// How long this type's scanner may take before it is reported as timed out.
+    pub fn timeout(self) -> Duration {
+        match self {
+            // SMART queries spin up sleeping disks.
+            Kind::Storage => Duration::from_secs(20),
+            _ => Duration::from_secs(10),
+        }
+    }
+}
+
+/// The documented status tokens. Human text goes into `status_detail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Healthy,
+    Warning,
+    Critical,
+    Failed,
+    Stopped,
+    Unknown,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Healthy => "healthy",
+            Status::Warning => "warning",
+            Status::Critical => "critical",
+            Status::Failed => "failed",
+            Status::Stopped => "stopped",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    /// The UI severity that goes with a status.
+    pub fn severity(self) -> &'static str {
+        match self {
+            Status::Critical | Status::Failed => "critical",
+            Status::Warning => "warning",
+            Status::Healthy => "success",
+            Status::Stopped | Status::Unknown => "info",
+        }
+    }
+}
+
+/// A button the dashboard may show; it maps to an API call, never to a shell string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub id: String,
+    pub label: String,
+    pub icon: String,
+    pub requires_approval: bool,
+    pub danger: bool,
+}
+
+/// One discovered thing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    pub name: String,
+    pub title: String,
+    pub status: Status,
+    pub status_detail: String,
+    pub description: String,
+    pub icon: String,
+    /// Where the facts came from (`sysfs`, `systemd D-Bus`, `smartctl`, ...).
+    pub source: String,
+    pub data: Map<String, Value>,
+    pub actions: Vec<Action>,
+    /// Unix milliseconds of the scan that produced it.
+    pub last_scanned_ms: i64,
+}
+
+impl Item {
+    pub fn new(kind: Kind, id: String, name: impl Into<String>, title: impl Into<String>) -> Self {
+        Self {
+            id,
+            kind,
+            name: name.into(),
+            title: title.into(),
+            status: Status::Unknown,
+            status_detail: String::new(),
+            description: String::new(),
+            icon: String::new(),
+            source: String::new(),
+            data: Map::new(),
+            actions: Vec::new(),
+            last_scanned_ms: 0,
+        }
+    }
+
+    pub fn status(mut self, status: Status, detail: impl Into<String>) -> Self {
+        self.status = status;
+        self.status_detail = detail.into();
+        self
+    }
+
+    pub fn set(&mut self, key: &str, v: impl Into<Value>) {
+        self.data.insert(key.to_owned(), v.into());
+    }
+}
+
+/// Lower-case, spaces and `/` to `-`: the id slug of reference-behaviour.md §6.
+pub fn slug(s: &str) -> String {
+    let t: String = s
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c == ' ' || c == '/' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    if t.is_empty() { "root".into() } else { t }
+}
+
+/// What a tool printed; or why it could not run.
+#[derive(Debug, Clone)]
+pub struct ToolOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ToolError {
+    #[error("{0} is not installed")]
+    Missing(String),
+    #[error("{0}")]
+    Failed(String),
+    #[error("{0}")]
+    Timeout(String),
+}
+
+pub type ToolFuture<'a> = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send + 'a>>;
+
+/// Runs external tools for scanners: halbertd's `exec/` in production, recorded outputs in
+/// tests (the tree's `tools/` folder).
+pub trait Tools: Send + Sync + std::fmt::Debug {
+    fn run<'a>(&'a self, argv: &'a [&'a str], timeout: Duration) -> ToolFuture<'a>;
+}
+
+/// The production [`Tools`]: halbertd's exec module.
+#[derive(Debug, Default)]
+pub struct ExecTools;
+
+impl Tools for ExecTools {
+    fn run<'a>(&'a self, argv: &'a [&'a str], timeout: Duration) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let limits = crate::exec::Limits {
+                timeout,
+                ..Default::default()
+            };
+            match crate::exec::run(argv, limits).await {
+                Ok(o) => Ok(ToolOutput {
+                    code: o.code,
+                    stdout: o.stdout_text(),
+                }),
+                Err(crate::exec::ExecError::NotFound(n)) => Err(ToolError::Missing(n)),
+                Err(e @ crate::exec::ExecError::Timeout { .. }) => {
+                    Err(ToolError::Timeout(e.to_string()))
+                }
+                Err(e) => Err(ToolError::Failed(e.to_string())),
+            }
+        })
+    }
+}
+
+/// Recorded tool outputs: `<dir>/<argv joined by spaces>.out` (and an optional `.code`). A
+/// missing recording means the tool is not installed on that machine.
+#[derive(Debug)]
+pub struct RecordedTools {
+    pub dir: std::path::PathBuf,
+}
+
+impl Tools for RecordedTools {
+    fn run<'a>(&'a self, argv: &'a [&'a str], _timeout: Duration) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let base = self.dir.join(argv.join(" ").replace('/', "_"));
+            let out = std::fs::read_to_string(base.with_extension("out"))
+                .map_err(|_| ToolError::Missing(argv[0].to_owned()))?;
+            let code = std::fs::read_to_string(base.with_extension("code"))
+                .ok()
+                .and_then(|c| c.trim().parse().ok())
+                .or(Some(0));
+            Ok(ToolOutput { code, stdout: out })
+        })
+    }
+}
+
+/// What scanners get: the host root, the tool runner, and the system bus when there is one.
+#[derive(Debug, Clone)]
+pub struct ScanCtx {
+    pub root: HostRoot,
+    pub tools: std::sync::Arc<dyn Tools>,
+    pub bus: Option<zbus::Connection>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ScanError {
+    #[error("{0}")]
+    Failed(String),
+    #[error("the {0} scanner is not implemented yet")]
+    NotImplemented(&'static str),
+    #[error("the {kind} scan did not finish within {after:?}")]
+    Timeout { kind: &'static str, after: Duration },
+}
+
+/// Runs one type's scanner (without the timeout; see `store`).
+pub async fn scan(kind: Kind, ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
+    match kind {
+        Kind::Storage => storage::scan(ctx).await,
+        Kind::Service => service::scan(ctx).await,
+        Kind::Gpu => gpu::scan(ctx).await,
+        other => Err(ScanError::NotImplemented(other.as_str())),
+    }
+}
+
+/// Ids must be unique across the whole set; a scanner bug must not silently hide an item.
+pub fn check_unique(items: &[Item]) -> Result<(), ScanError> {
+    let mut seen = BTreeMap::new();
+    for i in items {
+        if let Some(prev) = seen.insert(i.id.as_str(), i.title.as_str()) {
+            return Err(ScanError::Failed(format!(
+                "duplicate id {} ({prev} and {})",
+                i.id, i.title
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,367 @@
+//! Services: every loaded `.service` unit, from systemd over D-Bus. One `ListUnits` and one
+//! `ListUnitFiles` call for the whole set, then one `GetAll` per unit for its service
+//! properties, issued concurrently — no `systemctl` process anywhere.
+
+use std::collections::HashMap;
+
+use futures_util::StreamExt;
+use zbus::{OwnedObjectPath, OwnedVariant as OwnedValue};
+
+use super::{Action, Item, Kind, ScanCtx, ScanError, Status};
+
+const DEST: &str = "org.freedesktop.systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+
+/// (name, description, load, active, sub, following, path, job id, job type, job path)
+type UnitRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    OwnedObjectPath,
+    u32,
+    String,
+    OwnedObjectPath,
+);
+
+fn bus_err(what: &str) -> impl FnOnce(zbus::Error) -> ScanError + '_ {
+    move |e| ScanError::Failed(format!("systemd D-Bus {what}: {e}"))
+}
+
+/// Services whose failure takes the machine's management or logging with it.
+const CRITICAL: &[&str] = &[
+    "ssh",
+    "sshd",
+    "dbus",
+    "dbus-broker",
+    "systemd-journald",
+    "systemd-logind",
+    "systemd-udevd",
+    "systemd-networkd",
+    "NetworkManager",
+    "systemd-resolved",
+    "polkit",
+    "cron",
+    "halbertd",
+];
+
+/// A coarse category from the unit name, for grouping in the UI and in prompts.
+pub fn category(name: &str) -> &'static str {
+    const BUCKETS: &[(&str, &[&str])] = &[
+        ("audio", &["pulse", "pipewire", "alsa", "wireplumber"]),
+        (
+            "network",
+            &[
+                "network",
+                "networkd",
+                "resolved",
+                "dhcp",
+                "wpa_supplicant",
+                "avahi",
+                "ssh",
+                "tailscale",
+                "wireguard",
+                "wg-quick",
+                "openvpn",
+            ],
+        ),
+        (
+            "storage",
+            &[
+                "udisks",
+                "smartd",
+                "mdmonitor",
+                "lvm",
+                "zfs",
+                "btrfs",
+                "multipath",
+                "iscsi",
+                "nfs",
+                "rpcbind",
+                "fstrim",
+            ],
+        ),
+        (
+            "desktop",
+            &[
+                "gdm",
+                "sddm",
+                "lightdm",
+                "accounts-daemon",
+                "colord",
+                "bluetooth",
+                "upower",
+                "geoclue",
+            ],
+        ),
+        (
+            "security",
+            &[
+                "apparmor",
+                "selinux",
+                "auditd",
+                "fail2ban",
+                "ufw",
+                "firewalld",
+                "polkit",
+                "halbert",
+            ],
+        ),
+        ("print", &["cups", "saned"]),
+        (
+            "virtualization",
+            &[
+                "libvirt",
+                "qemu",
+                "docker",
+                "containerd",
+                "podman",
+                "lxc",
+                "incus",
+                "virtlog",
+            ],
+        ),
+        (
+            "database",
+            &[
+                "postgres",
+                "mysql",
+                "mariadb",
+                "redis",
+                "mongod",
+                "memcached",
+            ],
+        ),
+        (
+            "web",
+            &["nginx", "apache2", "httpd", "caddy", "haproxy", "php-fpm"],
+        ),
+        (
+            "packages",
+            &[
+                "apt",
+                "dpkg",
+                "unattended-upgrades",
+                "packagekit",
+                "snapd",
+                "flatpak",
+            ],
+        ),
+        ("power", &["thermald", "tlp", "power-profiles", "acpid"]),
+        ("logging", &["journald", "rsyslog", "syslog", "logrotate"]),
+        ("time", &["timesyncd", "chrony", "ntp"]),
+        ("scheduling", &["cron", "atd", "anacron"]),
+        (
+            "system",
+            &["systemd-", "dbus", "getty", "udev", "kmod", "modprobe"],
+        ),
+    ];
+    BUCKETS
+        .iter()
+        .find(|(_, keys)| keys.iter().any(|k| name.contains(k)))
+        .map_or("other", |(c, _)| c)
+}
+
+/// The status token and text of a unit's state (reference-behaviour.md §6).
+pub fn unit_status(active: &str, sub: &str) -> (Status, String) {
+    let cap = |s: &str| {
+        let mut c = s.chars();
+        c.next()
+            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+            .unwrap_or_default()
+    };
+    match (active, sub) {
+        ("failed", _) => (Status::Failed, "Failed".into()),
+        ("active", "running") => (Status::Healthy, "Running".into()),
+        ("active", "exited") => (Status::Healthy, "Completed".into()),
+        ("active", other) => (Status::Healthy, cap(other)),
+        ("inactive", _) => (Status::Stopped, "Stopped".into()),
+        (other, _) => (Status::Warning, cap(other)),
+    }
+}
+
+fn install_source(path: &str) -> &'static str {
+    if path.starts_with("/etc/systemd/") {
+        "admin"
+    } else if path.starts_with("/usr/lib/systemd/") || path.starts_with("/lib/systemd/") {
+        "package"
+    } else if path.starts_with("/run/") {
+        "runtime"
+    } else {
+        "unknown"
+    }
+}
+
+fn prop<T: TryFrom<OwnedValue>>(props: &HashMap<String, OwnedValue>, key: &str) -> Option<T> {
+    props
+        .get(key)
+        .and_then(|v| v.try_clone().ok())
+        .and_then(|v| T::try_from(v).ok())
+}
+
+pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
+    let bus = ctx
+        .bus
+        .as_ref()
+        .ok_or_else(|| ScanError::Failed("the system bus is not reachable".into()))?;
+    let call = |method: &'static str| {
+        bus.call_method(
+            Some(DEST),
+            "/org/freedesktop/systemd1",
+            Some(MANAGER),
+            method,
+            &(),
+        )
+    };
+    let units: Vec<UnitRow> = call("ListUnits")
+        .await
+        .map_err(bus_err("ListUnits"))?
+        .body()
+        .deserialize()
+        .map_err(bus_err("ListUnits reply"))?;
+    let files: Vec<(String, String)> = call("ListUnitFiles")
+        .await
+        .map_err(bus_err("ListUnitFiles"))?
+        .body()
+        .deserialize()
+        .map_err(bus_err("ListUnitFiles reply"))?;
+    let file_state: HashMap<String, (String, String)> = files
+        .into_iter()
+        .filter_map(|(path, state)| Some((path.rsplit('/').next()?.to_owned(), (path, state))))
+        .collect();
+
+    let services: Vec<UnitRow> = units
+        .into_iter()
+        .filter(|u| u.0.ends_with(".service") && u.2 != "not-found")
+        .collect();
+    let calls: Vec<_> = services
+        .iter()
+        .map(|u| {
+            let path = u.6.clone();
+            async move {
+                let reply = bus
+                    .call_method(
+                        Some(DEST),
+                        &path,
+                        Some("org.freedesktop.DBus.Properties"),
+                        "GetAll",
+                        &("org.freedesktop.systemd1.Service",),
+                    )
+                    .await;
+                reply
+                    .ok()
+                    .and_then(|m| m.body().deserialize::<HashMap<String, OwnedValue>>().ok())
+                    .unwrap_or_default()
+            }
+        })
+        .collect();
+    let props = futures_util::stream::iter(calls)
+        .buffered(16)
+        .collect::<Vec<_>>()
+        .await;
+
+    let mut items = Vec::with_capacity(services.len());
+    for (u, p) in services.iter().zip(props) {
+        let (name, description, _load, active, sub) = (&u.0, &u.1, &u.2, &u.3, &u.4);
+        let short = name.trim_end_matches(".service");
+        let (status, detail) = unit_status(active, sub);
+        let mut it = Item::new(
+            Kind::Service,
+            format!("service-{}", super::slug(short)),
+            name.clone(),
+            short.to_owned(),
+        )
+        .status(status, detail);
+        it.description = description.clone();
+        it.icon = "server".into();
+        it.source = "systemd D-Bus".into();
+        let (unit_file, enabled) = file_state
+            .get(name.as_str())
+            .or_else(|| {
+                name.split_once('@')
+                    .and_then(|(base, _)| file_state.get(&format!("{base}@.service")))
+            })
+            .cloned()
+            .unwrap_or_default();
+        let memory: Option<u64> = prop(&p, "MemoryCurrent").filter(|&m: &u64| m != u64::MAX);
+        let cpu_ns: Option<u64> = prop(&p, "CPUUsageNSec").filter(|&c: &u64| c != u64::MAX);
+        it.set("service_type", "systemd");
+        it.set("unit_type", prop::<String>(&p, "Type").unwrap_or_default());
+        it.set("enabled", enabled.clone());
+        it.set("active_state", active.clone());
+        it.set("sub_state", sub.clone());
+        it.set("result", prop::<String>(&p, "Result").unwrap_or_default());
+        it.set("main_pid", prop::<u32>(&p, "MainPID").unwrap_or(0));
+        it.set(
+            "memory_mb",
+            memory.map(|m| ((m as f64 / 1048576.0) * 10.0).round() / 10.0),
+        );
+        it.set(
+            "cpu_seconds",
+            cpu_ns.map(|c| ((c as f64 / 1e9) * 100.0).round() / 100.0),
+        );
+        it.set("unit_file", unit_file.clone());
+        it.set("install_source", install_source(&unit_file));
+        it.set("category", category(short));
+        it.set("is_critical", CRITICAL.contains(&short));
+        it.actions = vec![
+            Action {
+                id: "restart".into(),
+                label: "Restart".into(),
+                icon: "rotate-cw".into(),
+                requires_approval: true,
+                danger: false,
+            },
+            Action {
+                id: "stop".into(),
+                label: "Stop".into(),
+                icon: "square".into(),
+                requires_approval: true,
+                danger: true,
+            },
+            Action {
+                id: "logs".into(),
+                label: "Logs".into(),
+                icon: "scroll-text".into(),
+                requires_approval: false,
+                danger: false,
+            },
+        ];
+        items.push(it);
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        assert_eq!(
+            unit_status("failed", "failed"),
+            (Status::Failed, "Failed".into())
+        );
+        assert_eq!(
+            unit_status("active", "running"),
+            (Status::Healthy, "Running".into())
+        );
+        assert_eq!(
+            unit_status("active", "exited"),
+            (Status::Healthy, "Completed".into())
+        );
+        assert_eq!(
+            unit_status("inactive", "dead"),
+            (Status::Stopped, "Stopped".into())
+        );
+        assert_eq!(
+            unit_status("activating", "start"),
+            (Status::Warning, "Activating".into())
+        );
+        assert_eq!(category("nginx"), "web");
+        assert_eq!(category("systemd-journald"), "logging");
+        assert_eq!(install_source("/etc/systemd/system/x.service"), "admin");
+    }
+}
