@@ -6,8 +6,13 @@
 //! through [`Tools`] (halbertd's `exec/` in production, recorded outputs in tests); the
 //! [`store`] keeps the last result of every type, persisted in the state dir.
 
+pub mod backup;
+pub mod container;
 pub mod gpu;
+pub mod network;
+pub mod security;
 pub mod service;
+pub mod sharing;
 pub mod storage;
 pub mod store;
 
@@ -269,8 +274,6 @@ pub struct ScanCtx {
 pub enum ScanError {
     #[error("{0}")]
     Failed(String),
-    #[error("the {0} scanner is not implemented yet")]
-    NotImplemented(&'static str),
     #[error("the {kind} scan did not finish within {after:?}")]
     Timeout { kind: &'static str, after: Duration },
 }
@@ -281,8 +284,39 @@ pub async fn scan(kind: Kind, ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
         Kind::Storage => storage::scan(ctx).await,
         Kind::Service => service::scan(ctx).await,
         Kind::Gpu => gpu::scan(ctx).await,
-        other => Err(ScanError::NotImplemented(other.as_str())),
+        Kind::Network => network::scan(ctx).await,
+        Kind::Container => container::scan(ctx).await,
+        Kind::Sharing => sharing::scan(ctx).await,
+        Kind::Security => security::scan(ctx).await,
+        Kind::Backup => backup::scan(ctx).await,
     }
+}
+
+/// The ActiveState of a unit, or `None` when systemd does not know it.
+pub async fn unit_active_state(bus: &zbus::Connection, unit: &str) -> Option<String> {
+    let reply = bus
+        .call_method(
+            Some("org.freedesktop.systemd1"),
+            "/org/freedesktop/systemd1",
+            Some("org.freedesktop.systemd1.Manager"),
+            "GetUnit",
+            &(unit,),
+        )
+        .await
+        .ok()?;
+    let path: zbus::OwnedObjectPath = reply.body().deserialize().ok()?;
+    let reply = bus
+        .call_method(
+            Some("org.freedesktop.systemd1"),
+            &path,
+            Some("org.freedesktop.DBus.Properties"),
+            "Get",
+            &("org.freedesktop.systemd1.Unit", "ActiveState"),
+        )
+        .await
+        .ok()?;
+    let v: zbus::OwnedVariant = reply.body().deserialize().ok()?;
+    String::try_from(v).ok()
 }
 
 /// Ids must be unique across the whole set; a scanner bug must not silently hide an item.
