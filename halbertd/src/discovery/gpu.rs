@@ -146,7 +146,7 @@ pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
             .tools
             .run(
                 &["nvidia-smi", NVIDIA_QUERY, "--format=csv,noheader,nounits"],
-                Duration::from_secs(8),
+                ctx.tool_limit(Duration::from_secs(8)),
             )
             .await
         {

@@ -268,6 +268,25 @@ pub struct ScanCtx {
     pub root: HostRoot,
     pub tools: std::sync::Arc<dyn Tools>,
     pub bus: Option<zbus::Connection>,
+    /// Caps every tool's timeout (tests use short ones); `None` keeps each tool's own.
+    pub tool_timeout: Option<Duration>,
+    /// Replaces every scanner's own timeout ([`Kind::timeout`]) when set.
+    pub scanner_timeout: Option<Duration>,
+}
+
+impl ScanCtx {
+    pub fn new(root: HostRoot, tools: std::sync::Arc<dyn Tools>, bus: Option<zbus::Connection>) -> Self {
+        Self { root, tools, bus, tool_timeout: None, scanner_timeout: None }
+    }
+
+    /// The timeout for one tool run: its own, unless the context caps it lower.
+    pub fn tool_limit(&self, own: Duration) -> Duration {
+        self.tool_timeout.map_or(own, |cap| cap.min(own))
+    }
+
+    pub fn scanner_limit(&self, kind: Kind) -> Duration {
+        self.scanner_timeout.unwrap_or_else(|| kind.timeout())
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -145,11 +145,12 @@ impl Store {
             .map(|&kind| async move {
                 let _ = progress.send(Progress::Started(kind));
                 let t0 = Instant::now();
-                let res = match tokio::time::timeout(kind.timeout(), scan(kind, ctx)).await {
+                let limit = ctx.scanner_limit(kind);
+                let res = match tokio::time::timeout(limit, scan(kind, ctx)).await {
                     Ok(r) => r.and_then(|items| check_unique(&items).map(|()| items)),
                     Err(_) => Err(ScanError::Timeout {
                         kind: kind.as_str(),
-                        after: kind.timeout(),
+                        after: limit,
                     }),
                 };
                 let duration_ms = t0.elapsed().as_millis() as u64;
