@@ -306,7 +306,11 @@ impl Engine {
         progress: &tokio::sync::mpsc::UnboundedSender<Progress>,
     ) -> Result<(), EngineError> {
         self.check_read(caller)?;
-        let ctx = ScanCtx::new(self.root.clone(), self.tools.clone(), self.authz.bus().await);
+        let ctx = ScanCtx::new(
+            self.root.clone(),
+            self.tools.clone(),
+            self.authz.bus().await,
+        );
         self.discovery.scan(kinds, &ctx, progress).await;
         Ok(())
     }

@@ -124,27 +124,37 @@ fn cron_items(root: &HostRoot) -> Vec<Item> {
             continue;
         };
         let base = file.rsplit('/').next().unwrap_or(&file).to_owned();
-        let entries: Vec<(String, Option<String>, String)> = match periodic {
-            // A run-parts script: the whole script is the job.
+        // (line number, schedule, user, command): the line number keeps ids stable and tells
+        // the admin where to look.
+        let entries: Vec<(usize, String, Option<String>, String)> = match periodic {
+            // A run-parts script: its first line that runs a backup tool stands for the job.
             Some(when) => text
                 .lines()
-                .filter(|l| !l.trim_start().starts_with('#'))
-                .map(|l| (when.to_owned(), Some("root".into()), l.trim().to_owned()))
-                .filter(|e| tool_of(&e.2).is_some())
+                .enumerate()
+                .filter(|(_, l)| !l.trim_start().starts_with('#') && tool_of(l).is_some())
                 .take(1)
+                .map(|(n, l)| {
+                    (
+                        n + 1,
+                        when.to_owned(),
+                        Some("root".to_owned()),
+                        l.trim().to_owned(),
+                    )
+                })
                 .collect(),
             None => text
                 .lines()
-                .filter_map(|l| parse_cron_line(l, system))
+                .enumerate()
+                .filter_map(|(n, l)| parse_cron_line(l, system).map(|(s, u, c)| (n + 1, s, u, c)))
                 .collect(),
         };
-        for (n, (schedule, user, command)) in entries.into_iter().enumerate() {
+        for (line, schedule, user, command) in entries {
             let Some((tool, label)) = tool_of(&command) else {
                 continue;
             };
             let user = user
                 .or_else(|| (file.starts_with("/var/spool/cron/crontabs/")).then(|| base.clone()));
-            let name = format!("{base}-{}", n + 1);
+            let name = format!("{base}-{line}");
             let (src, dst) = if tool == "rsync" {
                 rsync_paths(&command)
             } else {
@@ -166,6 +176,7 @@ fn cron_items(root: &HostRoot) -> Vec<Item> {
             it.set("command", command);
             it.set("source_path", src);
             it.set("destination", dst);
+            it.set("line", line);
             it.set("last_run", None::<String>);
             items.push(it);
         }

@@ -250,10 +250,11 @@ pub struct RecordedTools {
 impl Tools for RecordedTools {
     fn run<'a>(&'a self, argv: &'a [&'a str], _timeout: Duration) -> ToolFuture<'a> {
         Box::pin(async move {
-            let base = self.dir.join(argv.join(" ").replace('/', "_"));
-            let out = std::fs::read_to_string(base.with_extension("out"))
+            let base = argv.join(" ").replace('/', "_");
+            let file = |ext: &str| self.dir.join(format!("{base}.{ext}"));
+            let out = std::fs::read_to_string(file("out"))
                 .map_err(|_| ToolError::Missing(argv[0].to_owned()))?;
-            let code = std::fs::read_to_string(base.with_extension("code"))
+            let code = std::fs::read_to_string(file("code"))
                 .ok()
                 .and_then(|c| c.trim().parse().ok())
                 .or(Some(0));
@@ -275,8 +276,18 @@ pub struct ScanCtx {
 }
 
 impl ScanCtx {
-    pub fn new(root: HostRoot, tools: std::sync::Arc<dyn Tools>, bus: Option<zbus::Connection>) -> Self {
-        Self { root, tools, bus, tool_timeout: None, scanner_timeout: None }
+    pub fn new(
+        root: HostRoot,
+        tools: std::sync::Arc<dyn Tools>,
+        bus: Option<zbus::Connection>,
+    ) -> Self {
+        Self {
+            root,
+            tools,
+            bus,
+            tool_timeout: None,
+            scanner_timeout: None,
+        }
     }
 
     /// The timeout for one tool run: its own, unless the context caps it lower.

@@ -499,7 +499,10 @@ async fn firewall_items(ctx: &ScanCtx) -> Vec<Item> {
     }
     if let Ok(o) = ctx
         .tools
-        .run(&["nft", "-j", "list", "ruleset"], ctx.tool_limit(Duration::from_secs(5)))
+        .run(
+            &["nft", "-j", "list", "ruleset"],
+            ctx.tool_limit(Duration::from_secs(5)),
+        )
         .await
         && o.code == Some(0)
     {
@@ -540,7 +543,10 @@ pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
     }
     let v4 = match ctx
         .tools
-        .run(&["ip", "-j", "addr", "show"], ctx.tool_limit(Duration::from_secs(5)))
+        .run(
+            &["ip", "-j", "addr", "show"],
+            ctx.tool_limit(Duration::from_secs(5)),
+        )
         .await
     {
         Ok(o) if o.code == Some(0) => parse_ip_addr_json(&o.stdout),

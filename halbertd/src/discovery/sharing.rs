@@ -186,7 +186,10 @@ pub fn parse_wg_dump(text: &str) -> Vec<(String, String, String, i64)> {
 async fn wireguard_items(ctx: &ScanCtx, now: i64) -> Vec<Item> {
     let Ok(o) = ctx
         .tools
-        .run(&["wg", "show", "all", "dump"], ctx.tool_limit(Duration::from_secs(5)))
+        .run(
+            &["wg", "show", "all", "dump"],
+            ctx.tool_limit(Duration::from_secs(5)),
+        )
         .await
     else {
         return Vec::new();
@@ -238,7 +241,10 @@ async fn wireguard_items(ctx: &ScanCtx, now: i64) -> Vec<Item> {
 async fn tailscale_items(ctx: &ScanCtx) -> Vec<Item> {
     let Ok(o) = ctx
         .tools
-        .run(&["tailscale", "status", "--json"], ctx.tool_limit(Duration::from_secs(5)))
+        .run(
+            &["tailscale", "status", "--json"],
+            ctx.tool_limit(Duration::from_secs(5)),
+        )
         .await
     else {
         return Vec::new();

@@ -114,7 +114,10 @@ async fn disk_items(ctx: &ScanCtx) -> Vec<Item> {
         .map(|n| async move {
             let dev = format!("/dev/{n}");
             ctx.tools
-                .run(&["smartctl", "--json", "-H", "-i", &dev], ctx.tool_limit(SMART_TIMEOUT))
+                .run(
+                    &["smartctl", "--json", "-H", "-i", &dev],
+                    ctx.tool_limit(SMART_TIMEOUT),
+                )
                 .await
         })
         .collect();
