@@ -13,8 +13,10 @@ use tokio_util::sync::CancellationToken;
 use crate::api::ws::{encode, status_view};
 use crate::daemon::Daemon;
 
-/// Messages kept for clients that fall behind; older ones are skipped.
-const BACKLOG: usize = 16;
+/// Messages kept for clients that fall behind; older ones are skipped. A full scan sends
+/// about twenty events at once, so this leaves room for bursts while staying bounded
+/// (messages are shared, not copied per client).
+const BACKLOG: usize = 256;
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
@@ -131,13 +133,13 @@ mod tests {
     async fn a_client_that_does_not_read_skips_instead_of_growing() {
         let feed = StatusFeed::default();
         let mut slow = feed.subscribe();
-        for i in 0..100 {
+        for i in 0..(BACKLOG + 100) {
             feed.publish(format!("{{\"n\":{i}}}").into());
         }
         // The backlog is bounded: the slow receiver is told what it missed, then gets only
         // the newest BACKLOG messages.
         match slow.recv().await {
-            Err(broadcast::error::RecvError::Lagged(n)) => assert_eq!(n, (100 - BACKLOG) as u64),
+            Err(broadcast::error::RecvError::Lagged(n)) => assert_eq!(n, 100),
             other => panic!("expected a lag notice, got {other:?}"),
         }
         let mut rest = Vec::new();
@@ -145,10 +147,8 @@ mod tests {
             rest.push(m.to_string());
         }
         assert_eq!(rest.len(), BACKLOG);
-        assert_eq!(rest.last().map(String::as_str), Some("{\"n\":99}"));
-        assert_eq!(
-            feed.latest().map(|m| m.to_string()),
-            Some("{\"n\":99}".to_owned())
-        );
+        let newest = format!("{{\"n\":{}}}", BACKLOG + 99);
+        assert_eq!(rest.last(), Some(&newest));
+        assert_eq!(feed.latest().map(|m| m.to_string()), Some(newest));
     }
 }

@@ -41,9 +41,38 @@ impl Daemon {
 
 /// Starts halbertd on `<dir>/halbertd.sock` with its state in `<dir>/state`.
 pub async fn start_daemon_in(dir: tempfile::TempDir, root: HostRoot) -> Daemon {
+    let engine = Arc::new(Engine::open(&dir.path().join("state"), root).expect("engine"));
+    serve_engine(dir, engine)
+}
+
+/// Starts halbertd on a copy of a fixture tree, with the tree's recorded tool outputs.
+pub async fn start_daemon_on_tree(dir: tempfile::TempDir, tree: &Path) -> Daemon {
+    let tools = Arc::new(halbertd::discovery::RecordedTools {
+        dir: tree.join("tools"),
+    });
+    let engine = Arc::new(
+        Engine::open_with_tools(&dir.path().join("state"), HostRoot::new(tree), tools)
+            .expect("engine"),
+    );
+    serve_engine(dir, engine)
+}
+
+/// A copy of a fixture tree (symlinks kept) that a test may change.
+pub fn copy_tree(name: &str, into: &Path) -> PathBuf {
+    let to = into.join(name);
+    let ok = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(fixture(name))
+        .arg(&to)
+        .status()
+        .expect("cp");
+    assert!(ok.success());
+    to
+}
+
+fn serve_engine(dir: tempfile::TempDir, engine: Arc<Engine>) -> Daemon {
     let socket = dir.path().join("halbertd.sock");
     let _ = std::fs::remove_file(&socket);
-    let engine = Arc::new(Engine::open(&dir.path().join("state"), root).expect("engine"));
     let listener = tokio::net::UnixListener::bind(&socket).expect("bind");
     let stop = CancellationToken::new();
     let task = tokio::spawn(halbertd::server::serve(
