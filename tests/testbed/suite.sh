@@ -134,6 +134,77 @@ check "halbert-web runs under Landlock (strict)" expect 200 '"enforcement":"full
 docs_inside() { expect 200 '"openapi":"3.1' alice $A/openapi.json >/dev/null && expect 200 swagger-ui alice $A/docs/ >/dev/null; }
 check "/docs and /openapi.json are served inside" docs_inside
 
+# ---------------------------------------------------------------- discovery against real systemd
+check "test services: running, failed, oneshot (exited), inactive" X sh -ec '
+	printf "[Service]\nExecStart=/bin/sleep infinity\n" >/etc/systemd/system/hb-running.service
+	printf "[Service]\nExecStart=/bin/false\n" >/etc/systemd/system/hb-failed.service
+	printf "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n" >/etc/systemd/system/hb-oneshot.service
+	printf "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n" >/etc/systemd/system/hb-inactive.service
+	systemctl daemon-reload
+	systemctl start hb-running hb-oneshot
+	systemctl start hb-failed || true
+	[ "$(systemctl is-active hb-failed)" = failed ]'
+scan_and_wait() { # user url types-json
+	local before
+	before=$(XU "$1" curl -s "$2/api/discovery" | python3 -c "import json,sys; print(json.load(sys.stdin)[\"last_scan\"])")
+	expect 202 scan_id "$1" -H 'Content-Type: application/json' -d "$3" "$2/api/discovery/scan" >/dev/null || return 1
+	for _ in $(seq 100); do
+		now=$(XU "$1" curl -s "$2/api/discovery" | python3 -c "import json,sys; print(json.load(sys.stdin)[\"last_scan\"])")
+		[ "$now" != "$before" ] && [ "$now" != None ] && { sleep 0.5; return 0; }
+		sleep 0.2
+	done
+	return 1
+}
+check "a full scan through halbert-web (202, then results)" scan_and_wait alice $A '{}'
+check "the service scanner reports each unit's real state" X python3 - <<'PY'
+import json, subprocess
+out = subprocess.run(["runuser", "-u", "alice", "--", "curl", "-s", "http://127.0.0.1:8001/api/discovery/service"], capture_output=True, text=True).stdout
+d = json.loads(out)
+by = {i["id"]: i for i in d["discoveries"]}
+want = {
+    "service-hb-running": ("healthy", "Running"),
+    "service-hb-failed": ("failed", "Failed"),
+    "service-hb-oneshot": ("healthy", "Completed"),
+    "service-hb-inactive": ("stopped", "Stopped"),
+    "service-halbertd": ("healthy", "Running"),
+}
+for k, (st, detail) in want.items():
+    i = by.get(k)
+    print(k, i and (i["status"], i["status_detail"], i["data"]["unit_type"], i["data"]["enabled"]))
+    assert i and (i["status"], i["status_detail"]) == (st, detail), k
+assert by["service-hb-oneshot"]["data"]["unit_type"] == "oneshot"
+assert by["service-hb-inactive"]["data"]["enabled"] == "disabled"
+assert by["service-systemd-journald"]["data"]["is_critical"] is True
+assert not any("@." in i["name"] for i in d["discoveries"]), "no templates"
+print(len(d["discoveries"]), "services")
+PY
+check "GET /api/discovery/{type} answers the contract shape for all eight types" X python3 - <<'PY'
+import json, subprocess
+def get(path):
+    r = subprocess.run(["runuser", "-u", "alice", "--", "curl", "-s", "-w", "\n%{http_code}", "http://127.0.0.1:8001" + path], capture_output=True, text=True).stdout
+    body, code = r.rsplit("\n", 1)
+    return int(code), json.loads(body)
+for t in ["storage", "service", "network", "container", "gpu", "sharing", "security", "backup"]:
+    code, d = get("/api/discovery/" + t)
+    assert code == 200, (t, code, d)
+    for i in d["discoveries"]:
+        assert all(isinstance(i[k], str) for k in ["id", "type", "name", "title", "status"]) and isinstance(i["data"], dict), i
+        assert i["type"] == t
+    print(t, len(d["discoveries"]), "error:", d["error"])
+code, d = get("/api/discovery/disks")
+assert code == 400 and "storage, service" in d["detail"], d
+code, d = get("/api/discovery/storage")
+assert any(i["id"] == "fs-root" for i in d["discoveries"]), d
+code, d = get("/api/discovery/network")
+assert any(i["id"] == "listening-ports" for i in d["discoveries"]), d
+PY
+vanished() {
+	X sh -c 'systemctl stop hb-running; rm /etc/systemd/system/hb-running.service; systemctl daemon-reload' || return 1
+	scan_and_wait alice $A '{"types":["service"]}' || return 1
+	! XU alice curl -s $A/api/discovery/service | grep -q '"id":"service-hb-running"'
+}
+check "a unit removed from the system is gone after the next scan" vanished
+
 # ---------------------------------------------------------------- audit and journal
 check "halbertd audit verify passes" X halbertd audit verify
 check "audit records carry both uids (alice allowed, bob denied)" X python3 - "$ALICE" "$BOB" <<'PY'

@@ -262,9 +262,33 @@ pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
         .collect::<Vec<_>>()
         .await;
 
-    let mut items = Vec::with_capacity(services.len());
-    for (u, p) in services.iter().zip(props) {
-        let (name, description, _load, active, sub) = (&u.0, &u.1, &u.2, &u.3, &u.4);
+    // Loaded units with their properties, then installed unit files systemd has not loaded
+    // (disabled or never started services are services too); templates are not services.
+    let mut rows: Vec<(String, String, String, String, HashMap<String, OwnedValue>)> = services
+        .iter()
+        .zip(props)
+        .map(|(u, p)| (u.0.clone(), u.1.clone(), u.3.clone(), u.4.clone(), p))
+        .collect();
+    let mut unloaded: Vec<&String> = file_state
+        .keys()
+        .filter(|n| {
+            n.ends_with(".service") && !n.contains("@.") && !services.iter().any(|u| &u.0 == *n)
+        })
+        .collect();
+    unloaded.sort();
+    rows.extend(unloaded.into_iter().map(|n| {
+        (
+            n.clone(),
+            String::new(),
+            "inactive".into(),
+            "dead".into(),
+            HashMap::new(),
+        )
+    }));
+
+    let mut items = Vec::with_capacity(rows.len());
+    for (name, description, active, sub, p) in rows {
+        let (name, description, active, sub) = (&name, &description, &active, &sub);
         let short = name.trim_end_matches(".service");
         let (status, detail) = unit_status(active, sub);
         let mut it = Item::new(
@@ -285,6 +309,9 @@ pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
             })
             .cloned()
             .unwrap_or_default();
+        if enabled == "masked" {
+            it.status_detail = "Masked".into();
+        }
         let memory: Option<u64> = prop(&p, "MemoryCurrent").filter(|&m: &u64| m != u64::MAX);
         let cpu_ns: Option<u64> = prop(&p, "CPUUsageNSec").filter(|&c: &u64| c != u64::MAX);
         it.set("service_type", "systemd");
