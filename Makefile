@@ -7,7 +7,7 @@ BIN     := $(CURDIR)/target/debug
 # The testbed (systemd-nspawn) needs root.
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo -E)
 
-.PHONY: build dev test test-unit test-testbed lint fmt clean
+.PHONY: build dev test test-unit test-testbed bench lint fmt clean
 
 build:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install a Rust toolchain (https://rustup.rs), 1.89 or newer" >&2; exit 1; }
@@ -35,6 +35,14 @@ test-unit:
 
 test-testbed: build
 	$(SUDO) tests/testbed/suite.sh
+
+# Discovery: 10 full scans and 10,000 cached reads, on this machine and in the testbed.
+bench:
+	$(CARGO) build --release --example bench_discovery -p halbertd
+	@echo "== this machine"
+	$(CURDIR)/target/release/examples/bench_discovery --runs 10
+	@echo "== testbed (systemd-nspawn, real systemd and D-Bus)"
+	$(SUDO) tests/testbed/bench-discovery.sh --runs 10
 
 lint:
 	$(CARGO) fmt --all --check

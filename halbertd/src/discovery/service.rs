@@ -3,11 +3,13 @@
 //! properties, issued concurrently — no `systemctl` process anywhere.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use zbus::{OwnedObjectPath, OwnedVariant as OwnedValue};
 
 use super::{Action, Item, Kind, ScanCtx, ScanError, Status};
+use crate::host::HostRoot;
 
 const DEST: &str = "org.freedesktop.systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
@@ -201,6 +203,83 @@ fn prop<T: TryFrom<OwnedValue>>(props: &HashMap<String, OwnedValue>, key: &str) 
         .and_then(|v| T::try_from(v).ok())
 }
 
+/// Where unit files and their enablement symlinks live; a change to any of them (or to one of
+/// their `.wants`/`.requires`/`.d` subdirectories) changes what `ListUnitFiles` would say.
+const UNIT_DIRS: &[&str] = &[
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/run/systemd/transient",
+    "/run/systemd/generator",
+    "/run/systemd/generator.early",
+    "/run/systemd/generator.late",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+];
+
+/// Modification times of the unit directories and their immediate subdirectories.
+fn unit_dirs_fingerprint(root: &HostRoot) -> Vec<(String, Option<std::time::SystemTime>)> {
+    let mut out = Vec::new();
+    for d in UNIT_DIRS {
+        let p = root.path(d);
+        out.push((
+            d.to_string(),
+            std::fs::metadata(&p).and_then(|m| m.modified()).ok(),
+        ));
+        if let Ok(rd) = std::fs::read_dir(&p) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    out.push((
+                        e.path().display().to_string(),
+                        e.metadata().and_then(|m| m.modified()).ok(),
+                    ));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+type UnitFiles = Arc<Vec<(String, String)>>;
+type UnitFilesCache = Mutex<Option<(Vec<(String, Option<std::time::SystemTime>)>, UnitFiles)>>;
+
+/// `ListUnitFiles` makes systemd walk every unit directory (a third of a second on a small
+/// system), so its answer is kept until a unit directory changes.
+static UNIT_FILES: UnitFilesCache = Mutex::new(None);
+
+async fn unit_files(bus: &zbus::Connection, root: &HostRoot) -> Result<UnitFiles, ScanError> {
+    let fp = unit_dirs_fingerprint(root);
+    if let Some((seen, files)) = UNIT_FILES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        && *seen == fp
+    {
+        return Ok(files.clone());
+    }
+    let patterns: (Vec<&str>, Vec<&str>) = (vec![], vec!["*.service"]);
+    let files: Vec<(String, String)> = bus
+        .call_method(
+            Some(DEST),
+            "/org/freedesktop/systemd1",
+            Some(MANAGER),
+            "ListUnitFilesByPatterns",
+            &patterns,
+        )
+        .await
+        .map_err(bus_err("ListUnitFilesByPatterns"))?
+        .body()
+        .deserialize()
+        .map_err(bus_err("ListUnitFilesByPatterns reply"))?;
+    let files = Arc::new(files);
+    *UNIT_FILES.lock().unwrap_or_else(|p| p.into_inner()) = Some((fp, files.clone()));
+    Ok(files)
+}
+
+/// A service to report: name, description, ActiveState, SubState and its properties.
+type Row = (String, String, String, String, HashMap<String, OwnedValue>);
+
 pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
     let bus = ctx
         .bus
@@ -221,26 +300,33 @@ pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
         .body()
         .deserialize()
         .map_err(bus_err("ListUnits reply"))?;
-    let files: Vec<(String, String)> = call("ListUnitFiles")
-        .await
-        .map_err(bus_err("ListUnitFiles"))?
-        .body()
-        .deserialize()
-        .map_err(bus_err("ListUnitFiles reply"))?;
+    let files = unit_files(bus, &ctx.root).await?;
     let file_state: HashMap<String, (String, String)> = files
-        .into_iter()
-        .filter_map(|(path, state)| Some((path.rsplit('/').next()?.to_owned(), (path, state))))
+        .iter()
+        .filter_map(|(path, state)| {
+            Some((
+                path.rsplit('/').next()?.to_owned(),
+                (path.clone(), state.clone()),
+            ))
+        })
         .collect();
 
     let services: Vec<UnitRow> = units
         .into_iter()
         .filter(|u| u.0.ends_with(".service") && u.2 != "not-found")
         .collect();
+    // Properties (memory, main pid, result, type) only matter for units that run or failed;
+    // systemd answers one call at a time, so skipping the dead ones keeps a scan fast on
+    // machines with hundreds of units.
     let calls: Vec<_> = services
         .iter()
         .map(|u| {
             let path = u.6.clone();
+            let wanted = u.3 != "inactive";
             async move {
+                if !wanted {
+                    return HashMap::new();
+                }
                 let reply = bus
                     .call_method(
                         Some(DEST),
@@ -258,13 +344,13 @@ pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
         })
         .collect();
     let props = futures_util::stream::iter(calls)
-        .buffered(16)
+        .buffered(32)
         .collect::<Vec<_>>()
         .await;
 
     // Loaded units with their properties, then installed unit files systemd has not loaded
     // (disabled or never started services are services too); templates are not services.
-    let mut rows: Vec<(String, String, String, String, HashMap<String, OwnedValue>)> = services
+    let mut rows: Vec<Row> = services
         .iter()
         .zip(props)
         .map(|(u, p)| (u.0.clone(), u.1.clone(), u.3.clone(), u.4.clone(), p))
