@@ -306,13 +306,32 @@ impl Engine {
         progress: &tokio::sync::mpsc::UnboundedSender<Progress>,
     ) -> Result<(), EngineError> {
         self.check_read(caller)?;
+        self.scan_now(kinds, progress).await;
+        Ok(())
+    }
+
+    /// Types that were never scanned (nothing persisted for them).
+    pub fn never_scanned(&self) -> Vec<Kind> {
+        self.discovery
+            .summary()
+            .into_iter()
+            .filter(|t| t.last_scan_ms == 0)
+            .map(|t| t.kind)
+            .collect()
+    }
+
+    /// halbertd's own scans (at start and periodically), with nobody to report progress to.
+    pub async fn scan_now(
+        &self,
+        kinds: &[Kind],
+        progress: &tokio::sync::mpsc::UnboundedSender<Progress>,
+    ) {
         let ctx = ScanCtx::new(
             self.root.clone(),
             self.tools.clone(),
             self.authz.bus().await,
         );
         self.discovery.scan(kinds, &ctx, progress).await;
-        Ok(())
     }
 
     pub async fn verify_audit(&self, caller: &Caller) -> Result<Verification, EngineError> {

@@ -25,6 +25,8 @@ audit verify  check the audit log's hash chain; exit status 1 names the first br
 
 /// How long running RPCs and streams get to finish after SIGTERM.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+/// How often every discovery type is scanned again in the background.
+const RESCAN_EVERY: Duration = Duration::from_secs(15 * 60);
 /// How often the one-line STATUS= summary is refreshed when nothing changed.
 const STATUS_EVERY: Duration = Duration::from_secs(30);
 
@@ -221,6 +223,29 @@ fn serve(a: &Args) -> Result<()> {
             })
         };
 
+        // Worker "discovery": scans what was never scanned right away (a restart serves the
+        // persisted results at once), then everything every RESCAN_EVERY.
+        let discovery_worker = {
+            let (engine, token) = (engine.clone(), token.clone());
+            tokio::spawn(async move {
+                let mut kinds = engine.never_scanned();
+                loop {
+                    if !kinds.is_empty() {
+                        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+                        tokio::select! {
+                            _ = token.cancelled() => break,
+                            _ = engine.scan_now(&kinds, &tx) => {}
+                        }
+                    }
+                    tokio::select! {
+                        _ = token.cancelled() => break,
+                        _ = tokio::time::sleep(RESCAN_EVERY) => {}
+                    }
+                    kinds = halbertd::discovery::Kind::ALL.to_vec();
+                }
+            })
+        };
+
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
@@ -230,6 +255,7 @@ fn serve(a: &Args) -> Result<()> {
         token.cancel();
         let drained = tokio::time::timeout(SHUTDOWN_DEADLINE, async {
             let _ = status_worker.await;
+            let _ = discovery_worker.await;
             server.await
         })
         .await;
