@@ -13,8 +13,11 @@ TB_CGROUP_PARENT=halbert-testbed                   # nspawn instances get their 
 
 # Packages in the base tree (used by both backends). Bump TB_LAYOUT_VERSION when
 # the customisation in make-rootfs.sh changes, so caches are rebuilt.
-TB_LAYOUT_VERSION=5
+TB_LAYOUT_VERSION=6
 TB_BASE_PKGS=${TB_BASE_PKGS:-systemd,systemd-sysv,dbus,polkitd,libpam-systemd,procps,iproute2,less,curl,python3}
+# Installed with apt inside the tree after debootstrap (debootstrap's own resolver fails to
+# configure podman's dependencies). podman: the container scanner's tests use its real API socket.
+TB_EXTRA_PKGS=${TB_EXTRA_PKGS:-podman busybox-static}
 # Extra packages for the qemu image (kernel + a way in).
 TB_VM_PKGS=${TB_VM_PKGS:-linux-image-amd64 initramfs-tools openssh-server}
 
@@ -56,7 +59,7 @@ tb_mirror() {
 }
 
 # Cache key: changes when package lists / layout / suite change.
-tb_base_key() { printf '%s|%s|%s' "$TB_SUITE" "$TB_LAYOUT_VERSION" "$TB_BASE_PKGS" | sha256sum | cut -c1-12; }
+tb_base_key() { printf '%s|%s|%s|%s' "$TB_SUITE" "$TB_LAYOUT_VERSION" "$TB_BASE_PKGS" "$TB_EXTRA_PKGS" | sha256sum | cut -c1-12; }
 tb_vm_key() { printf '%s|%s' "$(tb_base_key)" "$TB_VM_PKGS" | sha256sum | cut -c1-12; }
 tb_base_tree() { echo "$TB_ROOTFS_DIR/base-$(tb_base_key)"; }
 tb_vm_image() { echo "$TB_CACHE/vm-$(tb_vm_key)"; }  # dir with rootfs.img, vmlinuz, initrd.img, id_ed25519
