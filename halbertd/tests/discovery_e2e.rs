@@ -72,7 +72,7 @@ async fn scans_replace_persist_and_survive_a_restart() {
         .await
         .expect("list")
         .into_inner();
-    assert_eq!(storage.items.len(), 9);
+    assert_eq!(storage.items.len(), 13);
     assert!(storage.last_scan_unix_ms > 0);
     let sdc = c
         .get(pb::GetDiscoveryRequest {
@@ -118,7 +118,7 @@ async fn scans_replace_persist_and_survive_a_restart() {
         .await
         .expect("list")
         .into_inner();
-    assert_eq!(again.items.len(), 8);
+    assert_eq!(again.items.len(), 12);
     assert_eq!(
         again.last_scan_unix_ms,
         storage.last_scan_unix_ms.max(again.last_scan_unix_ms)

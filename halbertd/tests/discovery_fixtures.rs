@@ -58,6 +58,10 @@ async fn storage_workstation() {
             "disk-sdb",
             "disk-sdc",
             "md-md0",
+            "bcache-bcache0",
+            "bcachefs-0f1e2d3c",
+            "zpool-tank",
+            "zpool-backup",
             "fs-root",
             "fs-boot-efi",
             "fs-home",
@@ -135,6 +139,39 @@ async fn storage_workstation() {
     assert_eq!(
         find(&items, "fs-mnt-data-disk").data["mountpoint"],
         "/mnt/data disk"
+    );
+    let bc = find(&items, "bcache-bcache0");
+    assert_eq!(
+        (
+            bc.status_detail.as_str(),
+            &bc.data["cache_mode"],
+            &bc.data["backing_device"]
+        ),
+        (
+            "Cached (clean)",
+            &Value::from("writeback"),
+            &Value::from("sdb1")
+        )
+    );
+    let bfs = find(&items, "bcachefs-0f1e2d3c");
+    assert_eq!(
+        (bfs.status, &bfs.data["devices"], &bfs.data["labels"]),
+        (
+            Status::Warning,
+            &serde_json::json!(["sda", "nvme0n1p3"]),
+            &serde_json::json!(["hdd.hdd1", "ssd.ssd1"])
+        )
+    );
+    assert_eq!(
+        (
+            find(&items, "zpool-tank").status,
+            find(&items, "zpool-backup").status
+        ),
+        (Status::Healthy, Status::Warning)
+    );
+    assert_eq!(
+        find(&items, "zpool-tank").data["used_bytes"],
+        1_288_490_188_800u64
     );
 }
 
@@ -337,7 +374,12 @@ async fn gpu_workstation() {
     let items = scan("workstation", Kind::Gpu).await;
     assert_eq!(
         ids(&items),
-        ["gpu-0000-00-02-0", "gpu-0000-01-00-0", "gpu-0000-02-00-0"],
+        [
+            "gpu-0000-00-02-0",
+            "gpu-0000-01-00-0",
+            "gpu-0000-02-00-0",
+            "gpu-0000-03-00-0"
+        ],
         "the USB controller is not a GPU"
     );
     let igpu = find(&items, "gpu-0000-00-02-0");
@@ -382,6 +424,21 @@ async fn gpu_workstation() {
             "NVIDIA RTX A4000",
             &Value::from("compute"),
             &Value::from(16376.0)
+        )
+    );
+    let amd = find(&items, "gpu-0000-03-00-0");
+    assert_eq!(
+        (
+            amd.title.as_str(),
+            &amd.data["vendor"],
+            &amd.data["vram_mb"],
+            &amd.data["utilization_percent"]
+        ),
+        (
+            "Navi 21 [Radeon RX 6800/6800 XT / 6900 XT]",
+            &Value::from("AMD"),
+            &Value::from(16368.0),
+            &Value::from(12.0)
         )
     );
 }

@@ -24,6 +24,11 @@ pub const TYPES: [&str; 8] = [
     "backup",
 ];
 
+/// ISO 8601 of a Unix-milliseconds time; `None` for 0 ("never").
+fn iso_ms(ms: i64) -> Option<String> {
+    (ms > 0).then(|| iso8601(ms / 1000)).flatten()
+}
+
 fn check_type(t: &str) -> Result<(), ApiError> {
     if TYPES.contains(&t) {
         Ok(())
@@ -106,9 +111,7 @@ pub fn view(i: pb::DiscoveryItem) -> DiscoveryView {
                 danger: a.danger,
             })
             .collect(),
-        last_scanned: (i.last_scanned_unix_ms > 0)
-            .then(|| iso8601(i.last_scanned_unix_ms / 1000))
-            .flatten(),
+        last_scanned: iso_ms(i.last_scanned_unix_ms),
         mentionable: true,
     }
 }
@@ -142,9 +145,7 @@ pub async fn list(
     Ok(Json(DiscoveryListView {
         discoveries: l.items.into_iter().map(view).collect(),
         kind: l.r#type,
-        last_scan: (l.last_scan_unix_ms > 0)
-            .then(|| iso8601(l.last_scan_unix_ms / 1000))
-            .flatten(),
+        last_scan: iso_ms(l.last_scan_unix_ms),
         scan_duration_ms: l.duration_ms,
         error: Some(l.error).filter(|e| !e.is_empty()),
     }))
@@ -199,16 +200,14 @@ pub async fn summary(State(st): State<AppState>) -> Result<Json<SummaryView>, Ap
         .unwrap_or(0);
     Ok(Json(SummaryView {
         total: s.types.iter().map(|t| t.count).sum(),
-        last_scan: (last > 0).then(|| iso8601(last / 1000)).flatten(),
+        last_scan: iso_ms(last),
         types: s
             .types
             .into_iter()
             .map(|t| TypeSummaryView {
                 kind: t.r#type,
                 count: t.count,
-                last_scan: (t.last_scan_unix_ms > 0)
-                    .then(|| iso8601(t.last_scan_unix_ms / 1000))
-                    .flatten(),
+                last_scan: iso_ms(t.last_scan_unix_ms),
                 error: Some(t.error).filter(|e| !e.is_empty()),
             })
             .collect(),

@@ -188,31 +188,7 @@ async fn timer_items(ctx: &ScanCtx) -> Vec<Item> {
     let Some(bus) = &ctx.bus else {
         return Vec::new();
     };
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        zbus::OwnedObjectPath,
-        u32,
-        String,
-        zbus::OwnedObjectPath,
-    );
-    let Ok(reply) = bus
-        .call_method(
-            Some("org.freedesktop.systemd1"),
-            "/org/freedesktop/systemd1",
-            Some("org.freedesktop.systemd1.Manager"),
-            "ListUnits",
-            &(),
-        )
-        .await
-    else {
-        return Vec::new();
-    };
-    let Ok(units) = reply.body().deserialize::<Vec<Row>>() else {
+    let Ok(units) = super::list_units(bus).await else {
         return Vec::new();
     };
     let mut items = Vec::new();
@@ -272,20 +248,8 @@ async fn timer_items(ctx: &ScanCtx) -> Vec<Item> {
         it.set("service", service);
         it.set("service_state", result);
         it.actions = vec![
-            Action {
-                id: "run_now".into(),
-                label: "Run now".into(),
-                icon: "play".into(),
-                requires_approval: true,
-                danger: false,
-            },
-            Action {
-                id: "view_logs".into(),
-                label: "Logs".into(),
-                icon: "scroll-text".into(),
-                requires_approval: false,
-                danger: false,
-            },
+            Action::new("run_now", "Run now", "play", true, false),
+            Action::new("view_logs", "Logs", "scroll-text", false, false),
         ];
         items.push(it);
     }

@@ -163,22 +163,7 @@ pub fn parse_containers(runtime: &str, body: &[u8]) -> Result<Vec<Item>, String>
                 "compose_project",
                 c["Labels"]["com.docker.compose.project"].clone(),
             );
-            it.actions = vec![
-                Action {
-                    id: "restart".into(),
-                    label: "Restart".into(),
-                    icon: "rotate-cw".into(),
-                    requires_approval: true,
-                    danger: false,
-                },
-                Action {
-                    id: "logs".into(),
-                    label: "Logs".into(),
-                    icon: "scroll-text".into(),
-                    requires_approval: false,
-                    danger: false,
-                },
-            ];
+            it.actions = vec![Action::restart(), Action::logs()];
             it
         })
         .collect())

@@ -124,6 +124,27 @@ pub struct Action {
     pub danger: bool,
 }
 
+impl Action {
+    /// An action needing approval (it changes the system) or not (it only shows something).
+    pub fn new(id: &str, label: &str, icon: &str, requires_approval: bool, danger: bool) -> Self {
+        Self {
+            id: id.into(),
+            label: label.into(),
+            icon: icon.into(),
+            requires_approval,
+            danger,
+        }
+    }
+
+    pub fn restart() -> Self {
+        Self::new("restart", "Restart", "rotate-cw", true, false)
+    }
+
+    pub fn logs() -> Self {
+        Self::new("logs", "Logs", "scroll-text", false, false)
+    }
+}
+
 /// One discovered thing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
@@ -320,6 +341,35 @@ pub async fn scan(kind: Kind, ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
         Kind::Security => security::scan(ctx).await,
         Kind::Backup => backup::scan(ctx).await,
     }
+}
+
+/// One row of systemd's `ListUnits`: name, description, load, active and sub state, followed
+/// unit, object path, job id, job type, job path.
+pub type UnitRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    zbus::OwnedObjectPath,
+    u32,
+    String,
+    zbus::OwnedObjectPath,
+);
+
+/// Every unit systemd has loaded, in one call.
+pub async fn list_units(bus: &zbus::Connection) -> Result<Vec<UnitRow>, zbus::Error> {
+    bus.call_method(
+        Some("org.freedesktop.systemd1"),
+        "/org/freedesktop/systemd1",
+        Some("org.freedesktop.systemd1.Manager"),
+        "ListUnits",
+        &(),
+    )
+    .await?
+    .body()
+    .deserialize()
 }
 
 /// The ActiveState of a unit, or `None` when systemd does not know it.

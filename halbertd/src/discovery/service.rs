@@ -6,27 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
-use zbus::{OwnedObjectPath, OwnedVariant as OwnedValue};
+use zbus::OwnedVariant as OwnedValue;
 
-use super::{Action, Item, Kind, ScanCtx, ScanError, Status};
+use super::{Action, Item, Kind, ScanCtx, ScanError, Status, UnitRow, list_units};
 use crate::host::HostRoot;
 
 const DEST: &str = "org.freedesktop.systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
-
-/// (name, description, load, active, sub, following, path, job id, job type, job path)
-type UnitRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    OwnedObjectPath,
-    u32,
-    String,
-    OwnedObjectPath,
-);
 
 fn bus_err(what: &str) -> impl FnOnce(zbus::Error) -> ScanError + '_ {
     move |e| ScanError::Failed(format!("systemd D-Bus {what}: {e}"))
@@ -285,21 +271,7 @@ pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
         .bus
         .as_ref()
         .ok_or_else(|| ScanError::Failed("the system bus is not reachable".into()))?;
-    let call = |method: &'static str| {
-        bus.call_method(
-            Some(DEST),
-            "/org/freedesktop/systemd1",
-            Some(MANAGER),
-            method,
-            &(),
-        )
-    };
-    let units: Vec<UnitRow> = call("ListUnits")
-        .await
-        .map_err(bus_err("ListUnits"))?
-        .body()
-        .deserialize()
-        .map_err(bus_err("ListUnits reply"))?;
+    let units: Vec<UnitRow> = list_units(bus).await.map_err(bus_err("ListUnits"))?;
     let files = unit_files(bus, &ctx.root).await?;
     let file_state: HashMap<String, (String, String)> = files
         .iter()
@@ -420,27 +392,9 @@ pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
         it.set("category", category(short));
         it.set("is_critical", CRITICAL.contains(&short));
         it.actions = vec![
-            Action {
-                id: "restart".into(),
-                label: "Restart".into(),
-                icon: "rotate-cw".into(),
-                requires_approval: true,
-                danger: false,
-            },
-            Action {
-                id: "stop".into(),
-                label: "Stop".into(),
-                icon: "square".into(),
-                requires_approval: true,
-                danger: true,
-            },
-            Action {
-                id: "logs".into(),
-                label: "Logs".into(),
-                icon: "scroll-text".into(),
-                requires_approval: false,
-                danger: false,
-            },
+            Action::restart(),
+            Action::new("stop", "Stop", "square", true, true),
+            Action::logs(),
         ];
         items.push(it);
     }

@@ -15,9 +15,11 @@ const SMART_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Block devices that are not disks of their own.
 fn is_disk(name: &str) -> bool {
-    !["loop", "ram", "zram", "dm-", "md", "sr", "fd", "nbd"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    ![
+        "loop", "ram", "zram", "dm-", "md", "sr", "fd", "nbd", "bcache",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
 }
 
 fn transport(root: &HostRoot, name: &str) -> &'static str {
@@ -366,13 +368,7 @@ fn fs_items(root: &HostRoot) -> Result<Vec<Item>, ScanError> {
             .status(status, detail);
             it.icon = "folder".into();
             it.source = "mountinfo + statvfs".into();
-            it.actions = vec![Action {
-                id: "details".into(),
-                label: "Details".into(),
-                icon: "info".into(),
-                requires_approval: false,
-                danger: false,
-            }];
+            it.actions = vec![Action::new("details", "Details", "info", false, false)];
             it.set("mountpoint", u.mountpoint.clone());
             it.set("device", u.device.clone());
             it.set("fstype", u.fstype.clone());
@@ -389,9 +385,206 @@ fn fs_items(root: &HostRoot) -> Result<Vec<Item>, ScanError> {
         .collect())
 }
 
+/// bcache devices: `/sys/block/bcache*/bcache` (state, cache mode, backing device, dirty data).
+fn bcache_items(root: &HostRoot) -> Vec<Item> {
+    let mut names: Vec<String> = std::fs::read_dir(root.path("/sys/block"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("bcache"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| {
+            let a = |f: &str| root.read_attr(format!("/sys/block/{n}/bcache/{f}"));
+            let state = a("state").unwrap_or_else(|| "unknown".into());
+            // cache_mode lists every mode with the active one in brackets.
+            let mode = a("cache_mode").and_then(|m| {
+                m.split_whitespace()
+                    .find(|w| w.starts_with('['))
+                    .map(|w| w.trim_matches(['[', ']']).to_owned())
+            });
+            let backing = std::fs::canonicalize(root.path(format!("/sys/block/{n}/bcache")))
+                .ok()
+                .and_then(|p| {
+                    p.parent()
+                        .and_then(|d| d.file_name())
+                        .map(|f| f.to_string_lossy().into_owned())
+                });
+            let (status, detail) = match state.as_str() {
+                "clean" | "dirty" => (Status::Healthy, format!("Cached ({state})")),
+                "no cache" => (Status::Warning, "No cache device".to_owned()),
+                "inconsistent" => (Status::Critical, "Inconsistent".to_owned()),
+                other => (Status::Unknown, other.to_owned()),
+            };
+            let mut it = Item::new(
+                Kind::Storage,
+                format!("bcache-{n}"),
+                n.clone(),
+                format!("bcache {n}"),
+            )
+            .status(status, detail);
+            it.icon = "layers".into();
+            it.source = "sysfs (bcache)".into();
+            it.set("device", format!("/dev/{n}"));
+            it.set("state", state);
+            it.set("cache_mode", mode);
+            it.set("backing_device", backing);
+            it.set("dirty_data", a("dirty_data"));
+            it
+        })
+        .collect()
+}
+
+/// bcachefs filesystems: `/sys/fs/bcachefs/<uuid>/` with its member devices.
+fn bcachefs_items(root: &HostRoot) -> Vec<Item> {
+    let mut fss: Vec<String> = std::fs::read_dir(root.path("/sys/fs/bcachefs"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    fss.sort();
+    fss.into_iter()
+        .map(|uuid| {
+            let base = format!("/sys/fs/bcachefs/{uuid}");
+            // In member order (dev-0, dev-1, ...): (device, label, state).
+            let mut entries: Vec<std::fs::DirEntry> = std::fs::read_dir(root.path(&base))
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| e.file_name().to_string_lossy().starts_with("dev-"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            entries.sort_by_key(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .trim_start_matches("dev-")
+                    .parse::<u32>()
+                    .unwrap_or(u32::MAX)
+            });
+            let members: Vec<(String, String, String)> = entries
+                .iter()
+                .map(|e| {
+                    let dev = std::fs::read_link(e.path().join("block"))
+                        .ok()
+                        .and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+                        .unwrap_or_default();
+                    let f = |a: &str| {
+                        std::fs::read_to_string(e.path().join(a))
+                            .map(|s| s.trim().to_owned())
+                            .unwrap_or_default()
+                    };
+                    (dev, f("label"), f("state"))
+                })
+                .collect();
+            let bad = members
+                .iter()
+                .filter(|m| !m.2.is_empty() && m.2 != "rw")
+                .count();
+            let (status, detail) = if bad > 0 {
+                (Status::Warning, format!("{bad} device(s) not rw"))
+            } else {
+                (Status::Healthy, format!("{} device(s)", members.len()))
+            };
+            let short: String = uuid.chars().take(8).collect();
+            let mut it = Item::new(
+                Kind::Storage,
+                format!("bcachefs-{short}"),
+                uuid.clone(),
+                format!("bcachefs {short}"),
+            )
+            .status(status, detail);
+            it.icon = "layers".into();
+            it.source = "sysfs (bcachefs)".into();
+            it.set("uuid", uuid.clone());
+            it.set(
+                "devices",
+                members.iter().map(|m| m.0.clone()).collect::<Vec<_>>(),
+            );
+            it.set(
+                "labels",
+                members
+                    .iter()
+                    .map(|m| m.1.clone())
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>(),
+            );
+            it.set(
+                "device_states",
+                members.iter().map(|m| m.2.clone()).collect::<Vec<_>>(),
+            );
+            it
+        })
+        .collect()
+}
+
+/// ZFS pools from `zpool list -H -p` (name, size, alloc, free, health), where ZFS is installed.
+pub fn parse_zpool_list(text: &str) -> Vec<Item> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() >= 5).then(|| {
+                let num = |s: &str| s.parse::<u64>().ok();
+                let (size, alloc) = (num(f[1]), num(f[2]));
+                let health = f[4].to_owned();
+                let (status, detail) = match health.as_str() {
+                    "ONLINE" => (Status::Healthy, "Online".to_owned()),
+                    "DEGRADED" => (Status::Warning, "Degraded".to_owned()),
+                    "FAULTED" | "UNAVAIL" | "REMOVED" => (Status::Critical, health.clone()),
+                    other => (Status::Unknown, other.to_owned()),
+                };
+                let mut it = Item::new(
+                    Kind::Storage,
+                    format!("zpool-{}", slug(f[0])),
+                    f[0].to_owned(),
+                    format!("ZFS pool {}", f[0]),
+                )
+                .status(status, detail);
+                it.icon = "database".into();
+                it.source = "zpool".into();
+                it.set("pool", f[0]);
+                it.set("size_bytes", size);
+                it.set("used_bytes", alloc);
+                it.set("free_bytes", num(f[3]));
+                it.set("health", health);
+                it
+            })
+        })
+        .collect()
+}
+
+async fn zfs_items(ctx: &ScanCtx) -> Vec<Item> {
+    match ctx
+        .tools
+        .run(
+            &[
+                "zpool",
+                "list",
+                "-H",
+                "-p",
+                "-o",
+                "name,size,alloc,free,health",
+            ],
+            ctx.tool_limit(Duration::from_secs(5)),
+        )
+        .await
+    {
+        Ok(o) if o.code == Some(0) => parse_zpool_list(&o.stdout),
+        _ => Vec::new(),
+    }
+}
+
 pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
     let mut items = disk_items(ctx).await;
     items.extend(md_items(&ctx.root));
+    items.extend(bcache_items(&ctx.root));
+    items.extend(bcachefs_items(&ctx.root));
+    items.extend(zfs_items(ctx).await);
     items.extend(fs_items(&ctx.root)?);
     Ok(items)
 }
