@@ -182,8 +182,6 @@ PY
 # cannot raise RLIMIT_MEMLOCK for its eBPF device filter without CAP_SYS_RESOURCE), so the
 # containers are created but not started.
 check "podman: API socket up, an imported image, two created containers" X sh -ec '
-	mkdir -p /etc/containers
-	printf "[storage]\ndriver = \"vfs\"\nrunroot = \"/run/containers/storage\"\ngraphroot = \"/var/lib/containers/storage\"\n" >/etc/containers/storage.conf
 	mkdir -p /tmp/img/bin && cp /bin/busybox /tmp/img/bin/ && tar -C /tmp/img -cf /tmp/img.tar .
 	podman import -q /tmp/img.tar localhost/hb-busybox:1 >/dev/null
 	podman create -q --network none --name hb-web -p 8080:80 localhost/hb-busybox:1 /bin/busybox httpd -f >/dev/null
