@@ -2,8 +2,10 @@
 //! and the page on 127.0.0.1:8000, and reaches halbertd only through `daemon` (gRPC on its
 //! Unix socket). See ARCHITECTURE.md.
 
+pub mod ai_rules;
 pub mod api;
 pub mod config;
+pub mod conversations;
 pub mod daemon;
 pub mod feed;
 pub mod guard;

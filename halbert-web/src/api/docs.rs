@@ -45,14 +45,21 @@ returned (202). The server ignores messages from the client."#;
     paths(
         super::guardrails::status, super::guardrails::enter, super::guardrails::exit, super::health::health,
         super::discovery::summary, super::discovery::list, super::discovery::get_item, super::discovery::scan,
-        super::discovery::mentions
+        super::discovery::mentions,
+        super::conversations::list, super::conversations::create, super::conversations::get, super::conversations::rename,
+        super::conversations::delete, super::conversations::append,
+        super::rules::list, super::rules::create, super::rules::update, super::rules::delete
     ),
     components(schemas(
         ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData,
         DiscoveryView, DiscoveryActionView, DiscoveryListView, SummaryView, TypeSummaryView, ScanRequest, ScanStarted,
-        ScanProgress, Mentions, MentionView
+        ScanProgress, Mentions, MentionView,
+        crate::conversations::Conversation, crate::conversations::Summary, crate::conversations::Message,
+        super::conversations::NewConversation, super::conversations::NewMessage, super::conversations::Rename,
+        super::conversations::Deleted, super::conversations::ConversationList,
+        crate::ai_rules::Rule, crate::ai_rules::RuleInput, super::rules::RuleList
     )),
-    tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "discovery", description = "What this machine has"), (name = "system", description = "halbert-web itself"))
+    tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "discovery", description = "What this machine has"), (name = "conversations", description = "Stored chat conversations"), (name = "ai-rules", description = "Standing instructions for the assistant"), (name = "system", description = "halbert-web itself"))
 )]
 pub struct ApiDoc;
 

@@ -2,11 +2,13 @@
 //! Handlers translate between HTTP and [`Daemon`](crate::daemon::Daemon) calls and decide
 //! nothing themselves.
 
+mod conversations;
 mod discovery;
 mod docs;
 mod guardrails;
 mod health;
 mod pages;
+mod rules;
 pub mod ws;
 
 use std::sync::Arc;
@@ -43,6 +45,22 @@ pub struct AppState {
     pub sandbox: sandbox::Outcome,
     /// The per-user database (conversations, settings and memory build on it).
     pub db: sled::Db,
+    pub conversations: crate::conversations::Conversations,
+    pub rules: crate::ai_rules::Rules,
+}
+
+/// Runs store work (sled, fsync) off the async runtime.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "blocking task failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error (see the log)",
+        )
+    })
 }
 
 /// The error body of every failed request.
@@ -221,6 +239,28 @@ pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
         .route("/api/discovery/mentions", get(discovery::mentions))
         .route("/api/discovery/{type}", get(discovery::list))
         .route("/api/discovery/{type}/{id}", get(discovery::get_item))
+        .route(
+            "/api/conversations",
+            get(conversations::list).post(conversations::create),
+        )
+        .route(
+            "/api/conversations/{id}",
+            get(conversations::get)
+                .patch(conversations::rename)
+                .delete(conversations::delete),
+        )
+        .route(
+            "/api/conversations/{id}/messages",
+            post(conversations::append),
+        )
+        .route(
+            "/api/settings/ai-rules",
+            get(rules::list).post(rules::create),
+        )
+        .route(
+            "/api/settings/ai-rules/{id}",
+            axum::routing::put(rules::update).delete(rules::delete),
+        )
         .route("/ws", get(ws::upgrade))
         .route("/", get(pages::index))
         .route("/static/{file}", get(pages::asset))

@@ -149,7 +149,10 @@ pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
         });
     }
     let db_dir = tempfile::tempdir().expect("tempdir");
+    let db = halbert_web::store::open(db_dir.path()).expect("db");
     let state = AppState {
+        conversations: halbert_web::conversations::Conversations::open(&db).expect("conversations"),
+        rules: halbert_web::ai_rules::Rules::open(&db).expect("rules"),
         daemon,
         guardrails: halbert_web::config::GuardrailsConfig::default(),
         feed,
@@ -159,7 +162,7 @@ pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
             abi: 0,
             enforcement: "off",
         },
-        db: halbert_web::store::open(db_dir.path()).expect("db"),
+        db,
     };
     let guard = Arc::new(halbert_web::guard::Guard::new(addr, &[], None));
     let task = tokio::spawn(halbert_web::server::serve(

@@ -1,0 +1,150 @@
+//! `/api/conversations*`: stored chat conversations.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
+use crate::conversations::{Conversation, ConversationError, Message, Summary};
+
+impl From<ConversationError> for ApiError {
+    fn from(e: ConversationError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ConversationError::BadId => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", detail)
+            }
+            ConversationError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", detail)
+            }
+            ConversationError::Invalid(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                detail,
+            ),
+            ConversationError::Store(_) | ConversationError::Corrupt(_) => {
+                tracing::error!(error = %detail, "conversation store");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "storage_error",
+                    "the conversation store failed (see the log)",
+                )
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewConversation {
+    /// Default: "Chat <Mon DD>, <hh:mm AM/PM>" (UTC).
+    pub name: Option<String>,
+    /// `guide` (default) or `coder`.
+    pub persona: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessage {
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+    #[serde(default)]
+    pub mentions: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    pub deleted: bool,
+    pub id: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConversationList {
+    pub conversations: Vec<Summary>,
+}
+
+fn ai_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "Halbert".into())
+}
+
+/// Conversations, most recently active first.
+#[utoipa::path(get, path = "/api/conversations", tag = "conversations", responses((status = 200, body = ConversationList)))]
+pub async fn list(State(st): State<AppState>) -> Result<Json<ConversationList>, ApiError> {
+    let c = st.conversations.clone();
+    Ok(Json(ConversationList {
+        conversations: blocking(move || c.list()).await??,
+    }))
+}
+
+/// Start a conversation; it opens with the assistant's greeting.
+#[utoipa::path(post, path = "/api/conversations", tag = "conversations", request_body = NewConversation,
+    responses((status = 201, body = Conversation), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<NewConversation>,
+) -> Result<(StatusCode, Json<Conversation>), ApiError> {
+    let c = st.conversations.clone();
+    let conv = blocking(move || c.create(req.name, req.persona, &ai_name())).await??;
+    Ok((StatusCode::CREATED, Json(conv)))
+}
+
+/// One conversation with its messages.
+#[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path, description = "A UUID")),
+    responses((status = 200, body = Conversation), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Conversation>, ApiError> {
+    let c = st.conversations.clone();
+    Ok(Json(blocking(move || c.get(&id)).await??))
+}
+
+/// Rename a conversation.
+#[utoipa::path(patch, path = "/api/conversations/{id}", tag = "conversations", request_body = Rename,
+    responses((status = 200, body = Summary), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn rename(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<Rename>,
+) -> Result<Json<Summary>, ApiError> {
+    let c = st.conversations.clone();
+    Ok(Json(blocking(move || c.rename(&id, &req.name)).await??))
+}
+
+/// Delete a conversation and its messages.
+#[utoipa::path(delete, path = "/api/conversations/{id}", tag = "conversations",
+    responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Deleted>, ApiError> {
+    let c = st.conversations.clone();
+    let id2 = id.clone();
+    blocking(move || c.delete(&id2)).await??;
+    Ok(Json(Deleted { deleted: true, id }))
+}
+
+/// Append a message. Safe under concurrent appends: every message is stored under its own key.
+#[utoipa::path(post, path = "/api/conversations/{id}/messages", tag = "conversations", request_body = NewMessage,
+    responses((status = 201, body = Message), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn append(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<NewMessage>,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let c = st.conversations.clone();
+    let msg = blocking(move || c.append(&id, &req.role, &req.content, req.mentions)).await??;
+    Ok((StatusCode::CREATED, Json(msg)))
+}
