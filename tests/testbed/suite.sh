@@ -147,6 +147,8 @@ check "test services: running, failed, oneshot (exited), inactive" X sh -ec '
 scan_and_wait() { # user url types-json
 	local before
 	before=$(XU "$1" curl -s "$2/api/discovery" | python3 -c "import json,sys; print(json.load(sys.stdin)[\"last_scan\"])")
+	# last_scan has one-second resolution: make sure this scan cannot share the previous second.
+	sleep 1.1
 	expect 202 scan_id "$1" -H 'Content-Type: application/json' -d "$3" "$2/api/discovery/scan" >/dev/null || return 1
 	for _ in $(seq 100); do
 		now=$(XU "$1" curl -s "$2/api/discovery" | python3 -c "import json,sys; print(json.load(sys.stdin)[\"last_scan\"])")
