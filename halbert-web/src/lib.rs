@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod daemon;
 pub mod feed;
 pub mod guard;
+pub mod llm;
 pub mod peer_uid;
 pub mod sandbox;
 pub mod server;

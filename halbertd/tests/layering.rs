@@ -96,7 +96,8 @@ fn only_exec_spawns_processes_and_nothing_builds_shell_strings() {
 #[test]
 fn only_known_modules_write_files() {
     // statefile and audit write inside halbertd's state dir; main binds the development
-    // socket; halbert-web's config/store/main write inside the user's state dir.
+    // socket; halbert-web's config/store/main and the model settings (API keys, 0600) write
+    // inside the user's state dir.
     let allowed = [
         "halbertd/src/statefile.rs",
         "halbertd/src/audit.rs",
@@ -104,6 +105,7 @@ fn only_known_modules_write_files() {
         "halbert-web/src/config.rs",
         "halbert-web/src/main.rs",
         "halbert-web/src/store.rs",
+        "halbert-web/src/llm/settings.rs",
     ];
     let writes = [
         "fs::write",

@@ -48,7 +48,9 @@ returned (202). The server ignores messages from the client."#;
         super::discovery::mentions,
         super::conversations::list, super::conversations::create, super::conversations::get, super::conversations::rename,
         super::conversations::delete, super::conversations::append,
-        super::rules::list, super::rules::create, super::rules::update, super::rules::delete
+        super::rules::list, super::rules::create, super::rules::update, super::rules::delete,
+        super::models::list, super::models::save, super::models::delete, super::models::models, super::models::test,
+        super::models::assign, super::models::clear, super::models::loaded
     ),
     components(schemas(
         ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData,
@@ -57,9 +59,12 @@ returned (202). The server ignores messages from the client."#;
         crate::conversations::Conversation, crate::conversations::Summary, crate::conversations::Message,
         super::conversations::NewConversation, super::conversations::NewMessage, super::conversations::Rename,
         super::conversations::Deleted, super::conversations::ConversationList,
-        crate::ai_rules::Rule, crate::ai_rules::RuleInput, super::rules::RuleList
+        crate::ai_rules::Rule, crate::ai_rules::RuleInput, super::rules::RuleList,
+        super::models::EndpointView, super::models::EndpointList, super::models::EndpointDeleted, super::models::ModelList,
+        super::models::TestResult, super::models::AssignRequest, super::models::RoleView, super::models::Cleared,
+        super::models::LoadedView, crate::llm::client::LoadedModel, crate::llm::settings::EndpointInput
     )),
-    tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "discovery", description = "What this machine has"), (name = "conversations", description = "Stored chat conversations"), (name = "ai-rules", description = "Standing instructions for the assistant"), (name = "system", description = "halbert-web itself"))
+    tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "discovery", description = "What this machine has"), (name = "conversations", description = "Stored chat conversations"), (name = "ai-rules", description = "Standing instructions for the assistant"), (name = "models", description = "Model endpoints and role assignments"), (name = "system", description = "halbert-web itself"))
 )]
 pub struct ApiDoc;
 

@@ -7,6 +7,7 @@ mod discovery;
 mod docs;
 mod guardrails;
 mod health;
+mod models;
 mod pages;
 mod rules;
 pub mod ws;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub db: sled::Db,
     pub conversations: crate::conversations::Conversations,
     pub rules: crate::ai_rules::Rules,
+    pub models: Arc<crate::llm::settings::Settings>,
+    pub llm: crate::llm::client::LlmClient,
 }
 
 /// Runs store work (sled, fsync) off the async runtime.
@@ -261,6 +264,19 @@ pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
             "/api/settings/ai-rules/{id}",
             axum::routing::put(rules::update).delete(rules::delete),
         )
+        .route(
+            "/api/settings/endpoints",
+            get(models::list).post(models::save),
+        )
+        .route(
+            "/api/settings/endpoints/{id}",
+            axum::routing::delete(models::delete),
+        )
+        .route("/api/settings/endpoints/{id}/models", get(models::models))
+        .route("/api/settings/endpoints/{id}/test", post(models::test))
+        .route("/api/settings/assign/{role}", post(models::assign))
+        .route("/api/settings/{role}/clear", post(models::clear))
+        .route("/api/models/loaded", get(models::loaded))
         .route("/ws", get(ws::upgrade))
         .route("/", get(pages::index))
         .route("/static/{file}", get(pages::asset))

@@ -153,6 +153,10 @@ pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
     let state = AppState {
         conversations: halbert_web::conversations::Conversations::open(&db).expect("conversations"),
         rules: halbert_web::ai_rules::Rules::open(&db).expect("rules"),
+        models: Arc::new(
+            halbert_web::llm::settings::Settings::open(db_dir.path()).expect("models"),
+        ),
+        llm: halbert_web::llm::client::LlmClient::new(),
         daemon,
         guardrails: halbert_web::config::GuardrailsConfig::default(),
         feed,

@@ -1,0 +1,336 @@
+//! `/api/settings/endpoints*`, `/api/settings/assign/{role}`, `/api/settings/{role}/clear` and
+//! `/api/models/loaded`: model endpoints, role assignments and what is loaded.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
+use crate::llm::client::{LlmError, LoadedModel, PROBE_TIMEOUT, same_model};
+use crate::llm::settings::{Endpoint, EndpointInput, MASK, ModelSettings, ROLES, SettingsError};
+
+impl From<SettingsError> for ApiError {
+    fn from(e: SettingsError) -> Self {
+        let detail = e.to_string();
+        match e {
+            SettingsError::Invalid(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                detail,
+            ),
+            SettingsError::UnknownEndpoint(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", detail)
+            }
+            SettingsError::Io { .. } | SettingsError::Corrupt { .. } => {
+                tracing::error!(error = %detail, "model settings");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "storage_error",
+                    "the model settings could not be saved (see the log)",
+                )
+            }
+        }
+    }
+}
+
+impl From<LlmError> for ApiError {
+    fn from(e: LlmError) -> Self {
+        let detail = e.to_string();
+        match e {
+            LlmError::Timeout { .. } => {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "endpoint_timeout", detail)
+            }
+            LlmError::Unreachable { .. } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "endpoint_unreachable", detail)
+            }
+            LlmError::Status { .. } | LlmError::BadReply { .. } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "endpoint_error", detail)
+            }
+        }
+    }
+}
+
+/// A saved endpoint as the API shows it: the key is never returned.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EndpointView {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub provider: String,
+    /// `"***"` when a key is stored, else null.
+    pub api_key: Option<String>,
+}
+
+fn masked(e: &Endpoint) -> EndpointView {
+    EndpointView {
+        id: e.id.clone(),
+        name: e.name.clone(),
+        url: e.url.clone(),
+        provider: e.provider.clone(),
+        api_key: e.api_key.as_ref().map(|_| MASK.to_owned()),
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EndpointList {
+    pub endpoints: Vec<EndpointView>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EndpointDeleted {
+    pub deleted: bool,
+    pub id: String,
+    /// Roles that used the endpoint and are now unassigned.
+    pub cleared_roles: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ModelList {
+    pub endpoint_id: String,
+    pub endpoint_name: String,
+    pub models: Vec<String>,
+    pub count: usize,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TestResult {
+    pub success: bool,
+    pub message: String,
+    pub status_code: Option<u16>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    pub endpoint_id: String,
+    pub model: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RoleView {
+    pub role: String,
+    pub endpoint_id: String,
+    /// The endpoint's URL.
+    pub endpoint: String,
+    pub provider: String,
+    pub model: String,
+    /// The endpoint's name.
+    pub name: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Cleared {
+    pub status: String,
+    pub role: String,
+    pub cleared: bool,
+}
+
+fn endpoint_of(s: &ModelSettings, id: &str) -> Result<Endpoint, ApiError> {
+    s.endpoint(id)
+        .cloned()
+        .ok_or_else(|| SettingsError::UnknownEndpoint(id.to_owned()).into())
+}
+
+fn check_role(role: &str) -> Result<(), ApiError> {
+    if ROLES.contains(&role) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no role {role:?}; roles are guide, specialist and vision"),
+        ))
+    }
+}
+
+/// Saved endpoints (keys masked).
+#[utoipa::path(get, path = "/api/settings/endpoints", tag = "models", responses((status = 200, body = EndpointList)))]
+pub async fn list(State(st): State<AppState>) -> Json<EndpointList> {
+    Json(EndpointList {
+        endpoints: st.models.get().endpoints.iter().map(masked).collect(),
+    })
+}
+
+/// Save or update an endpoint. Its key is stored with mode 0600 and never returned.
+#[utoipa::path(post, path = "/api/settings/endpoints", tag = "models", request_body = EndpointInput,
+    responses((status = 200, body = EndpointView), (status = 422, body = ErrorBody)))]
+pub async fn save(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<EndpointInput>,
+) -> Result<Json<EndpointView>, ApiError> {
+    let m = st.models.clone();
+    Ok(Json(masked(
+        &blocking(move || m.save_endpoint(req)).await??,
+    )))
+}
+
+/// Delete an endpoint; roles using it are cleared.
+#[utoipa::path(delete, path = "/api/settings/endpoints/{id}", tag = "models",
+    responses((status = 200, body = EndpointDeleted), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<EndpointDeleted>, ApiError> {
+    let (m, id2) = (st.models.clone(), id.clone());
+    let cleared = blocking(move || m.delete_endpoint(&id2)).await??;
+    Ok(Json(EndpointDeleted {
+        deleted: true,
+        id,
+        cleared_roles: cleared.into_iter().map(str::to_owned).collect(),
+    }))
+}
+
+/// The models an endpoint offers.
+#[utoipa::path(get, path = "/api/settings/endpoints/{id}/models", tag = "models",
+    responses((status = 200, body = ModelList), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody), (status = 504, body = ErrorBody)))]
+pub async fn models(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ModelList>, ApiError> {
+    let ep = endpoint_of(&st.models.get(), &id)?;
+    let models = st.llm.list_models(&ep, PROBE_TIMEOUT).await?;
+    Ok(Json(ModelList {
+        endpoint_id: ep.id,
+        endpoint_name: ep.name,
+        count: models.len(),
+        models,
+    }))
+}
+
+/// Probe an endpoint (the model listing call, with its key, 10 s).
+#[utoipa::path(post, path = "/api/settings/endpoints/{id}/test", tag = "models",
+    responses((status = 200, body = TestResult), (status = 404, body = ErrorBody)))]
+pub async fn test(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<TestResult>, ApiError> {
+    let ep = endpoint_of(&st.models.get(), &id)?;
+    Ok(Json(match st.llm.list_models(&ep, PROBE_TIMEOUT).await {
+        Ok(m) => TestResult {
+            success: true,
+            message: format!("connected: {} models", m.len()),
+            status_code: Some(200),
+        },
+        Err(e) => TestResult {
+            success: false,
+            status_code: e.status_code(),
+            message: e.to_string(),
+        },
+    }))
+}
+
+/// Assign a model of a saved endpoint to a role.
+#[utoipa::path(post, path = "/api/settings/assign/{role}", tag = "models", request_body = AssignRequest,
+    params(("role" = String, Path, description = "guide, specialist or vision")),
+    responses((status = 200, body = RoleView), (status = 404, body = ErrorBody, description = "Unknown role or endpoint"), (status = 422, body = ErrorBody)))]
+pub async fn assign(
+    State(st): State<AppState>,
+    Path(role): Path<String>,
+    ApiJson(req): ApiJson<AssignRequest>,
+) -> Result<Json<RoleView>, ApiError> {
+    check_role(&role)?;
+    let (m, r2, eid, model) = (
+        st.models.clone(),
+        role.clone(),
+        req.endpoint_id.clone(),
+        req.model.clone(),
+    );
+    blocking(move || m.assign(&r2, &eid, &model)).await??;
+    let ep = endpoint_of(&st.models.get(), &req.endpoint_id)?;
+    Ok(Json(RoleView {
+        role,
+        endpoint_id: ep.id,
+        endpoint: ep.url,
+        provider: ep.provider,
+        model: req.model.trim().to_owned(),
+        name: ep.name,
+        enabled: true,
+    }))
+}
+
+/// Clear a role's assignment (`/api/settings/guide/clear`, also for specialist and vision).
+#[utoipa::path(post, path = "/api/settings/{role}/clear", tag = "models",
+    params(("role" = String, Path, description = "guide, specialist or vision")),
+    responses((status = 200, body = Cleared), (status = 404, body = ErrorBody)))]
+pub async fn clear(
+    State(st): State<AppState>,
+    Path(role): Path<String>,
+) -> Result<Json<Cleared>, ApiError> {
+    check_role(&role)?;
+    let (m, r2) = (st.models.clone(), role.clone());
+    blocking(move || m.clear(&r2)).await??;
+    Ok(Json(Cleared {
+        status: "ok".into(),
+        role,
+        cleared: true,
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LoadedView {
+    /// What the guide's endpoint has loaded (Ollama); empty for OpenAI-compatible servers.
+    pub loaded_models: Vec<LoadedModel>,
+    pub configured_model: Option<String>,
+    /// null when the endpoint cannot tell (OpenAI-compatible) or no guide is assigned.
+    pub configured_loaded: Option<bool>,
+    pub endpoint: Option<String>,
+    pub specialist_model: Option<String>,
+    pub specialist_endpoint: Option<String>,
+    pub specialist_loaded: Option<bool>,
+    pub vision_model: Option<String>,
+    pub vision_endpoint: Option<String>,
+    pub vision_loaded: Option<bool>,
+    /// Endpoints that could not be asked, with why.
+    pub errors: Vec<String>,
+}
+
+/// Which models are loaded, compared by exact name (`llama3.1` means `llama3.1:latest`).
+#[utoipa::path(get, path = "/api/models/loaded", tag = "models", responses((status = 200, body = LoadedView)))]
+pub async fn loaded(State(st): State<AppState>) -> Json<LoadedView> {
+    let s = st.models.get();
+    let mut errors = Vec::new();
+    let mut per_role = Vec::new();
+    let mut guide_loaded = Vec::new();
+    for role in ROLES {
+        let Some(a) = s.role(role) else {
+            per_role.push((None, None, None));
+            continue;
+        };
+        let ep = s.endpoint(&a.endpoint_id);
+        let state = match ep {
+            Some(ep) => match st.llm.loaded(ep).await {
+                Ok(Some(list)) => {
+                    let on = list.iter().any(|m| same_model(&m.name, &a.model));
+                    if role == "guide" {
+                        guide_loaded = list;
+                    }
+                    Some(on)
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    errors.push(e.to_string());
+                    None
+                }
+            },
+            None => None,
+        };
+        per_role.push((Some(a.model.clone()), ep.map(|e| e.url.clone()), state));
+    }
+    let [g, sp, v]: [(Option<String>, Option<String>, Option<bool>); 3] =
+        per_role.try_into().unwrap_or_default();
+    Json(LoadedView {
+        loaded_models: guide_loaded,
+        configured_model: g.0,
+        endpoint: g.1,
+        configured_loaded: g.2,
+        specialist_model: sp.0,
+        specialist_endpoint: sp.1,
+        specialist_loaded: sp.2,
+        vision_model: v.0,
+        vision_endpoint: v.1,
+        vision_loaded: v.2,
+        errors,
+    })
+}

@@ -1,0 +1,213 @@
+//! The HTTP side of model endpoints: listing models (Ollama `/api/tags`, OpenAI `/v1/models`)
+//! and what Ollama has loaded (`/api/ps`). API keys go in `Authorization: Bearer` and nowhere
+//! else — never into logs or errors.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::settings::Endpoint;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LlmError {
+    #[error("endpoint {endpoint} ({url}) is unreachable: {why}")]
+    Unreachable {
+        endpoint: String,
+        url: String,
+        why: String,
+    },
+    #[error("endpoint {endpoint} did not answer within {after:?}")]
+    Timeout { endpoint: String, after: Duration },
+    #[error("endpoint {endpoint} answered HTTP {code}")]
+    Status { endpoint: String, code: u16 },
+    #[error("endpoint {endpoint} sent an answer that is not what {provider} sends: {why}")]
+    BadReply {
+        endpoint: String,
+        provider: String,
+        why: String,
+    },
+}
+
+impl LlmError {
+    pub fn status_code(&self) -> Option<u16> {
+        match self {
+            LlmError::Status { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// A model Ollama holds in memory.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct LoadedModel {
+    pub name: String,
+    pub size: Option<u64>,
+    pub size_vram: Option<u64>,
+    pub expires_at: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct LlmClient {
+    http: reqwest::Client,
+}
+
+/// Listing and probing calls; generation has its own, longer limits.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl LlmClient {
+    pub fn new() -> Self {
+        // reqwest is built without a default crypto provider (no C build); ring is installed
+        // once per process. A second install is refused harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("halbert/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self { http }
+    }
+
+    fn url(ep: &Endpoint, ollama_path: &str, openai_path: &str) -> String {
+        if ep.provider == "ollama" {
+            format!("{}{ollama_path}", ep.url)
+        } else if ep.url.ends_with("/v1") {
+            format!("{}{openai_path}", ep.url)
+        } else {
+            format!("{}/v1{openai_path}", ep.url)
+        }
+    }
+
+    async fn get_json(
+        &self,
+        ep: &Endpoint,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<Value, LlmError> {
+        let mut req = self.http.get(url).timeout(timeout);
+        if let Some(k) = &ep.api_key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                LlmError::Timeout {
+                    endpoint: ep.id.clone(),
+                    after: timeout,
+                }
+            } else {
+                // The innermost cause ("Connection refused"), without the URL's query or key.
+                let mut why = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    why = s.to_string();
+                    src = s.source();
+                }
+                LlmError::Unreachable {
+                    endpoint: ep.id.clone(),
+                    url: ep.url.clone(),
+                    why,
+                }
+            }
+        })?;
+        if !resp.status().is_success() {
+            return Err(LlmError::Status {
+                endpoint: ep.id.clone(),
+                code: resp.status().as_u16(),
+            });
+        }
+        resp.json().await.map_err(|e| LlmError::BadReply {
+            endpoint: ep.id.clone(),
+            provider: ep.provider.clone(),
+            why: e.to_string(),
+        })
+    }
+
+    /// The model names the endpoint offers.
+    pub async fn list_models(
+        &self,
+        ep: &Endpoint,
+        timeout: Duration,
+    ) -> Result<Vec<String>, LlmError> {
+        let v = self
+            .get_json(ep, &Self::url(ep, "/api/tags", "/models"), timeout)
+            .await?;
+        let (list, key) = if ep.provider == "ollama" {
+            (&v["models"], "name")
+        } else {
+            (&v["data"], "id")
+        };
+        let arr = list.as_array().ok_or_else(|| LlmError::BadReply {
+            endpoint: ep.id.clone(),
+            provider: ep.provider.clone(),
+            why: "no model list".into(),
+        })?;
+        Ok(arr
+            .iter()
+            .filter_map(|m| m[key].as_str().map(str::to_owned))
+            .collect())
+    }
+
+    /// What Ollama has loaded (`/api/ps`); OpenAI-compatible servers cannot say.
+    pub async fn loaded(&self, ep: &Endpoint) -> Result<Option<Vec<LoadedModel>>, LlmError> {
+        if ep.provider != "ollama" {
+            return Ok(None);
+        }
+        let v = self
+            .get_json(ep, &format!("{}/api/ps", ep.url), PROBE_TIMEOUT)
+            .await?;
+        Ok(Some(
+            v["models"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| LoadedModel {
+                    name: m["name"]
+                        .as_str()
+                        .or(m["model"].as_str())
+                        .unwrap_or("")
+                        .to_owned(),
+                    size: m["size"].as_u64(),
+                    size_vram: m["size_vram"].as_u64(),
+                    expires_at: m["expires_at"].as_str().map(str::to_owned),
+                    details: m["details"].clone(),
+                })
+                .collect(),
+        ))
+    }
+}
+
+impl Default for LlmClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Exact model-name comparison; a bare name means `:latest`.
+pub fn same_model(a: &str, b: &str) -> bool {
+    let full = |s: &str| {
+        if s.contains(':') {
+            s.to_owned()
+        } else {
+            format!("{s}:latest")
+        }
+    };
+    full(a) == full(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_exactly() {
+        assert!(same_model("llama3.1", "llama3.1:latest"));
+        assert!(same_model("llama3.1:8b", "llama3.1:8b"));
+        assert!(
+            !same_model("llama3.1:8b", "llama3.1:70b"),
+            "no prefix matching"
+        );
+        assert!(!same_model("llama3.1", "llama3.1:8b"));
+    }
+}

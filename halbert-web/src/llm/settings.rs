@@ -1,0 +1,375 @@
+//! Saved model endpoints and which model plays which role (guide, specialist, vision), kept in
+//! `<state>/models.json` with mode 0600 because it holds API keys. Keys never leave this module
+//! unmasked except to the HTTP client.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no endpoint with id {0:?}")]
+    UnknownEndpoint(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is unreadable: {what}")]
+    Corrupt { path: String, what: String },
+}
+
+pub const PROVIDERS: [&str; 2] = ["ollama", "openai"];
+pub const ROLES: [&str; 3] = ["guide", "specialist", "vision"];
+/// What responses show instead of a stored key; sending it back keeps the stored key.
+pub const MASK: &str = "***";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub provider: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub endpoint_id: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSettings {
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default)]
+    pub guide: Option<Assignment>,
+    #[serde(default)]
+    pub specialist: Option<Assignment>,
+    #[serde(default)]
+    pub vision: Option<Assignment>,
+}
+
+impl ModelSettings {
+    pub fn endpoint(&self, id: &str) -> Option<&Endpoint> {
+        self.endpoints.iter().find(|e| e.id == id)
+    }
+
+    pub fn role(&self, role: &str) -> Option<&Assignment> {
+        match role {
+            "guide" => self.guide.as_ref(),
+            "specialist" => self.specialist.as_ref(),
+            "vision" => self.vision.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn role_mut(&mut self, role: &str) -> Option<&mut Option<Assignment>> {
+        match role {
+            "guide" => Some(&mut self.guide),
+            "specialist" => Some(&mut self.specialist),
+            "vision" => Some(&mut self.vision),
+            _ => None,
+        }
+    }
+}
+
+/// What a client may send to save an endpoint.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointInput {
+    /// Lower-case letters, digits and `-`; made from the name when absent. Saving an existing
+    /// id updates it.
+    pub id: Option<String>,
+    pub name: String,
+    /// Base URL, e.g. `http://localhost:11434` or `https://api.openai.com/v1`.
+    pub url: String,
+    /// `ollama` or `openai` (any OpenAI-compatible server).
+    pub provider: String,
+    /// `"***"` keeps the stored key; `null` or absent removes it.
+    pub api_key: Option<String>,
+}
+
+fn slugify(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.to_ascii_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').chars().take(64).collect()
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Checks a base URL: http(s), a host, no credentials, query or fragment.
+pub fn validate_url(url: &str) -> Result<String, SettingsError> {
+    let u = reqwest::Url::parse(url.trim())
+        .map_err(|e| SettingsError::Invalid(format!("url {url:?} is not a URL: {e}")))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(SettingsError::Invalid(
+            "url must be http:// or https:// with a host".into(),
+        ));
+    }
+    if !u.username().is_empty()
+        || u.password().is_some()
+        || u.query().is_some()
+        || u.fragment().is_some()
+    {
+        return Err(SettingsError::Invalid(
+            "url must not carry credentials, a query or a fragment (put the key in api_key)".into(),
+        ));
+    }
+    Ok(u.as_str().trim_end_matches('/').to_owned())
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    path: PathBuf,
+    current: Mutex<ModelSettings>,
+}
+
+impl Settings {
+    pub fn open(state_dir: &Path) -> Result<Self, SettingsError> {
+        let path = state_dir.join("models.json");
+        let current = match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| SettingsError::Corrupt {
+                path: path.display().to_string(),
+                what: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ModelSettings::default(),
+            Err(source) => {
+                return Err(SettingsError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        Ok(Self {
+            path,
+            current: Mutex::new(current),
+        })
+    }
+
+    pub fn get(&self) -> ModelSettings {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Applies `change` and persists the result atomically (temp file 0600, fsync, rename);
+    /// nothing changes in memory if either fails.
+    fn update<T>(
+        &self,
+        change: impl FnOnce(&mut ModelSettings) -> Result<T, SettingsError>,
+    ) -> Result<T, SettingsError> {
+        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = cur.clone();
+        let out = change(&mut next)?;
+        let io = |source| SettingsError::Io {
+            path: self.path.display().to_string(),
+            source,
+        };
+        let tmp = self.path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(&next).map_err(|e| io(std::io::Error::other(e)))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io)?;
+        f.write_all(&bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        *cur = next;
+        Ok(out)
+    }
+
+    pub fn save_endpoint(&self, input: EndpointInput) -> Result<Endpoint, SettingsError> {
+        let name = input.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(SettingsError::Invalid(
+                "name must be 1 to 100 characters".into(),
+            ));
+        }
+        if !PROVIDERS.contains(&input.provider.as_str()) {
+            return Err(SettingsError::Invalid(format!(
+                "provider must be ollama or openai, not {:?}",
+                input.provider
+            )));
+        }
+        let url = validate_url(&input.url)?;
+        let id = input.id.unwrap_or_else(|| slugify(&name));
+        if !valid_id(&id) {
+            return Err(SettingsError::Invalid(
+                "id must be 1 to 64 lower-case letters, digits or '-'".into(),
+            ));
+        }
+        self.update(|s| {
+            let old_key = s.endpoint(&id).and_then(|e| e.api_key.clone());
+            let api_key = match input.api_key.as_deref() {
+                Some(MASK) => old_key,
+                Some(k) if !k.trim().is_empty() => Some(k.trim().to_owned()),
+                _ => None,
+            };
+            let ep = Endpoint {
+                id: id.clone(),
+                name,
+                url,
+                provider: input.provider,
+                api_key,
+            };
+            match s.endpoints.iter_mut().find(|e| e.id == id) {
+                Some(e) => *e = ep.clone(),
+                None => s.endpoints.push(ep.clone()),
+            }
+            Ok(ep)
+        })
+    }
+
+    /// Removes an endpoint and clears every role that used it; returns the cleared roles.
+    pub fn delete_endpoint(&self, id: &str) -> Result<Vec<&'static str>, SettingsError> {
+        self.update(|s| {
+            let before = s.endpoints.len();
+            s.endpoints.retain(|e| e.id != id);
+            if s.endpoints.len() == before {
+                return Err(SettingsError::UnknownEndpoint(id.to_owned()));
+            }
+            let mut cleared = Vec::new();
+            for role in ROLES {
+                if let Some(slot) = s.role_mut(role)
+                    && slot.as_ref().is_some_and(|a| a.endpoint_id == id)
+                {
+                    *slot = None;
+                    cleared.push(role);
+                }
+            }
+            Ok(cleared)
+        })
+    }
+
+    pub fn assign(&self, role: &str, endpoint_id: &str, model: &str) -> Result<(), SettingsError> {
+        let model = model.trim();
+        if model.is_empty() || model.len() > 200 {
+            return Err(SettingsError::Invalid(
+                "model must be 1 to 200 characters".into(),
+            ));
+        }
+        self.update(|s| {
+            if s.endpoint(endpoint_id).is_none() {
+                return Err(SettingsError::UnknownEndpoint(endpoint_id.to_owned()));
+            }
+            let slot = s
+                .role_mut(role)
+                .ok_or_else(|| SettingsError::Invalid(format!("unknown role {role:?}")))?;
+            *slot = Some(Assignment {
+                endpoint_id: endpoint_id.to_owned(),
+                model: model.to_owned(),
+            });
+            Ok(())
+        })
+    }
+
+    pub fn clear(&self, role: &str) -> Result<(), SettingsError> {
+        self.update(|s| {
+            let slot = s
+                .role_mut(role)
+                .ok_or_else(|| SettingsError::Invalid(format!("unknown role {role:?}")))?;
+            *slot = None;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn input(name: &str, key: Option<&str>) -> EndpointInput {
+        EndpointInput {
+            id: None,
+            name: name.into(),
+            url: "http://127.0.0.1:11434/".into(),
+            provider: "ollama".into(),
+            api_key: key.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn keys_are_kept_masked_and_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Settings::open(dir.path()).expect("open");
+        let ep = s
+            .save_endpoint(input("Local Ollama", Some("sk-secret")))
+            .expect("save");
+        assert_eq!(
+            (ep.id.as_str(), ep.url.as_str()),
+            ("local-ollama", "http://127.0.0.1:11434")
+        );
+        let again = s
+            .save_endpoint(input("Local Ollama", Some(MASK)))
+            .expect("resave");
+        assert_eq!(
+            again.api_key.as_deref(),
+            Some("sk-secret"),
+            "*** keeps the stored key"
+        );
+        let mode = std::fs::metadata(dir.path().join("models.json"))
+            .expect("file")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(
+            Settings::open(dir.path()).expect("reopen").get().endpoints[0]
+                .api_key
+                .as_deref(),
+            Some("sk-secret")
+        );
+        s.assign("guide", "local-ollama", "llama3.1:8b")
+            .expect("assign");
+        assert!(matches!(
+            s.assign("guide", "nope", "m"),
+            Err(SettingsError::UnknownEndpoint(_))
+        ));
+        assert_eq!(
+            s.delete_endpoint("local-ollama").expect("delete"),
+            vec!["guide"]
+        );
+        assert!(
+            s.get().guide.is_none(),
+            "deleting an endpoint clears its roles"
+        );
+        for bad in [
+            "ftp://x",
+            "http://user:pw@host",
+            "not a url",
+            "http://host/?q=1",
+        ] {
+            let mut i = input("x", None);
+            i.url = bad.into();
+            assert!(
+                matches!(s.save_endpoint(i), Err(SettingsError::Invalid(_))),
+                "{bad}"
+            );
+        }
+    }
+}
