@@ -7,6 +7,7 @@ pub mod api;
 pub mod config;
 pub mod conversations;
 pub mod daemon;
+pub mod edits;
 pub mod feed;
 pub mod guard;
 pub mod llm;
