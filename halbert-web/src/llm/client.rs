@@ -58,16 +58,29 @@ pub struct LlmClient {
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl LlmClient {
-    pub fn new() -> Self {
+    /// The client. Where the system has no CA certificates (a minimal install), it still
+    /// starts: plain-HTTP endpoints (a local Ollama) work and HTTPS ones fail verification with
+    /// a clear error, instead of halbert-web refusing to run.
+    pub fn new() -> Result<Self, String> {
         // reqwest is built without a default crypto provider (no C build); ring is installed
         // once per process. A second install is refused harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("halbert/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Self { http }
+        let builder = || {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .user_agent(concat!("halbert/", env!("CARGO_PKG_VERSION")))
+        };
+        let http = match builder().build() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "no usable system CA certificates: HTTPS model endpoints will fail verification");
+                builder()
+                    .tls_certs_only(std::iter::empty())
+                    .build()
+                    .map_err(|e| format!("cannot build the HTTP client: {e}"))?
+            }
+        };
+        Ok(Self { http })
     }
 
     fn url(ep: &Endpoint, ollama_path: &str, openai_path: &str) -> String {
@@ -175,12 +188,6 @@ impl LlmClient {
                 })
                 .collect(),
         ))
-    }
-}
-
-impl Default for LlmClient {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

@@ -156,7 +156,7 @@ pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
         models: Arc::new(
             halbert_web::llm::settings::Settings::open(db_dir.path()).expect("models"),
         ),
-        llm: halbert_web::llm::client::LlmClient::new(),
+        llm: halbert_web::llm::client::LlmClient::new().expect("http client"),
         daemon,
         guardrails: halbert_web::config::GuardrailsConfig::default(),
         feed,
