@@ -12,6 +12,7 @@ pub mod feed;
 pub mod guard;
 pub mod llm;
 pub mod peer_uid;
+pub mod redact;
 pub mod sandbox;
 pub mod server;
 pub mod store;
