@@ -2,6 +2,7 @@
 //! Handlers translate between HTTP and [`Daemon`](crate::daemon::Daemon) calls and decide
 //! nothing themselves.
 
+mod chat;
 mod conversations;
 mod discovery;
 mod docs;
@@ -277,6 +278,7 @@ pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
         .route("/api/settings/assign/{role}", post(models::assign))
         .route("/api/settings/{role}/clear", post(models::clear))
         .route("/api/models/loaded", get(models::loaded))
+        .route("/api/chat/config", post(chat::config))
         .route("/ws", get(ws::upgrade))
         .route("/", get(pages::index))
         .route("/static/{file}", get(pages::asset))

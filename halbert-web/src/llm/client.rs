@@ -103,27 +103,10 @@ impl LlmClient {
         if let Some(k) = &ep.api_key {
             req = req.bearer_auth(k);
         }
-        let resp = req.send().await.map_err(|e| {
-            if e.is_timeout() {
-                LlmError::Timeout {
-                    endpoint: ep.id.clone(),
-                    after: timeout,
-                }
-            } else {
-                // The innermost cause ("Connection refused"), without the URL's query or key.
-                let mut why = e.to_string();
-                let mut src = std::error::Error::source(&e);
-                while let Some(s) = src {
-                    why = s.to_string();
-                    src = s.source();
-                }
-                LlmError::Unreachable {
-                    endpoint: ep.id.clone(),
-                    url: ep.url.clone(),
-                    why,
-                }
-            }
-        })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(ep, e, timeout))?;
         if !resp.status().is_success() {
             return Err(LlmError::Status {
                 endpoint: ep.id.clone(),
@@ -188,6 +171,149 @@ impl LlmClient {
                 })
                 .collect(),
         ))
+    }
+}
+
+/// One message of a chat request. `images` are raw base64 (no `data:` prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+    pub images: Vec<String>,
+}
+
+impl ChatMessage {
+    pub fn new(role: &str, content: impl Into<String>) -> Self {
+        Self {
+            role: role.into(),
+            content: content.into(),
+            images: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ChatOptions {
+    pub temperature: f64,
+    pub max_tokens: u32,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatReply {
+    pub text: String,
+    /// Ollama: prompt_eval_count + eval_count; OpenAI: usage.total_tokens.
+    pub tokens_used: u64,
+}
+
+impl LlmClient {
+    /// One complete (non-streamed) answer, in the endpoint's own protocol.
+    pub async fn chat(
+        &self,
+        ep: &Endpoint,
+        model: &str,
+        messages: &[ChatMessage],
+        o: ChatOptions,
+    ) -> Result<ChatReply, LlmError> {
+        let (url, body) = if ep.provider == "ollama" {
+            let msgs: Vec<Value> = messages
+                .iter()
+                .map(|m| {
+                    let mut v = serde_json::json!({"role": m.role, "content": m.content});
+                    if !m.images.is_empty() {
+                        v["images"] = serde_json::json!(m.images);
+                    }
+                    v
+                })
+                .collect();
+            let body = serde_json::json!({"model": model, "messages": msgs, "stream": false,
+                "options": {"temperature": o.temperature, "num_predict": o.max_tokens}});
+            (format!("{}/api/chat", ep.url), body)
+        } else {
+            let msgs: Vec<Value> = messages
+                .iter()
+                .map(|m| {
+                    if m.images.is_empty() {
+                        serde_json::json!({"role": m.role, "content": m.content})
+                    } else {
+                        let mut parts = vec![serde_json::json!({"type": "text", "text": m.content})];
+                        parts.extend(m.images.iter().map(|i| serde_json::json!({"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{i}")}})));
+                        serde_json::json!({"role": m.role, "content": parts})
+                    }
+                })
+                .collect();
+            let body = serde_json::json!({"model": model, "messages": msgs, "stream": false, "temperature": o.temperature, "max_tokens": o.max_tokens});
+            (Self::url(ep, "", "/chat/completions"), body)
+        };
+        let mut req = self.http.post(&url).timeout(o.timeout).json(&body);
+        if let Some(k) = &ep.api_key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(ep, e, o.timeout))?;
+        if !resp.status().is_success() {
+            return Err(LlmError::Status {
+                endpoint: ep.id.clone(),
+                code: resp.status().as_u16(),
+            });
+        }
+        let v: Value = resp
+            .json()
+            .await
+            .map_err(|e| self.transport_error(ep, e, o.timeout))?;
+        let bad = |why: &str| LlmError::BadReply {
+            endpoint: ep.id.clone(),
+            provider: ep.provider.clone(),
+            why: why.into(),
+        };
+        if ep.provider == "ollama" {
+            let text = v["message"]["content"]
+                .as_str()
+                .ok_or_else(|| bad("no message.content"))?;
+            let tokens = v["prompt_eval_count"].as_u64().unwrap_or(0)
+                + v["eval_count"].as_u64().unwrap_or(0);
+            Ok(ChatReply {
+                text: text.to_owned(),
+                tokens_used: tokens,
+            })
+        } else {
+            let text = v["choices"][0]["message"]["content"]
+                .as_str()
+                .ok_or_else(|| bad("no choices[0].message.content"))?;
+            Ok(ChatReply {
+                text: text.to_owned(),
+                tokens_used: v["usage"]["total_tokens"].as_u64().unwrap_or(0),
+            })
+        }
+    }
+
+    fn transport_error(&self, ep: &Endpoint, e: reqwest::Error, timeout: Duration) -> LlmError {
+        if e.is_timeout() {
+            return LlmError::Timeout {
+                endpoint: ep.id.clone(),
+                after: timeout,
+            };
+        }
+        if e.is_decode() {
+            return LlmError::BadReply {
+                endpoint: ep.id.clone(),
+                provider: ep.provider.clone(),
+                why: e.to_string(),
+            };
+        }
+        let mut why = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            why = s.to_string();
+            src = s.source();
+        }
+        LlmError::Unreachable {
+            endpoint: ep.id.clone(),
+            url: ep.url.clone(),
+            why,
+        }
     }
 }
 

@@ -1,0 +1,188 @@
+//! `/api/chat/config` against a scripted server speaking Ollama's `/api/chat` and the OpenAI
+//! `/v1/chat/completions` formats (non-streamed).
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use axum::routing::post;
+use axum::{Json, Router};
+use common::start_web;
+use serde_json::{Value, json};
+
+const ANSWER: &str = "I'll raise the timeout.\n<<<<<<< SEARCH\nTimeoutStartSec=30\n=======\nTimeoutStartSec=90\n>>>>>>> REPLACE\n<<<<<<< SEARCH\nNoSuchLine=1\n=======\nNoSuchLine=2\n>>>>>>> REPLACE\n";
+
+async fn scripted() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (s1, s2) = (seen.clone(), seen.clone());
+    let app = Router::new()
+        .route(
+            "/api/chat",
+            post(move |Json(body): Json<Value>| async move {
+                s1.lock().expect("lock").push(body);
+                Json(json!({"model": "llama3.1:8b", "message": {"role": "assistant", "content": ANSWER}, "done": true, "prompt_eval_count": 300, "eval_count": 42}))
+            }),
+        )
+        .route(
+            "/v1/chat/completions",
+            post(move |Json(body): Json<Value>| async move {
+                s2.lock().expect("lock").push(body);
+                Json(json!({"id": "chatcmpl-1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}], "usage": {"total_tokens": 512}}))
+            }),
+        );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", l.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_chat_applies_the_models_edits() {
+    let (llm, seen) = scripted().await;
+    let nowhere = tempfile::tempdir().expect("tempdir");
+    let w = start_web(&nowhere.path().join("no-halbertd.sock"), 1000).await;
+    let c = reqwest::Client::new();
+    let file = "[Unit]\r\nDescription=app\r\n\r\n[Service]\r\nTimeoutStartSec=30\r\n";
+    let body = json!({"message": "Give it more time to start", "file_path": "/etc/systemd/system/app.service", "file_content": file,
+        "history": [{"role": "user", "content": "hi"}, {"role": "bot", "content": "hello"}], "images": []});
+
+    let r = c
+        .post(w.url("/api/chat/config"))
+        .json(&body)
+        .send()
+        .await
+        .expect("no model");
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["detail"],
+        "no guide model configured"
+    );
+
+    c.post(w.url("/api/settings/endpoints"))
+        .json(&json!({"id": "ollama", "name": "Ollama", "url": llm, "provider": "ollama"}))
+        .send()
+        .await
+        .expect("ep");
+    c.post(w.url("/api/settings/ai-rules"))
+        .json(&json!({"text": "keep comments", "category": "config"}))
+        .send()
+        .await
+        .expect("rule");
+    c.post(w.url("/api/settings/assign/guide"))
+        .json(&json!({"endpoint_id": "ollama", "model": "llama3.1:8b"}))
+        .send()
+        .await
+        .expect("assign");
+    let r = c
+        .post(w.url("/api/chat/config"))
+        .json(&body)
+        .send()
+        .await
+        .expect("chat");
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(
+        v["proposed_content"],
+        "[Unit]\r\nDescription=app\r\n\r\n[Service]\r\nTimeoutStartSec=90\r\n",
+        "CRLF kept"
+    );
+    assert_eq!(v["summary"], "I'll raise the timeout.");
+    assert_eq!(v["edit_blocks"].as_array().expect("blocks").len(), 2);
+    assert_eq!(
+        v["unapplied"],
+        json!([{"index": 1, "reason": "the SEARCH text was not found in the file"}])
+    );
+    assert_eq!(
+        (
+            v["debug"]["model_type"].as_str(),
+            v["debug"]["tokens_used"].as_u64(),
+            v["debug"]["redacted"].as_bool()
+        ),
+        (Some("guide"), Some(342), Some(false))
+    );
+
+    let req = seen.lock().expect("lock").last().cloned().expect("request");
+    assert_eq!(
+        (req["model"].as_str(), req["stream"].as_bool()),
+        (Some("llama3.1:8b"), Some(false))
+    );
+    let msgs = req["messages"].as_array().expect("messages");
+    let system = msgs[0]["content"].as_str().expect("system");
+    assert!(
+        system.contains("/etc/systemd/system/app.service")
+            && system.contains("TimeoutStartSec=30")
+            && system.contains("[HIGH] (config) keep comments"),
+        "{system}"
+    );
+    assert_eq!(
+        msgs.iter()
+            .map(|m| m["role"].as_str().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        ["system", "user", "assistant", "user"],
+        "roles normalized"
+    );
+    assert_eq!(req["options"]["temperature"], 0.2);
+
+    // A specialist, when assigned, is preferred; here an OpenAI-compatible one.
+    c.post(w.url("/api/settings/endpoints")).json(&json!({"id": "oai", "name": "OAI", "url": format!("{llm}/v1"), "provider": "openai", "api_key": "sk-x"})).send().await.expect("ep");
+    c.post(w.url("/api/settings/assign/specialist"))
+        .json(&json!({"endpoint_id": "oai", "model": "gpt-4o-mini"}))
+        .send()
+        .await
+        .expect("assign");
+    let v: Value = c
+        .post(w.url("/api/chat/config"))
+        .json(&body)
+        .send()
+        .await
+        .expect("chat")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (
+            v["debug"]["model_type"].as_str(),
+            v["debug"]["model_used"].as_str(),
+            v["debug"]["tokens_used"].as_u64()
+        ),
+        (Some("specialist"), Some("gpt-4o-mini"), Some(512))
+    );
+    assert_eq!(
+        seen.lock().expect("lock").last().expect("req")["max_tokens"],
+        4096
+    );
+
+    // The endpoint goes away: 502 naming it, not a 200 with an apology.
+    c.post(w.url("/api/settings/specialist/clear"))
+        .send()
+        .await
+        .expect("clear");
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let dead_url = format!("http://{}", dead.local_addr().expect("addr"));
+    drop(dead);
+    c.post(w.url("/api/settings/endpoints"))
+        .json(&json!({"id": "ollama", "name": "Ollama", "url": dead_url, "provider": "ollama"}))
+        .send()
+        .await
+        .expect("ep");
+    let r = c
+        .post(w.url("/api/chat/config"))
+        .json(&body)
+        .send()
+        .await
+        .expect("chat");
+    assert_eq!(r.status().as_u16(), 502);
+    assert!(
+        r.json::<Value>().await.expect("json")["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("ollama")
+    );
+    w.shutdown().await;
+}
