@@ -13,6 +13,7 @@ pub mod guard;
 pub mod llm;
 pub mod peer_uid;
 pub mod redact;
+pub mod routing;
 pub mod sandbox;
 pub mod server;
 pub mod store;
