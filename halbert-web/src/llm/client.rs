@@ -207,15 +207,15 @@ pub struct ChatReply {
 }
 
 impl LlmClient {
-    /// One complete (non-streamed) answer, in the endpoint's own protocol.
-    pub async fn chat(
-        &self,
+    /// URL and body of a chat request in the endpoint's own protocol.
+    fn chat_request(
         ep: &Endpoint,
         model: &str,
         messages: &[ChatMessage],
         o: ChatOptions,
-    ) -> Result<ChatReply, LlmError> {
-        let (url, body) = if ep.provider == "ollama" {
+        stream: bool,
+    ) -> (String, Value) {
+        if ep.provider == "ollama" {
             let msgs: Vec<Value> = messages
                 .iter()
                 .map(|m| {
@@ -226,7 +226,7 @@ impl LlmClient {
                     v
                 })
                 .collect();
-            let body = serde_json::json!({"model": model, "messages": msgs, "stream": false,
+            let body = serde_json::json!({"model": model, "messages": msgs, "stream": stream,
                 "options": {"temperature": o.temperature, "num_predict": o.max_tokens}});
             (format!("{}/api/chat", ep.url), body)
         } else {
@@ -242,23 +242,49 @@ impl LlmClient {
                     }
                 })
                 .collect();
-            let body = serde_json::json!({"model": model, "messages": msgs, "stream": false, "temperature": o.temperature, "max_tokens": o.max_tokens});
+            let mut body = serde_json::json!({"model": model, "messages": msgs, "stream": stream, "temperature": o.temperature, "max_tokens": o.max_tokens});
+            if stream {
+                // The token count arrives in a last chunk before [DONE].
+                body["stream_options"] = serde_json::json!({"include_usage": true});
+            }
             (Self::url(ep, "", "/chat/completions"), body)
-        };
-        let mut req = self.http.post(&url).timeout(o.timeout).json(&body);
+        }
+    }
+
+    async fn send_chat(
+        &self,
+        ep: &Endpoint,
+        url: &str,
+        body: &Value,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, LlmError> {
+        let mut req = self.http.post(url).timeout(timeout).json(body);
         if let Some(k) = &ep.api_key {
             req = req.bearer_auth(k);
         }
         let resp = req
             .send()
             .await
-            .map_err(|e| self.transport_error(ep, e, o.timeout))?;
+            .map_err(|e| self.transport_error(ep, e, timeout))?;
         if !resp.status().is_success() {
             return Err(LlmError::Status {
                 endpoint: ep.id.clone(),
                 code: resp.status().as_u16(),
             });
         }
+        Ok(resp)
+    }
+
+    /// One complete (non-streamed) answer, in the endpoint's own protocol.
+    pub async fn chat(
+        &self,
+        ep: &Endpoint,
+        model: &str,
+        messages: &[ChatMessage],
+        o: ChatOptions,
+    ) -> Result<ChatReply, LlmError> {
+        let (url, body) = Self::chat_request(ep, model, messages, o, false);
+        let resp = self.send_chat(ep, &url, &body, o.timeout).await?;
         let v: Value = resp
             .json()
             .await
@@ -287,6 +313,71 @@ impl LlmClient {
                 tokens_used: v["usage"]["total_tokens"].as_u64().unwrap_or(0),
             })
         }
+    }
+
+    /// A streamed answer: `on_token` gets every piece of text in order as it arrives; the full
+    /// reply is returned at the end. Dropping the future closes the connection, which cancels
+    /// the generation upstream.
+    pub async fn chat_stream(
+        &self,
+        ep: &Endpoint,
+        model: &str,
+        messages: &[ChatMessage],
+        o: ChatOptions,
+        mut on_token: impl FnMut(&str),
+    ) -> Result<ChatReply, LlmError> {
+        let (url, body) = Self::chat_request(ep, model, messages, o, true);
+        let mut resp = self.send_chat(ep, &url, &body, o.timeout).await?;
+        let decode = if ep.provider == "ollama" {
+            super::stream::ollama_line
+        } else {
+            super::stream::openai_line
+        };
+        let bad = |why: String| LlmError::BadReply {
+            endpoint: ep.id.clone(),
+            provider: ep.provider.clone(),
+            why,
+        };
+        let mut lines = super::stream::Lines::default();
+        let (mut text, mut tokens, mut done) = (String::new(), 0u64, false);
+        let mut handle = |line: String,
+                          text: &mut String,
+                          tokens: &mut u64,
+                          done: &mut bool|
+         -> Result<(), LlmError> {
+            for ev in decode(&line).map_err(bad)? {
+                match ev {
+                    super::stream::Event::Token(t) => {
+                        on_token(&t);
+                        text.push_str(&t);
+                    }
+                    super::stream::Event::Done { tokens_used } => {
+                        *tokens = tokens_used.unwrap_or(*tokens);
+                        *done = true;
+                    }
+                }
+            }
+            Ok(())
+        };
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(ep, e, o.timeout))?
+        {
+            for line in lines.push(&chunk) {
+                handle(line, &mut text, &mut tokens, &mut done)?;
+            }
+        }
+        if let Some(line) = lines.finish() {
+            handle(line, &mut text, &mut tokens, &mut done)?;
+        }
+        if !done {
+            return Err(bad("the stream ended before the answer was complete".into()));
+        }
+        Ok(ChatReply {
+            text,
+            tokens_used: tokens,
+        })
     }
 
     fn transport_error(&self, ep: &Endpoint, e: reqwest::Error, timeout: Duration) -> LlmError {

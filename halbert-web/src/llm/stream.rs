@@ -1,0 +1,161 @@
+//! Decoding streamed chat answers: Ollama's NDJSON (one JSON object per line) and the OpenAI
+//! API's server-sent events (`data: {...}` lines, ending with `data: [DONE]`). Chunks from the
+//! network split lines and UTF-8 sequences anywhere; [`Lines`] puts them back together.
+
+use serde_json::Value;
+
+/// Whole lines out of arbitrary byte chunks.
+#[derive(Debug, Default)]
+pub struct Lines {
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    /// Adds a chunk and returns the lines it completed (without their `\n` / `\r\n`).
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
+        self.buf.extend_from_slice(chunk);
+        let mut out = Vec::new();
+        while let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
+            let mut line: Vec<u8> = self.buf.drain(..=nl).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            out.push(String::from_utf8_lossy(&line).into_owned());
+        }
+        out
+    }
+
+    /// What is left when the stream ends (a last line without a newline).
+    pub fn finish(&mut self) -> Option<String> {
+        let rest = std::mem::take(&mut self.buf);
+        let s = String::from_utf8_lossy(&rest).trim().to_owned();
+        (!s.is_empty()).then_some(s)
+    }
+}
+
+/// One decoded event of a streamed answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Token(String),
+    /// The stream says it is complete; with the token count when the server sent one.
+    Done {
+        tokens_used: Option<u64>,
+    },
+}
+
+/// Decodes one NDJSON line of Ollama's `/api/chat` stream.
+pub fn ollama_line(line: &str) -> Result<Vec<Event>, String> {
+    if line.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("malformed stream line: {e}"))?;
+    if let Some(err) = v["error"].as_str() {
+        return Err(format!("the model reported an error: {err}"));
+    }
+    let mut out = Vec::new();
+    if let Some(t) = v["message"]["content"].as_str()
+        && !t.is_empty()
+    {
+        out.push(Event::Token(t.to_owned()));
+    }
+    if v["done"].as_bool() == Some(true) {
+        let tokens = match (v["prompt_eval_count"].as_u64(), v["eval_count"].as_u64()) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        out.push(Event::Done {
+            tokens_used: tokens,
+        });
+    }
+    Ok(out)
+}
+
+/// Decodes one line of an OpenAI-compatible SSE stream (`stream_options.include_usage` on).
+pub fn openai_line(line: &str) -> Result<Vec<Event>, String> {
+    let Some(data) = line.strip_prefix("data:").map(str::trim) else {
+        // Comments (`:`), `event:` and `id:` lines and blank separators carry no tokens.
+        return Ok(Vec::new());
+    };
+    if data == "[DONE]" {
+        return Ok(vec![Event::Done { tokens_used: None }]);
+    }
+    let v: Value =
+        serde_json::from_str(data).map_err(|e| format!("malformed stream event: {e}"))?;
+    if let Some(err) = v["error"]["message"].as_str() {
+        return Err(format!("the model reported an error: {err}"));
+    }
+    let mut out = Vec::new();
+    if let Some(t) = v["choices"][0]["delta"]["content"].as_str()
+        && !t.is_empty()
+    {
+        out.push(Event::Token(t.to_owned()));
+    }
+    if let Some(n) = v["usage"]["total_tokens"].as_u64() {
+        // The usage chunk comes last, just before [DONE].
+        out.push(Event::Done {
+            tokens_used: Some(n),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_survive_any_chunking() {
+        let text = "{\"a\":\"é\"}\r\n{\"b\":2}\n{\"c\":3}";
+        let bytes = text.as_bytes();
+        for split in 1..bytes.len() {
+            let mut l = Lines::default();
+            let mut got = l.push(&bytes[..split]);
+            got.extend(l.push(&bytes[split..]));
+            got.extend(l.finish());
+            assert_eq!(
+                got,
+                vec!["{\"a\":\"é\"}", "{\"b\":2}", "{\"c\":3}"],
+                "split at {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn ollama_and_openai_events() {
+        assert_eq!(
+            ollama_line(r#"{"message":{"role":"assistant","content":"Hel"},"done":false}"#),
+            Ok(vec![Event::Token("Hel".into())])
+        );
+        assert_eq!(
+            ollama_line(
+                r#"{"message":{"role":"assistant","content":""},"done":true,"prompt_eval_count":10,"eval_count":5}"#
+            ),
+            Ok(vec![Event::Done {
+                tokens_used: Some(15)
+            }])
+        );
+        assert!(ollama_line("{not json").is_err());
+        assert!(
+            ollama_line(r#"{"error":"model 'x' not found"}"#)
+                .expect_err("an error line")
+                .contains("not found")
+        );
+        assert_eq!(
+            openai_line(r#"data: {"choices":[{"index":0,"delta":{"content":"lo"}}]}"#),
+            Ok(vec![Event::Token("lo".into())])
+        );
+        assert_eq!(
+            openai_line(r#"data: {"choices":[],"usage":{"total_tokens":42}}"#),
+            Ok(vec![Event::Done {
+                tokens_used: Some(42)
+            }])
+        );
+        assert_eq!(
+            openai_line("data: [DONE]"),
+            Ok(vec![Event::Done { tokens_used: None }])
+        );
+        assert_eq!(openai_line(": keep-alive"), Ok(vec![]));
+        assert!(openai_line("data: {oops").is_err());
+    }
+}

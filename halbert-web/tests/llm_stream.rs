@@ -1,0 +1,143 @@
+//! Streamed chat answers through the real HTTP client, from a scripted server that speaks
+//! Ollama's NDJSON and the OpenAI API's SSE, with chunks split in the middle of lines.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use halbert_web::llm::client::{ChatMessage, ChatOptions, LlmClient, LlmError};
+use halbert_web::llm::settings::Endpoint;
+use serde_json::Value;
+
+type Seen = Arc<Mutex<Vec<Value>>>;
+
+/// A body sent in the given pieces, 5 ms apart, so the client reads them separately.
+fn pieces(parts: Vec<&'static str>) -> Body {
+    let s = futures_util::stream::unfold(parts.into_iter(), |mut it| async move {
+        let next = it.next()?;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Some((
+            Ok::<_, std::io::Error>(Bytes::from_static(next.as_bytes())),
+            it,
+        ))
+    });
+    Body::from_stream(s)
+}
+
+async fn ollama(State(seen): State<Seen>, Json(body): Json<Value>) -> Body {
+    let model = body["model"].as_str().unwrap_or("").to_owned();
+    seen.lock().expect("lock").push(body);
+    match model.as_str() {
+        "broken" => pieces(vec![
+            "{\"message\":{\"content\":\"ok\"},\"done\":false}\n",
+            "{not json\n",
+        ]),
+        "cut" => pieces(vec![
+            "{\"message\":{\"content\":\"half\"},\"done\":false}\n",
+        ]),
+        _ => pieces(vec![
+            "{\"message\":{\"role\":\"assistant\",\"content\":\"Hel\"},\"do",
+            "ne\":false}\n{\"message\":{\"role\":\"assistant\",\"content\":\"lo\"},\"done\":false}\n{\"message\":{\"content\":\" wörld\"}",
+            ",\"done\":false}\n{\"message\":{\"content\":\"\"},\"done\":true,\"prompt_eval_count\":10,\"eval_count\":5}\n",
+        ]),
+    }
+}
+
+async fn openai(State(seen): State<Seen>, Json(body): Json<Value>) -> Body {
+    seen.lock().expect("lock").push(body);
+    pieces(vec![
+        ": keep-alive\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"del",
+        "ta\":{\"content\":\" there\"}}]}\n\n",
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":30,\"completion_tokens\":12,\"total_tokens\":42}}\n\ndata: [DONE]\n\n",
+    ])
+}
+
+async fn server() -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let app = Router::new()
+        .route("/api/chat", post(ollama))
+        .route("/v1/chat/completions", post(openai))
+        .with_state(seen.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", l.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    (url, seen)
+}
+
+fn endpoint(url: &str, provider: &str) -> Endpoint {
+    Endpoint {
+        id: provider.into(),
+        name: provider.into(),
+        url: url.into(),
+        provider: provider.into(),
+        api_key: Some("sk-test".into()),
+    }
+}
+
+const OPTS: ChatOptions = ChatOptions {
+    temperature: 0.7,
+    max_tokens: 1024,
+    timeout: Duration::from_secs(10),
+};
+
+#[tokio::test]
+async fn every_token_arrives_in_order_for_both_protocols() {
+    let (url, seen) = server().await;
+    let client = LlmClient::new().expect("client");
+    let msgs = [ChatMessage::new("user", "hello")];
+
+    let mut tokens = Vec::new();
+    let r = client
+        .chat_stream(&endpoint(&url, "ollama"), "llama3.1:8b", &msgs, OPTS, |t| {
+            tokens.push(t.to_owned())
+        })
+        .await
+        .expect("ollama");
+    assert_eq!(tokens, ["Hel", "lo", " wörld"]);
+    assert_eq!((r.text.as_str(), r.tokens_used), ("Hello wörld", 15));
+    assert_eq!(seen.lock().expect("lock")[0]["stream"], true);
+
+    let mut tokens = Vec::new();
+    let r = client
+        .chat_stream(
+            &endpoint(&format!("{url}/v1"), "openai"),
+            "gpt-4o-mini",
+            &msgs,
+            OPTS,
+            |t| tokens.push(t.to_owned()),
+        )
+        .await
+        .expect("openai");
+    assert_eq!(tokens, ["Hi", " there"]);
+    assert_eq!((r.text.as_str(), r.tokens_used), ("Hi there", 42));
+    let req = seen.lock().expect("lock")[1].clone();
+    assert_eq!(
+        (&req["stream"], &req["stream_options"]["include_usage"]),
+        (&Value::Bool(true), &Value::Bool(true))
+    );
+}
+
+#[tokio::test]
+async fn malformed_and_cut_streams_are_errors() {
+    let (url, _) = server().await;
+    let client = LlmClient::new().expect("client");
+    let msgs = [ChatMessage::new("user", "hello")];
+    let e = client
+        .chat_stream(&endpoint(&url, "ollama"), "broken", &msgs, OPTS, |_| {})
+        .await
+        .expect_err("malformed");
+    assert!(matches!(e, LlmError::BadReply { .. }), "{e}");
+    let e = client
+        .chat_stream(&endpoint(&url, "ollama"), "cut", &msgs, OPTS, |_| {})
+        .await
+        .expect_err("cut");
+    assert!(e.to_string().contains("ended before"), "{e}");
+}
