@@ -50,7 +50,7 @@ returned (202). The server ignores messages from the client."#;
         super::conversations::delete, super::conversations::append,
         super::rules::list, super::rules::create, super::rules::update, super::rules::delete,
         super::models::list, super::models::save, super::models::delete, super::models::models, super::models::test,
-        super::models::assign, super::models::clear, super::models::loaded, super::chat::config
+        super::models::assign, super::models::clear, super::models::loaded, super::chat::config, super::chat::send
     ),
     components(schemas(
         ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData,
@@ -63,7 +63,7 @@ returned (202). The server ignores messages from the client."#;
         super::models::EndpointView, super::models::EndpointList, super::models::EndpointDeleted, super::models::ModelList,
         super::models::TestResult, super::models::AssignRequest, super::models::RoleView, super::models::Cleared,
         super::models::LoadedView, crate::llm::client::LoadedModel, crate::llm::settings::EndpointInput,
-        super::chat::ConfigChatRequest, super::chat::ConfigChatResponse, super::chat::ConfigChatDebug, super::chat::HistoryItem,
+        super::chat::ConfigChatRequest, super::chat::ConfigChatResponse, super::chat::ConfigChatDebug, super::chat::HistoryItem, super::chat::ChatSendRequest, super::chat::ChatSendResponse, super::chat::ChatDebug,
         crate::edits::EditBlock, crate::edits::Unapplied
     )),
     tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "discovery", description = "What this machine has"), (name = "conversations", description = "Stored chat conversations"), (name = "ai-rules", description = "Standing instructions for the assistant"), (name = "models", description = "Model endpoints and role assignments"), (name = "chat", description = "Talking to the models"), (name = "system", description = "halbert-web itself"))

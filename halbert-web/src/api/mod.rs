@@ -279,6 +279,7 @@ pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
         .route("/api/settings/{role}/clear", post(models::clear))
         .route("/api/models/loaded", get(models::loaded))
         .route("/api/chat/config", post(chat::config))
+        .route("/api/chat/send", post(chat::send))
         .route("/ws", get(ws::upgrade))
         .route("/", get(pages::index))
         .route("/static/{file}", get(pages::asset))

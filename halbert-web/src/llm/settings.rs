@@ -45,7 +45,7 @@ pub struct Assignment {
     pub model: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelSettings {
     #[serde(default)]
     pub endpoints: Vec<Endpoint>,
@@ -55,9 +55,18 @@ pub struct ModelSettings {
     pub specialist: Option<Assignment>,
     #[serde(default)]
     pub vision: Option<Assignment>,
+    /// Messages scoring at least this go to the specialist (default 0.5).
+    #[serde(default)]
+    pub complexity_threshold: Option<f64>,
 }
 
 impl ModelSettings {
+    pub fn complexity_threshold(&self) -> f64 {
+        self.complexity_threshold
+            .filter(|t| (0.0..=1.0).contains(t))
+            .unwrap_or(0.5)
+    }
+
     pub fn endpoint(&self, id: &str) -> Option<&Endpoint> {
         self.endpoints.iter().find(|e| e.id == id)
     }

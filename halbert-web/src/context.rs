@@ -1,0 +1,287 @@
+//! The context a chat message is answered with: the machine's facts from halbertd (discovery
+//! and status), selected by the message's words and @mentions, as labelled and quoted data —
+//! never as instructions (decisions.md §5).
+
+use halbert_proto::v1 as pb;
+
+/// Words that ask for troubleshooting; they pull in every discovery in a bad state.
+const TROUBLE: &[&str] = &[
+    "fail",
+    "failed",
+    "failing",
+    "error",
+    "errors",
+    "broken",
+    "down",
+    "not working",
+    "issue",
+    "problem",
+    "wrong",
+    "crash",
+    "stopped",
+    "unable",
+    "cannot",
+    "can't",
+];
+
+/// Keyword blocks: (type, trigger words, cap).
+const BLOCKS: &[(&str, &[&str], usize)] = &[
+    (
+        "storage",
+        &[
+            "disk",
+            "disks",
+            "storage",
+            "drive",
+            "filesystem",
+            "mount",
+            "bcachefs",
+            "btrfs",
+            "zfs",
+            "raid",
+            "nvme",
+            "ssd",
+            "hdd",
+            "partition",
+        ],
+        10,
+    ),
+    (
+        "backup",
+        &[
+            "backup",
+            "backups",
+            "timeshift",
+            "snapshot",
+            "restore",
+            "rsync",
+            "borg",
+        ],
+        10,
+    ),
+    (
+        "service",
+        &[
+            "service", "services", "systemd", "daemon", "running", "status",
+        ],
+        15,
+    ),
+    (
+        "network",
+        &[
+            "network",
+            "interface",
+            "ethernet",
+            "wifi",
+            "bridge",
+            "bond",
+            "ip",
+            "mac",
+            "tailscale",
+            "vpn",
+            "firewall",
+            "port",
+            "ports",
+        ],
+        10,
+    ),
+    (
+        "security",
+        &[
+            "security",
+            "ssh",
+            "sudo",
+            "user",
+            "password",
+            "key",
+            "certificate",
+            "ssl",
+            "tls",
+            "audit",
+            "login",
+            "root",
+            "admin",
+            "ufw",
+            "iptables",
+            "selinux",
+            "apparmor",
+            "permission",
+            "fail2ban",
+        ],
+        10,
+    ),
+    (
+        "container",
+        &[
+            "container",
+            "containers",
+            "docker",
+            "podman",
+            "kubernetes",
+            "k8s",
+            "compose",
+            "image",
+            "volume",
+            "registry",
+            "dockerfile",
+            "pod",
+        ],
+        15,
+    ),
+    (
+        "gpu",
+        &[
+            "gpu", "nvidia", "amd", "graphics", "cuda", "rocm", "vram", "driver", "opengl",
+            "vulkan", "render", "display", "monitor", "geforce", "radeon",
+        ],
+        5,
+    ),
+    (
+        "sharing",
+        &[
+            "share",
+            "sharing",
+            "smb",
+            "samba",
+            "nfs",
+            "cifs",
+            "mount",
+            "network drive",
+            "file share",
+            "rclone",
+            "fuse",
+        ],
+        10,
+    ),
+];
+
+pub const TYPES: [&str; 8] = [
+    "storage",
+    "service",
+    "network",
+    "container",
+    "gpu",
+    "sharing",
+    "security",
+    "backup",
+];
+
+fn words(message: &str) -> Vec<String> {
+    message
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn has(w: &[String], phrase: &str) -> bool {
+    let p: Vec<&str> = phrase.split(' ').collect();
+    w.windows(p.len())
+        .any(|win| win.iter().zip(&p).all(|(a, b)| a == b))
+}
+
+/// Whether the message asks about something going wrong (whole words only).
+pub fn is_troubleshooting(message: &str) -> bool {
+    let w = words(message);
+    TROUBLE.iter().any(|t| has(&w, t))
+}
+
+/// The discovery types whose keywords the message uses (whole words; interface names like
+/// `eth0`, `enp3s0`, `wlan0` count for network).
+pub fn keyword_types(message: &str) -> Vec<&'static str> {
+    let w = words(message);
+    let iface = w.iter().any(|x| {
+        ["eth", "enp", "eno", "wlan", "wlp"].iter().any(|p| {
+            x.starts_with(p)
+                && x.len() > p.len()
+                && x[p.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit() || c == 's')
+        })
+    });
+    BLOCKS
+        .iter()
+        .filter(|(t, triggers, _)| {
+            triggers.iter().any(|k| has(&w, k)) || (*t == "network" && iface)
+        })
+        .map(|(t, _, _)| *t)
+        .collect()
+}
+
+pub fn cap(kind: &str) -> usize {
+    BLOCKS.iter().find(|b| b.0 == kind).map_or(10, |b| b.2)
+}
+
+/// One discovery as a labelled line of data.
+pub fn item_line(i: &pb::DiscoveryItem) -> String {
+    let mut s = format!("[{}] {} ({}): {}", i.r#type, i.title, i.id, i.status);
+    if !i.status_detail.is_empty() {
+        s.push_str(&format!(" - {}", i.status_detail));
+    }
+    if !i.description.is_empty() {
+        s.push_str(&format!(" — {}", i.description));
+    }
+    s
+}
+
+/// One discovery in full, for an @mention of its id.
+pub fn item_block(i: &pb::DiscoveryItem) -> String {
+    let mut s = format!(
+        "@{} — {}\ntype: {}\nstatus: {} ({})\n",
+        i.id, i.title, i.r#type, i.status, i.status_detail
+    );
+    if !i.description.is_empty() {
+        s.push_str(&format!("description: {}\n", i.description));
+    }
+    if let Ok(serde_json::Value::Object(data)) =
+        serde_json::from_str::<serde_json::Value>(&i.data_json)
+    {
+        for (k, v) in data {
+            if v.is_null() || v == "" || v == serde_json::json!([]) {
+                continue;
+            }
+            let key = k.replace('_', " ");
+            s.push_str(&format!(
+                "{key}: {}\n",
+                if let Some(t) = v.as_str() {
+                    t.to_owned()
+                } else {
+                    v.to_string()
+                }
+            ));
+        }
+    }
+    s.push_str(&format!("source: {}\n", i.source));
+    s
+}
+
+/// A block of data with its source, fenced so the model reads it as data.
+pub fn data_block(label: &str, source: &str, body: &str) -> String {
+    format!(
+        "<data label=\"{label}\" source=\"{source}\">\n{}\n</data>\n",
+        body.trim_end()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_words_only() {
+        assert!(is_troubleshooting("my backup failed"));
+        assert!(
+            !is_troubleshooting("show the download folder"),
+            "'down' is not in 'download'"
+        );
+        assert_eq!(keyword_types("why is my disk full"), ["storage"]);
+        assert_eq!(keyword_types("is eth0 up?"), ["network"]);
+        assert!(
+            keyword_types("describe the script").is_empty(),
+            "'ip' is not in 'script'"
+        );
+        assert_eq!(keyword_types("nfs mount"), ["storage", "sharing"]);
+    }
+}

@@ -1,0 +1,267 @@
+//! `/api/chat/send` end to end: halbertd (on the workstation fixture tree) supplies the facts,
+//! a scripted server streams Ollama NDJSON, and a WebSocket client sees every token in order.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use common::{channel, start_daemon_on_tree, start_web};
+use futures_util::StreamExt;
+use halbert_proto::v1::{self as pb, discovery_client::DiscoveryClient};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+
+#[derive(Clone, Default)]
+struct Script {
+    seen: Arc<Mutex<Vec<Value>>>,
+    /// Set when a slow stream was dropped before its end (the client went away).
+    cancelled: Arc<AtomicBool>,
+}
+
+struct DropFlag(Arc<AtomicBool>, bool);
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+async fn ollama(State(s): State<Script>, Json(body): Json<Value>) -> Body {
+    let slow = body["model"] == "slow";
+    s.seen.lock().expect("lock").push(body);
+    let tokens: Vec<&'static str> = if slow {
+        vec!["one ", "two ", "three ", "four ", "five "]
+    } else {
+        vec!["Disk ", "sda ", "is ", "failing."]
+    };
+    let n = tokens.len();
+    let flag = DropFlag(s.cancelled.clone(), false);
+    let st = futures_util::stream::unfold((0usize, flag), move |(i, mut flag)| {
+        let tokens = tokens.clone();
+        async move {
+            if i > n {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(if slow { 300 } else { 5 })).await;
+            let line = if i < n {
+                format!(
+                    "{{\"message\":{{\"role\":\"assistant\",\"content\":{}}},\"done\":false}}\n",
+                    json!(tokens[i])
+                )
+            } else {
+                flag.1 = true;
+                "{\"message\":{\"content\":\"\"},\"done\":true,\"prompt_eval_count\":100,\"eval_count\":4}\n".to_owned()
+            };
+            Some((Ok::<_, std::io::Error>(Bytes::from(line)), (i + 1, flag)))
+        }
+    });
+    Body::from_stream(st)
+}
+
+async fn script() -> (String, Script) {
+    let s = Script::default();
+    let app = Router::new()
+        .route("/api/chat", post(ollama))
+        .with_state(s.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", l.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    (url, s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_answer_grounded_in_this_machine() {
+    let (llm, script) = script().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = start_daemon_on_tree(dir, &common::fixture("workstation")).await;
+    let mut dc = DiscoveryClient::new(channel(&d.socket));
+    let mut s = dc
+        .scan(pb::ScanRequest { types: vec![] })
+        .await
+        .expect("scan")
+        .into_inner();
+    while s.message().await.expect("event").is_some() {}
+    let w = start_web(&d.socket, 1000).await;
+    let c = reqwest::Client::new();
+    let ask = json!({"message": "why did my backup fail? the disk sda looks broken", "mentions": ["@disk-sda", "@storage"],
+        "persona": "guide", "debug": true, "request_id": "req-t1", "history": [{"role": "user", "content": "hi"}]});
+
+    let r = c
+        .post(w.url("/api/chat/send"))
+        .json(&ask)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["detail"],
+        "no guide model configured"
+    );
+
+    c.post(w.url("/api/settings/endpoints"))
+        .json(&json!({"id": "ollama", "name": "Ollama", "url": llm, "provider": "ollama"}))
+        .send()
+        .await
+        .expect("ep");
+    c.post(w.url("/api/settings/assign/guide"))
+        .json(&json!({"endpoint_id": "ollama", "model": "llama3.1:8b"}))
+        .send()
+        .await
+        .expect("assign");
+
+    let mut req = format!("ws://{}/ws", w.addr)
+        .into_client_request()
+        .expect("request");
+    req.headers_mut().insert(
+        "origin",
+        format!("http://{}", w.addr).parse().expect("origin"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("ws");
+    let t0 = std::time::Instant::now();
+    let post = tokio::spawn({
+        let (c, url, ask) = (c.clone(), w.url("/api/chat/send"), ask.clone());
+        async move {
+            c.post(url)
+                .json(&ask)
+                .send()
+                .await
+                .expect("send")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    });
+    let (mut tokens, mut decision, mut complete, mut first_token) = (Vec::new(), None, None, None);
+    while complete.is_none() {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("ok");
+        let tungstenite::Message::Text(t) = m else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&t).expect("json");
+        match v["type"].as_str() {
+            Some("decision") => decision = Some(v["data"].clone()),
+            Some("chat_token")
+                if v["data"]["request_id"] == "req-t1" && v["data"]["done"] == false =>
+            {
+                first_token.get_or_insert(t0.elapsed());
+                tokens.push(v["data"]["token"].as_str().expect("token").to_owned());
+            }
+            Some("chat_complete") => complete = Some(v["data"].clone()),
+            _ => {}
+        }
+    }
+    let answer = post.await.expect("join");
+    assert_eq!(
+        tokens,
+        ["Disk ", "sda ", "is ", "failing."],
+        "every token, in order"
+    );
+    assert_eq!(answer["response"], "Disk sda is failing.");
+    assert_eq!(
+        complete.expect("complete")["response"],
+        "Disk sda is failing."
+    );
+    let d_ = decision.expect("decision");
+    assert_eq!(
+        (d_["model"].as_str(), d_["model_type"].as_str()),
+        (Some("llama3.1:8b"), Some("guide"))
+    );
+    let dbg = &answer["debug"];
+    assert_eq!(
+        (
+            dbg["model_used"].as_str(),
+            dbg["model_type"].as_str(),
+            dbg["tokens_used"].as_u64()
+        ),
+        (Some("llama3.1:8b"), Some("guide"), Some(104))
+    );
+    assert!(dbg["complexity_score"].as_f64().expect("score") >= 0.5);
+    let blocks: Vec<&str> = dbg["context_blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for b in [
+        "failures",
+        "storage",
+        "backup",
+        "@disk-sda",
+        "@storage",
+        "machine",
+    ] {
+        assert!(blocks.contains(&b), "{b} missing from {blocks:?}");
+    }
+    let sent = script
+        .seen
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("request");
+    let system = sent["messages"][0]["content"].as_str().expect("system");
+    assert!(
+        system.contains("<data label=\"@disk-sda\"") && system.contains("SMART Failed"),
+        "{system}"
+    );
+    assert!(
+        system.contains("md0") && system.contains("Degraded"),
+        "the failure block lists the degraded array"
+    );
+    let roles: Vec<&str> = sent["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["role"].as_str())
+        .collect();
+    assert_eq!(
+        roles,
+        ["system", "user", "user"],
+        "history, then the message once"
+    );
+    eprintln!("first token after {:?}", first_token.expect("a token"));
+
+    // The client goes away mid-answer: the model's stream is dropped too.
+    c.post(w.url("/api/settings/assign/guide"))
+        .json(&json!({"endpoint_id": "ollama", "model": "slow"}))
+        .send()
+        .await
+        .expect("assign");
+    let gone = tokio::spawn({
+        let (c, url) = (c.clone(), w.url("/api/chat/send"));
+        async move {
+            c.post(url)
+                .json(&json!({"message": "count slowly"}))
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    gone.abort();
+    let mut cancelled = false;
+    for _ in 0..50 {
+        if script.cancelled.load(Ordering::SeqCst) {
+            cancelled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cancelled, "disconnecting must cancel the upstream request");
+    w.shutdown().await;
+    d.shutdown().await;
+}
