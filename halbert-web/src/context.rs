@@ -4,6 +4,8 @@
 
 use halbert_proto::v1 as pb;
 
+use crate::routing::{has, words};
+
 /// Words that ask for troubleshooting; they pull in every discovery in a bad state.
 const TROUBLE: &[&str] = &[
     "fail",
@@ -165,21 +167,6 @@ pub const TYPES: [&str; 8] = [
     "security",
     "backup",
 ];
-
-fn words(message: &str) -> Vec<String> {
-    message
-        .to_lowercase()
-        .split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn has(w: &[String], phrase: &str) -> bool {
-    let p: Vec<&str> = phrase.split(' ').collect();
-    w.windows(p.len())
-        .any(|win| win.iter().zip(&p).all(|(a, b)| a == b))
-}
 
 /// Whether the message asks about something going wrong (whole words only).
 pub fn is_troubleshooting(message: &str) -> bool {

@@ -43,7 +43,7 @@ const SIMPLE_STARTS: &[&str] = &[
 ];
 
 /// The message as lower-case words, for whole-word and whole-phrase tests.
-fn words(message: &str) -> Vec<String> {
+pub fn words(message: &str) -> Vec<String> {
     message
         .to_lowercase()
         .split(|c: char| !c.is_alphanumeric() && c != '\'')
@@ -53,7 +53,7 @@ fn words(message: &str) -> Vec<String> {
 }
 
 /// Whether `phrase` (one or more words) occurs in `w` as whole words.
-fn has(w: &[String], phrase: &str) -> bool {
+pub fn has(w: &[String], phrase: &str) -> bool {
     let p: Vec<&str> = phrase.split(' ').collect();
     w.windows(p.len())
         .any(|win| win.iter().zip(&p).all(|(a, b)| a == b))
