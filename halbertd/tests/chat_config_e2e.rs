@@ -30,13 +30,7 @@ async fn scripted() -> (String, Arc<Mutex<Vec<Value>>>) {
                 Json(json!({"id": "chatcmpl-1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}], "usage": {"total_tokens": 512}}))
             }),
         );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", l.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
+    let url = common::serve_scripted(app).await;
     (url, seen)
 }
 
@@ -161,11 +155,7 @@ async fn config_chat_applies_the_models_edits() {
         .send()
         .await
         .expect("clear");
-    let dead = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let dead_url = format!("http://{}", dead.local_addr().expect("addr"));
-    drop(dead);
+    let dead_url = common::closed_port_url().await;
     c.post(w.url("/api/settings/endpoints"))
         .json(&json!({"id": "ollama", "name": "Ollama", "url": dead_url, "provider": "ollama"}))
         .send()

@@ -70,13 +70,7 @@ async fn script() -> (String, Script) {
     let app = Router::new()
         .route("/api/chat", post(ollama))
         .with_state(s.clone());
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", l.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
+    let url = common::serve_scripted(app).await;
     (url, s)
 }
 

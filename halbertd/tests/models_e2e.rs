@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use common::start_web;
 use serde_json::{Value, json};
 
-async fn scripted_llm() -> (String, tokio::task::JoinHandle<()>) {
+async fn scripted_llm() -> String {
     let app = Router::new()
         .route("/api/tags", get(|| async { Json(json!({"models": [{"name": "llama3.1:8b"}, {"name": "llama3.1:70b"}, {"name": "qwen2.5:7b"}]})) }))
         .route(
@@ -28,19 +28,12 @@ async fn scripted_llm() -> (String, tokio::task::JoinHandle<()>) {
                 (StatusCode::OK, Json(json!({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})))
             }),
         );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", l.local_addr().expect("addr"));
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
-    (url, task)
+    common::serve_scripted(app).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoints_models_assignments_and_loaded() {
-    let (llm, server) = scripted_llm().await;
+    let llm = scripted_llm().await;
     let nowhere = tempfile::tempdir().expect("tempdir");
     let w = start_web(&nowhere.path().join("no-halbertd.sock"), 1000).await;
     let c = reqwest::Client::new();
@@ -126,11 +119,7 @@ async fn endpoints_models_assignments_and_loaded() {
     assert!(!t.to_string().contains("sk-wrong"));
 
     // An endpoint nobody listens on: 502 naming it, and the probe says why.
-    let dead = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let dead_url = format!("http://{}", dead.local_addr().expect("addr"));
-    drop(dead);
+    let dead_url = common::closed_port_url().await;
     post(
         "/api/settings/endpoints",
         json!({"id": "gone", "name": "Gone", "url": dead_url, "provider": "ollama"}),
@@ -300,5 +289,4 @@ async fn endpoints_models_assignments_and_loaded() {
         );
     }
     w.shutdown().await;
-    server.abort();
 }

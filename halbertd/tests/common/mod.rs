@@ -182,3 +182,26 @@ pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
         _db_dir: db_dir,
     }
 }
+
+/// Serves a scripted model server (the one stand-in the tests allow) on 127.0.0.1:0; returns
+/// its base URL. The task ends with the test's runtime.
+pub async fn serve_scripted(app: axum::Router) -> String {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", l.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    url
+}
+
+/// A URL on which nothing listens (a port that was just free).
+pub async fn closed_port_url() -> String {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", l.local_addr().expect("addr"));
+    drop(l);
+    url
+}
