@@ -31,6 +31,8 @@ pub enum EngineError {
     SafeMode { reason: String },
     #[error("{0}")]
     InvalidArgument(String),
+    #[error("{0}")]
+    NotFound(String),
     /// The text is for the log only; clients get a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -109,7 +111,6 @@ impl<T> Acted<T> {
 
 #[derive(Debug)]
 pub struct Engine {
-    state_dir: PathBuf,
     status: StatusReader,
     root: HostRoot,
     tools: Arc<dyn Tools>,
@@ -155,7 +156,6 @@ impl Engine {
         // average since boot. A failure here shows up again, with context, in the first RPC.
         let _ = status.read();
         Ok(Self {
-            state_dir: state_dir.to_owned(),
             status,
             root,
             tools,
@@ -166,14 +166,6 @@ impl Engine {
             watchers: AtomicUsize::new(0),
             changed: tokio::sync::Notify::new(),
         })
-    }
-
-    pub fn audit_dir(&self) -> &Path {
-        self.audit.dir()
-    }
-
-    pub fn state_dir(&self) -> &Path {
-        &self.state_dir
     }
 
     pub fn safe_mode(&self) -> SafeModeState {
@@ -288,9 +280,11 @@ impl Engine {
         Ok(self.discovery.list(kind))
     }
 
-    pub fn discovery_get(&self, caller: &Caller, id: &str) -> Result<Option<Item>, EngineError> {
+    pub fn discovery_get(&self, caller: &Caller, id: &str) -> Result<Item, EngineError> {
         self.check_read(caller)?;
-        Ok(self.discovery.get(id))
+        self.discovery
+            .get(id)
+            .ok_or_else(|| EngineError::NotFound(format!("no discovery with id {id:?}")))
     }
 
     pub fn discovery_summary(&self, caller: &Caller) -> Result<Vec<TypeSummary>, EngineError> {

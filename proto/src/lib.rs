@@ -16,6 +16,7 @@ pub mod codes {
     pub const PERMISSION_DENIED: &str = "permission_denied";
     pub const SAFE_MODE_ACTIVE: &str = "safe_mode_active";
     pub const INVALID_ARGUMENT: &str = "invalid_argument";
+    pub const NOT_FOUND: &str = "not_found";
     pub const UNAUTHENTICATED: &str = "unauthenticated";
     pub const INTERNAL: &str = "internal";
     pub const AUDIT_FAILED: &str = "audit_failed";

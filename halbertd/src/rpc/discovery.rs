@@ -85,15 +85,11 @@ impl Discovery for DiscoveryService {
         let (caller, span) = self.0.caller("Discovery.Get", &req)?;
         let _e = span.enter();
         let id = &req.get_ref().id;
-        match self
-            .0
+        self.0
             .engine
             .discovery_get(&caller, id)
-            .map_err(to_status)?
-        {
-            Some(i) => Ok(Response::new(item_pb(i))),
-            None => Err(Status::not_found(format!("no discovery with id {id:?}"))),
-        }
+            .map(|i| Response::new(item_pb(i)))
+            .map_err(to_status)
     }
 
     async fn summary(

@@ -111,6 +111,9 @@ pub fn to_status(e: EngineError) -> Status {
             m,
             detail(codes::INVALID_ARGUMENT),
         ),
+        EngineError::NotFound(m) => {
+            halbert_proto::status_with_detail(Code::NotFound, m, detail(codes::NOT_FOUND))
+        }
         EngineError::AuditFailed => halbert_proto::status_with_detail(
             Code::Internal,
             "the audit record could not be written",
