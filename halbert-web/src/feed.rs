@@ -1,6 +1,8 @@
-//! The status feed: one upstream `WatchStatus` stream from halbertd, fanned out to every
-//! WebSocket client through a bounded broadcast channel (a slow client skips messages; memory
-//! never grows with it). Reconnects with exponential backoff when halbertd goes away.
+//! The /ws fan-out: one upstream `WatchStatus` stream from halbertd, plus the events other
+//! routes broadcast (`discovery_scan`, `decision`, `chat_token`, `chat_complete`), each
+//! serialized once and sent to every WebSocket client through a bounded broadcast channel (a
+//! slow client skips messages; memory never grows with it). The status stream reconnects with
+//! exponential backoff when halbertd goes away.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
