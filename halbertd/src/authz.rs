@@ -16,6 +16,9 @@ use crate::peer::Caller;
 /// Members may use the read-only RPCs.
 pub const READ_GROUP: &str = "halbert";
 pub const ACTION_GUARDRAILS: &str = "org.halbert.guardrails.manage";
+/// Journal lines can carry more than status does (paths, user names, tokens in URLs), so
+/// reading them for someone is an action of its own, not a plain read.
+pub const ACTION_JOURNAL: &str = "org.halbert.journal.read";
 
 const POLKIT_TIMEOUT: Duration = Duration::from_secs(10);
 const HEALTH_TTL: Duration = Duration::from_secs(30);

@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::audit::{self, AuditLog, CallerRef, Entry, Verification};
-use crate::authz::{ACTION_GUARDRAILS, Authority, AuthzError, Health};
+use crate::authz::{ACTION_GUARDRAILS, ACTION_JOURNAL, Authority, AuthzError, Health};
 use crate::discovery::store::{Progress, Store, TypeState, TypeSummary};
 use crate::discovery::{ExecTools, Item, Kind, ScanCtx, Tools};
 use crate::guardrails::{Guardrails, GuardrailsError, SafeModeState};
 use crate::host::HostRoot;
+use crate::inspect::{self, InspectError};
 use crate::peer::Caller;
 use crate::status::{Snapshot, StatusReader};
 
@@ -33,11 +34,24 @@ pub enum EngineError {
     InvalidArgument(String),
     #[error("{0}")]
     NotFound(String),
+    /// A source the request needs is missing (no system bus, no journalctl); said plainly.
+    #[error("{0}")]
+    Unavailable(String),
     /// The text is for the log only; clients get a generic message.
     #[error("internal error: {0}")]
     Internal(String),
     #[error("the audit record could not be written")]
     AuditFailed,
+}
+
+impl From<InspectError> for EngineError {
+    fn from(e: InspectError) -> Self {
+        match e {
+            InspectError::Invalid(m) => EngineError::InvalidArgument(m),
+            InspectError::NotFound(m) => EngineError::NotFound(m),
+            InspectError::Unavailable(m) => EngineError::Unavailable(m),
+        }
+    }
 }
 
 impl From<AuthzError> for EngineError {
@@ -326,6 +340,82 @@ impl Engine {
             self.authz.bus().await,
         );
         self.discovery.scan(kinds, &ctx, progress).await;
+    }
+
+    /// One unit's live state from systemd.
+    pub async fn service_status(
+        &self,
+        caller: &Caller,
+        unit: &str,
+    ) -> Result<inspect::units::ServiceState, EngineError> {
+        self.check_read(caller)?;
+        let unit = inspect::unit_name(unit)?;
+        let bus = self.system_bus().await?;
+        Ok(inspect::units::service_status(&bus, &unit).await?)
+    }
+
+    /// Running services whose name contains `filter`: at most `cap`, and how many matched.
+    pub async fn running_services(
+        &self,
+        caller: &Caller,
+        filter: &str,
+        cap: usize,
+    ) -> Result<(Vec<inspect::units::RunningService>, usize), EngineError> {
+        self.check_read(caller)?;
+        let filter = inspect::search_term(filter, "filter")?;
+        let bus = self.system_bus().await?;
+        Ok(inspect::units::running_services(&bus, &filter, cap).await?)
+    }
+
+    /// A unit's newest journal lines. Reading logs for someone needs polkit's
+    /// `org.halbert.journal.read`; it changes nothing, so it is not audited.
+    pub async fn journal_tail(
+        &self,
+        caller: &Caller,
+        unit: &str,
+        lines: u32,
+        filter: &str,
+    ) -> Result<(String, Vec<inspect::journal::JournalLine>), EngineError> {
+        self.check_read(caller)?;
+        let unit = inspect::unit_name(unit)?;
+        let filter = inspect::search_term(filter, "filter")?;
+        let details = BTreeMap::from([("unit".to_owned(), unit.clone())]);
+        self.authz
+            .check_action(caller, ACTION_JOURNAL, &details)
+            .await?;
+        let lines = inspect::journal::tail(self.tools.as_ref(), &unit, lines, &filter).await?;
+        Ok((unit, lines))
+    }
+
+    /// Processes whose command name contains `name`: at most 20, and how many matched.
+    pub async fn processes(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<(Vec<inspect::procs::ProcessInfo>, usize), EngineError> {
+        self.check_read(caller)?;
+        let name = inspect::search_term(name, "name")?;
+        if name.is_empty() {
+            return Err(EngineError::InvalidArgument(
+                "name must not be empty".into(),
+            ));
+        }
+        let root = self.root.clone();
+        blocking(move || inspect::procs::find(&root, &name)).await
+    }
+
+    /// Distribution, kernel, architecture and package manager.
+    pub async fn host_info(&self, caller: &Caller) -> Result<inspect::host::HostInfo, EngineError> {
+        self.check_read(caller)?;
+        let root = self.root.clone();
+        blocking(move || inspect::host::read(&root)).await
+    }
+
+    async fn system_bus(&self) -> Result<zbus::Connection, EngineError> {
+        self.authz
+            .bus()
+            .await
+            .ok_or_else(|| EngineError::Unavailable("the system bus is not reachable".into()))
     }
 
     pub async fn verify_audit(&self, caller: &Caller) -> Result<Verification, EngineError> {

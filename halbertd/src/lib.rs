@@ -11,6 +11,7 @@ pub mod engine;
 pub mod exec;
 pub mod guardrails;
 pub mod host;
+pub mod inspect;
 pub mod logging;
 pub mod peer;
 pub mod privileges;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use halbert_proto::v1::{
     audit_server::AuditServer, discovery_server::DiscoveryServer,
-    guardrails_server::GuardrailsServer, system_server::SystemServer,
+    guardrails_server::GuardrailsServer, inspect_server::InspectServer,
+    system_server::SystemServer,
 };
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
@@ -15,7 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
 use crate::peer::PeerStream;
-use crate::rpc::{AuditService, Ctx, DiscoveryService, GuardrailsService, SystemService};
+use crate::rpc::{
+    AuditService, Ctx, DiscoveryService, GuardrailsService, InspectService, SystemService,
+};
 
 /// Serves every halbertd service on `listener` until `shutdown` resolves. Open status streams
 /// end then too, so the graceful shutdown does not wait for clients that never hang up.
@@ -45,6 +48,7 @@ pub async fn serve(
         .add_service(SystemServer::new(SystemService(ctx.clone())))
         .add_service(GuardrailsServer::new(GuardrailsService(ctx.clone())))
         .add_service(DiscoveryServer::new(DiscoveryService(ctx.clone())))
+        .add_service(InspectServer::new(InspectService(ctx.clone())))
         .add_service(AuditServer::new(AuditService(ctx)))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

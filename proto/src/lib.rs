@@ -20,6 +20,7 @@ pub mod codes {
     pub const UNAUTHENTICATED: &str = "unauthenticated";
     pub const INTERNAL: &str = "internal";
     pub const AUDIT_FAILED: &str = "audit_failed";
+    pub const UNAVAILABLE: &str = "unavailable";
 }
 
 use prost::Message;

@@ -182,7 +182,10 @@ fn install_source(path: &str) -> &'static str {
     }
 }
 
-fn prop<T: TryFrom<OwnedValue>>(props: &HashMap<String, OwnedValue>, key: &str) -> Option<T> {
+pub(crate) fn prop<T: TryFrom<OwnedValue>>(
+    props: &HashMap<String, OwnedValue>,
+    key: &str,
+) -> Option<T> {
     props
         .get(key)
         .and_then(|v| v.try_clone().ok())

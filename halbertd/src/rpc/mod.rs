@@ -4,6 +4,7 @@
 mod audit;
 mod discovery;
 mod guardrails;
+mod inspect;
 mod system;
 
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use crate::peer::{self, Caller, PeerInfo};
 pub use audit::AuditService;
 pub use discovery::DiscoveryService;
 pub use guardrails::GuardrailsService;
+pub use inspect::InspectService;
 pub use system::SystemService;
 
 /// What every service needs: the engine, where procfs is (for caller identity), and the
@@ -113,6 +115,9 @@ pub fn to_status(e: EngineError) -> Status {
         ),
         EngineError::NotFound(m) => {
             halbert_proto::status_with_detail(Code::NotFound, m, detail(codes::NOT_FOUND))
+        }
+        EngineError::Unavailable(m) => {
+            halbert_proto::status_with_detail(Code::Unavailable, m, detail(codes::UNAVAILABLE))
         }
         EngineError::AuditFailed => halbert_proto::status_with_detail(
             Code::Internal,

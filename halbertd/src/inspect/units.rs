@@ -1,0 +1,135 @@
+//! One unit's state (`LoadUnit`, then the Unit and Service properties) and the running
+//! services (`ListUnits`), from systemd over D-Bus.
+
+use std::collections::HashMap;
+
+use zbus::OwnedVariant as OwnedValue;
+
+use super::InspectError;
+use crate::discovery::list_units;
+use crate::discovery::service::prop;
+
+const DEST: &str = "org.freedesktop.systemd1";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceState {
+    pub unit: String,
+    pub description: String,
+    pub load_state: String,
+    pub active_state: String,
+    pub sub_state: String,
+    pub unit_file_state: String,
+    pub result: String,
+    pub main_pid: u32,
+    pub active_enter_unix: i64,
+    pub restarts: u32,
+    pub memory_bytes: u64,
+    pub fragment_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningService {
+    pub unit: String,
+    pub description: String,
+    pub sub_state: String,
+}
+
+fn bus_err(what: &'static str) -> impl FnOnce(zbus::Error) -> InspectError {
+    move |e| InspectError::Unavailable(format!("systemd did not answer {what}: {e}"))
+}
+
+async fn get_all(
+    bus: &zbus::Connection,
+    path: &zbus::ObjectPath<'_>,
+    iface: &str,
+) -> Result<HashMap<String, OwnedValue>, InspectError> {
+    bus.call_method(
+        Some(DEST),
+        path,
+        Some("org.freedesktop.DBus.Properties"),
+        "GetAll",
+        &(iface,),
+    )
+    .await
+    .map_err(bus_err("GetAll"))?
+    .body()
+    .deserialize()
+    .map_err(|e| InspectError::Unavailable(format!("unexpected GetAll reply: {e}")))
+}
+
+/// The state of `unit` (already validated by [`super::unit_name`]). A unit systemd cannot
+/// find is [`InspectError::NotFound`].
+pub async fn service_status(
+    bus: &zbus::Connection,
+    unit: &str,
+) -> Result<ServiceState, InspectError> {
+    let path: zbus::OwnedObjectPath = bus
+        .call_method(
+            Some(DEST),
+            "/org/freedesktop/systemd1",
+            Some("org.freedesktop.systemd1.Manager"),
+            "LoadUnit",
+            &(unit,),
+        )
+        .await
+        .map_err(bus_err("LoadUnit"))?
+        .body()
+        .deserialize()
+        .map_err(|e| InspectError::Unavailable(format!("unexpected LoadUnit reply: {e}")))?;
+    let u = get_all(bus, &path, "org.freedesktop.systemd1.Unit").await?;
+    let s = |k: &str| prop::<String>(&u, k).unwrap_or_default();
+    let load_state = s("LoadState");
+    if load_state == "not-found" {
+        return Err(InspectError::NotFound(format!(
+            "systemd knows no unit {unit}"
+        )));
+    }
+    let mut st = ServiceState {
+        unit: unit.to_owned(),
+        description: s("Description"),
+        load_state,
+        active_state: s("ActiveState"),
+        sub_state: s("SubState"),
+        unit_file_state: s("UnitFileState"),
+        fragment_path: s("FragmentPath"),
+        active_enter_unix: prop::<u64>(&u, "ActiveEnterTimestamp")
+            .map_or(0, |us| (us / 1_000_000) as i64),
+        ..Default::default()
+    };
+    if unit.ends_with(".service") {
+        let sv = get_all(bus, &path, "org.freedesktop.systemd1.Service").await?;
+        st.result = prop::<String>(&sv, "Result").unwrap_or_default();
+        st.main_pid = prop::<u32>(&sv, "MainPID").unwrap_or(0);
+        st.restarts = prop::<u32>(&sv, "NRestarts").unwrap_or(0);
+        // u64::MAX means "not accounted" (no memory controller for this unit).
+        st.memory_bytes = prop::<u64>(&sv, "MemoryCurrent")
+            .filter(|&m| m != u64::MAX)
+            .unwrap_or(0);
+    }
+    Ok(st)
+}
+
+/// Running services whose name contains `filter` (lower-case; empty for all): the first
+/// `cap` by name, and how many matched.
+pub async fn running_services(
+    bus: &zbus::Connection,
+    filter: &str,
+    cap: usize,
+) -> Result<(Vec<RunningService>, usize), InspectError> {
+    let mut all: Vec<RunningService> = list_units(bus)
+        .await
+        .map_err(bus_err("ListUnits"))?
+        .into_iter()
+        .filter(|u| u.0.ends_with(".service") && u.3 == "active" && u.4 == "running")
+        .filter(|u| u.0.to_lowercase().contains(filter))
+        .map(|u| RunningService {
+            unit: u.0,
+            description: u.1,
+            sub_state: u.4,
+        })
+        .collect();
+    all.sort_by(|a, b| a.unit.cmp(&b.unit));
+    let total = all.len();
+    all.truncate(cap);
+    Ok((all, total))
+}
