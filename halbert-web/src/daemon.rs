@@ -8,7 +8,8 @@ use std::time::Duration;
 use halbert_proto::codes;
 use halbert_proto::v1::{
     self as pb, audit_client::AuditClient, discovery_client::DiscoveryClient,
-    guardrails_client::GuardrailsClient, system_client::SystemClient,
+    guardrails_client::GuardrailsClient, inspect_client::InspectClient,
+    system_client::SystemClient,
 };
 use hyper_util::rt::TokioIo;
 use tonic::transport::{Channel, Endpoint};
@@ -36,6 +37,9 @@ pub enum DaemonError {
     Timeout(Duration),
     #[error("{0}")]
     NotFound(String),
+    /// halbertd is up, but what it would read is not there (no system bus, no journalctl).
+    #[error("{0}")]
+    SourceMissing(String),
     #[error("halbertd failed: {0}")]
     Failed(String),
 }
@@ -82,6 +86,9 @@ impl Daemon {
             },
             (Code::InvalidArgument, _) => DaemonError::InvalidArgument(s.message().to_owned()),
             (Code::NotFound, _) => DaemonError::NotFound(s.message().to_owned()),
+            (Code::Unavailable, codes::UNAVAILABLE) => {
+                DaemonError::SourceMissing(s.message().to_owned())
+            }
             (Code::Unauthenticated, _) => DaemonError::Unauthenticated(s.message().to_owned()),
             (Code::DeadlineExceeded, _) => DaemonError::Timeout(CALL_TIMEOUT),
             // No ErrorDetail means the status came from the transport, not from halbertd.
@@ -149,6 +156,53 @@ impl Daemon {
     pub async fn discovery_get(&self, id: &str) -> Result<pb::DiscoveryItem, DaemonError> {
         let req = pb::GetDiscoveryRequest { id: id.to_owned() };
         self.unary(DiscoveryClient::new(self.channel.clone()).get(req))
+            .await
+    }
+
+    pub async fn service_status(&self, unit: &str) -> Result<pb::ServiceState, DaemonError> {
+        let req = pb::ServiceStatusRequest {
+            unit: unit.to_owned(),
+        };
+        self.unary(InspectClient::new(self.channel.clone()).service_status(req))
+            .await
+    }
+
+    pub async fn running_services(
+        &self,
+        filter: &str,
+    ) -> Result<pb::RunningServiceList, DaemonError> {
+        let req = pb::RunningServicesRequest {
+            filter: filter.to_owned(),
+        };
+        self.unary(InspectClient::new(self.channel.clone()).running_services(req))
+            .await
+    }
+
+    pub async fn journal_tail(
+        &self,
+        unit: &str,
+        lines: u32,
+        filter: &str,
+    ) -> Result<pb::JournalLines, DaemonError> {
+        let req = pb::JournalTailRequest {
+            unit: unit.to_owned(),
+            lines,
+            filter: filter.to_owned(),
+        };
+        self.unary(InspectClient::new(self.channel.clone()).journal_tail(req))
+            .await
+    }
+
+    pub async fn processes(&self, name: &str) -> Result<pb::ProcessList, DaemonError> {
+        let req = pb::ProcessesRequest {
+            name: name.to_owned(),
+        };
+        self.unary(InspectClient::new(self.channel.clone()).processes(req))
+            .await
+    }
+
+    pub async fn host_info(&self) -> Result<pb::HostInfo, DaemonError> {
+        self.unary(InspectClient::new(self.channel.clone()).host(pb::HostInfoRequest {}))
             .await
     }
 

@@ -4,6 +4,7 @@
 
 pub mod ai_rules;
 pub mod api;
+pub mod assistant;
 pub mod config;
 pub mod context;
 pub mod conversations;
@@ -18,4 +19,5 @@ pub mod routing;
 pub mod sandbox;
 pub mod server;
 pub mod store;
+pub mod tools;
 pub mod workers;

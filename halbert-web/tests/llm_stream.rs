@@ -96,9 +96,14 @@ async fn every_token_arrives_in_order_for_both_protocols() {
 
     let mut tokens = Vec::new();
     let r = client
-        .chat_stream(&endpoint(&url, "ollama"), "llama3.1:8b", &msgs, OPTS, |t| {
-            tokens.push(t.to_owned())
-        })
+        .chat_stream(
+            &endpoint(&url, "ollama"),
+            "llama3.1:8b",
+            &msgs,
+            OPTS,
+            None,
+            |t| tokens.push(t.to_owned()),
+        )
         .await
         .expect("ollama");
     assert_eq!(tokens, ["Hel", "lo", " wörld"]);
@@ -112,6 +117,7 @@ async fn every_token_arrives_in_order_for_both_protocols() {
             "gpt-4o-mini",
             &msgs,
             OPTS,
+            None,
             |t| tokens.push(t.to_owned()),
         )
         .await
@@ -131,12 +137,19 @@ async fn malformed_and_cut_streams_are_errors() {
     let client = LlmClient::new().expect("client");
     let msgs = [ChatMessage::new("user", "hello")];
     let e = client
-        .chat_stream(&endpoint(&url, "ollama"), "broken", &msgs, OPTS, |_| {})
+        .chat_stream(
+            &endpoint(&url, "ollama"),
+            "broken",
+            &msgs,
+            OPTS,
+            None,
+            |_| {},
+        )
         .await
         .expect_err("malformed");
     assert!(matches!(e, LlmError::BadReply { .. }), "{e}");
     let e = client
-        .chat_stream(&endpoint(&url, "ollama"), "cut", &msgs, OPTS, |_| {})
+        .chat_stream(&endpoint(&url, "ollama"), "cut", &msgs, OPTS, None, |_| {})
         .await
         .expect_err("cut");
     assert!(e.to_string().contains("ended before"), "{e}");

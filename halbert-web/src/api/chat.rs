@@ -265,8 +265,11 @@ pub struct ChatSendResponse {
     pub response: String,
     pub debug: ChatDebug,
     pub request_id: String,
+    /// Buttons for the user (restart a service, run a backup); nothing here has been run.
     #[schema(value_type = Vec<Object>)]
     pub suggested_actions: Vec<serde_json::Value>,
+    /// The read-only tools the model used for this answer, in order.
+    pub tool_calls: Vec<crate::assistant::ToolRecord>,
 }
 
 #[derive(Debug, Serialize)]
@@ -569,6 +572,7 @@ pub async fn send(
     user.images = req.images.clone();
     messages.push(user);
 
+    let message_count = messages.len();
     let reasoning = match model_type {
         "vision" => "the message carries images".to_owned(),
         "specialist" => format!("complexity {score:.2} ≥ threshold {threshold:.2}"),
@@ -606,19 +610,32 @@ pub async fn send(
     let g0 = std::time::Instant::now();
     let feed = st.feed.clone();
     let rid = request_id.clone();
-    let reply = st
-        .llm
-        .chat_stream(&ep, &assignment.model, &messages, opts, |t| {
-            feed.broadcast(encode(
-                "chat_token",
-                TokenEvent {
-                    request_id: &rid,
-                    token: t,
-                    done: false,
-                },
-            ))
-        })
-        .await?;
+    let turn = crate::assistant::Turn {
+        llm: &st.llm,
+        daemon: &st.daemon,
+        endpoint: &ep,
+        model: &assignment.model,
+        opts,
+        // Vision models rarely take tools; the images are the question there.
+        tools: model_type != "vision" && crate::tools::wanted(&req.message),
+        remote,
+    };
+    let reply = crate::assistant::answer(&turn, messages, |e| match e {
+        crate::assistant::Emit::Token(t) => feed.broadcast(encode(
+            "chat_token",
+            TokenEvent {
+                request_id: &rid,
+                token: t,
+                done: false,
+            },
+        )),
+        crate::assistant::Emit::Decision(mut d) => {
+            d["request_id"] = serde_json::json!(rid);
+            d["model"] = serde_json::json!(assignment.model);
+            feed.broadcast(encode("decision", d));
+        }
+    })
+    .await?;
     st.feed.broadcast(encode(
         "chat_token",
         TokenEvent {
@@ -647,7 +664,7 @@ pub async fn send(
         debug.persona = Some(persona);
         debug.mentions_count = Some(req.mentions.len());
         debug.context_blocks = Some(block_names);
-        debug.message_count = Some(messages.len());
+        debug.message_count = Some(message_count);
         debug.image_count = Some(req.images.len());
         debug.generation_ms = Some(g0.elapsed().as_millis() as u64);
         debug.total_ms = Some(t0.elapsed().as_millis() as u64);
@@ -661,10 +678,13 @@ pub async fn send(
             debug: &debug,
         },
     ));
+    let mut suggested_actions = suggested;
+    suggested_actions.extend(reply.suggestions);
     Ok(Json(ChatSendResponse {
         response: reply.text,
         debug,
         request_id,
-        suggested_actions: suggested,
+        suggested_actions,
+        tool_calls: reply.tool_calls,
     }))
 }

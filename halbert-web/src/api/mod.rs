@@ -143,6 +143,11 @@ impl From<DaemonError> for ApiError {
                 ApiError::new(StatusCode::GATEWAY_TIMEOUT, "daemon_timeout", detail)
             }
             DaemonError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", detail),
+            DaemonError::SourceMissing(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "source_unavailable",
+                detail,
+            ),
             DaemonError::Failed(_) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "daemon_error", detail)
             }

@@ -174,12 +174,25 @@ impl LlmClient {
     }
 }
 
-/// One message of a chat request. `images` are raw base64 (no `data:` prefix).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A tool call the model made: `id` is the OpenAI call id (Ollama has none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: Value,
+}
+
+/// One message of a chat request. `images` are raw base64 (no `data:` prefix). An assistant
+/// message may carry the model's `tool_calls`; a `tool` message answers one of them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChatMessage {
     pub role: String,
     pub content: String,
     pub images: Vec<String>,
+    pub tool_calls: Vec<ToolCall>,
+    /// For role `tool`: the call answered (OpenAI's id) and the tool's name (Ollama).
+    pub tool_call_id: Option<String>,
+    pub tool_name: Option<String>,
 }
 
 impl ChatMessage {
@@ -188,7 +201,62 @@ impl ChatMessage {
             role: role.into(),
             content: content.into(),
             images: Vec::new(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            tool_name: None,
         }
+    }
+
+    /// The answer to one tool call.
+    pub fn tool_result(call: &ToolCall, content: impl Into<String>) -> Self {
+        let mut m = Self::new("tool", content);
+        m.tool_call_id = Some(call.id.clone());
+        m.tool_name = Some(call.name.clone());
+        m
+    }
+
+    fn ollama_json(&self) -> Value {
+        let mut v = serde_json::json!({"role": self.role, "content": self.content});
+        if !self.images.is_empty() {
+            v["images"] = serde_json::json!(self.images);
+        }
+        if !self.tool_calls.is_empty() {
+            v["tool_calls"] = self
+                .tool_calls
+                .iter()
+                .map(
+                    |c| serde_json::json!({"function": {"name": c.name, "arguments": c.arguments}}),
+                )
+                .collect();
+        }
+        if let Some(n) = &self.tool_name {
+            v["tool_name"] = serde_json::json!(n);
+        }
+        v
+    }
+
+    fn openai_json(&self) -> Value {
+        let mut v = if self.images.is_empty() {
+            serde_json::json!({"role": self.role, "content": self.content})
+        } else {
+            let mut parts = vec![serde_json::json!({"type": "text", "text": self.content})];
+            parts.extend(self.images.iter().map(|i| serde_json::json!({"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{i}")}})));
+            serde_json::json!({"role": self.role, "content": parts})
+        };
+        if !self.tool_calls.is_empty() {
+            v["tool_calls"] = self
+                .tool_calls
+                .iter()
+                .map(|c| {
+                    serde_json::json!({"id": c.id, "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments.to_string()}})
+                })
+                .collect();
+        }
+        if let Some(id) = &self.tool_call_id {
+            v["tool_call_id"] = serde_json::json!(id);
+        }
+        v
     }
 }
 
@@ -204,51 +272,39 @@ pub struct ChatReply {
     pub text: String,
     /// Ollama: prompt_eval_count + eval_count; OpenAI: usage.total_tokens.
     pub tokens_used: u64,
+    /// The tools the model asked for (only when tools were offered).
+    pub tool_calls: Vec<ToolCall>,
 }
 
 impl LlmClient {
-    /// URL and body of a chat request in the endpoint's own protocol.
+    /// URL and body of a chat request in the endpoint's own protocol, offering `tools` when
+    /// given (the same JSON shape works for both protocols).
     fn chat_request(
         ep: &Endpoint,
         model: &str,
         messages: &[ChatMessage],
         o: ChatOptions,
         stream: bool,
+        tools: Option<&Value>,
     ) -> (String, Value) {
-        if ep.provider == "ollama" {
-            let msgs: Vec<Value> = messages
-                .iter()
-                .map(|m| {
-                    let mut v = serde_json::json!({"role": m.role, "content": m.content});
-                    if !m.images.is_empty() {
-                        v["images"] = serde_json::json!(m.images);
-                    }
-                    v
-                })
-                .collect();
+        let (url, mut body) = if ep.provider == "ollama" {
+            let msgs: Vec<Value> = messages.iter().map(ChatMessage::ollama_json).collect();
             let body = serde_json::json!({"model": model, "messages": msgs, "stream": stream,
                 "options": {"temperature": o.temperature, "num_predict": o.max_tokens}});
             (format!("{}/api/chat", ep.url), body)
         } else {
-            let msgs: Vec<Value> = messages
-                .iter()
-                .map(|m| {
-                    if m.images.is_empty() {
-                        serde_json::json!({"role": m.role, "content": m.content})
-                    } else {
-                        let mut parts = vec![serde_json::json!({"type": "text", "text": m.content})];
-                        parts.extend(m.images.iter().map(|i| serde_json::json!({"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{i}")}})));
-                        serde_json::json!({"role": m.role, "content": parts})
-                    }
-                })
-                .collect();
+            let msgs: Vec<Value> = messages.iter().map(ChatMessage::openai_json).collect();
             let mut body = serde_json::json!({"model": model, "messages": msgs, "stream": stream, "temperature": o.temperature, "max_tokens": o.max_tokens});
             if stream {
                 // The token count arrives in a last chunk before [DONE].
                 body["stream_options"] = serde_json::json!({"include_usage": true});
             }
             (Self::url(ep, "", "/chat/completions"), body)
+        };
+        if let Some(t) = tools {
+            body["tools"] = t.clone();
         }
+        (url, body)
     }
 
     async fn send_chat(
@@ -283,7 +339,7 @@ impl LlmClient {
         messages: &[ChatMessage],
         o: ChatOptions,
     ) -> Result<ChatReply, LlmError> {
-        let (url, body) = Self::chat_request(ep, model, messages, o, false);
+        let (url, body) = Self::chat_request(ep, model, messages, o, false, None);
         let resp = self.send_chat(ep, &url, &body, o.timeout).await?;
         let v: Value = resp
             .json()
@@ -303,6 +359,7 @@ impl LlmClient {
             Ok(ChatReply {
                 text: text.to_owned(),
                 tokens_used: tokens,
+                tool_calls: Vec::new(),
             })
         } else {
             let text = v["choices"][0]["message"]["content"]
@@ -311,22 +368,26 @@ impl LlmClient {
             Ok(ChatReply {
                 text: text.to_owned(),
                 tokens_used: v["usage"]["total_tokens"].as_u64().unwrap_or(0),
+                tool_calls: Vec::new(),
             })
         }
     }
 
     /// A streamed answer: `on_token` gets every piece of text in order as it arrives; the full
-    /// reply is returned at the end. Dropping the future closes the connection, which cancels
-    /// the generation upstream.
+    /// reply is returned at the end, with the tool calls the model made when `tools` were
+    /// offered. Dropping the future closes the connection, which cancels the generation
+    /// upstream.
     pub async fn chat_stream(
         &self,
         ep: &Endpoint,
         model: &str,
         messages: &[ChatMessage],
         o: ChatOptions,
+        tools: Option<&Value>,
         mut on_token: impl FnMut(&str),
     ) -> Result<ChatReply, LlmError> {
-        let (url, body) = Self::chat_request(ep, model, messages, o, true);
+        use super::stream::Event;
+        let (url, body) = Self::chat_request(ep, model, messages, o, true, tools);
         let mut resp = self.send_chat(ep, &url, &body, o.timeout).await?;
         let decode = if ep.provider == "ollama" {
             super::stream::ollama_line
@@ -339,25 +400,54 @@ impl LlmClient {
             why,
         };
         let mut lines = super::stream::Lines::default();
-        let (mut text, mut tokens, mut done) = (String::new(), 0u64, false);
-        let mut handle = |line: String,
-                          text: &mut String,
-                          tokens: &mut u64,
-                          done: &mut bool|
-         -> Result<(), LlmError> {
+        let mut reply = ChatReply {
+            text: String::new(),
+            tokens_used: 0,
+            tool_calls: Vec::new(),
+        };
+        // OpenAI's calls by index: id, name, and the argument text as it accumulates.
+        let mut pieces: Vec<(String, String, String)> = Vec::new();
+        let mut done = false;
+        let mut handle = |line: String, reply: &mut ChatReply, done: &mut bool| {
             for ev in decode(&line).map_err(bad)? {
                 match ev {
-                    super::stream::Event::Token(t) => {
+                    Event::Token(t) => {
                         on_token(&t);
-                        text.push_str(&t);
+                        reply.text.push_str(&t);
                     }
-                    super::stream::Event::Done { tokens_used } => {
-                        *tokens = tokens_used.unwrap_or(*tokens);
+                    Event::ToolCall { name, arguments } => reply.tool_calls.push(ToolCall {
+                        id: format!("call_{}", reply.tool_calls.len()),
+                        name,
+                        arguments,
+                    }),
+                    Event::ToolCallPiece {
+                        index,
+                        id,
+                        name,
+                        arguments,
+                    } => {
+                        if index > 64 {
+                            return Err(bad(format!("tool call index {index} is out of range")));
+                        }
+                        if pieces.len() <= index {
+                            pieces.resize(index + 1, Default::default());
+                        }
+                        let p = &mut pieces[index];
+                        if let Some(id) = id {
+                            p.0 = id;
+                        }
+                        if let Some(n) = name {
+                            p.1.push_str(&n);
+                        }
+                        p.2.push_str(&arguments);
+                    }
+                    Event::Done { tokens_used } => {
+                        reply.tokens_used = tokens_used.unwrap_or(reply.tokens_used);
                         *done = true;
                     }
                 }
             }
-            Ok(())
+            Ok::<(), LlmError>(())
         };
         while let Some(chunk) = resp
             .chunk()
@@ -365,19 +455,36 @@ impl LlmClient {
             .map_err(|e| self.transport_error(ep, e, o.timeout))?
         {
             for line in lines.push(&chunk) {
-                handle(line, &mut text, &mut tokens, &mut done)?;
+                handle(line, &mut reply, &mut done)?;
             }
         }
         if let Some(line) = lines.finish() {
-            handle(line, &mut text, &mut tokens, &mut done)?;
+            handle(line, &mut reply, &mut done)?;
         }
         if !done {
             return Err(bad("the stream ended before the answer was complete".into()));
         }
-        Ok(ChatReply {
-            text,
-            tokens_used: tokens,
-        })
+        for (i, (id, name, args)) in pieces.into_iter().enumerate() {
+            if name.is_empty() {
+                return Err(bad(format!("tool call {i} has no function name")));
+            }
+            // Arguments that are not JSON are kept as text; the tool's validation refuses them.
+            let arguments = if args.trim().is_empty() {
+                Value::Object(Default::default())
+            } else {
+                serde_json::from_str(&args).unwrap_or(Value::String(args))
+            };
+            reply.tool_calls.push(ToolCall {
+                id: if id.is_empty() {
+                    format!("call_{i}")
+                } else {
+                    id
+                },
+                name,
+                arguments,
+            });
+        }
+        Ok(reply)
     }
 
     fn transport_error(&self, ep: &Endpoint, e: reqwest::Error, timeout: Duration) -> LlmError {

@@ -38,6 +38,19 @@ impl Lines {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Token(String),
+    /// A whole tool call (Ollama sends each call complete, arguments as an object).
+    ToolCall {
+        name: String,
+        arguments: Value,
+    },
+    /// A piece of a tool call (OpenAI streams calls by index: the id and name first, then the
+    /// arguments as fragments of a JSON string).
+    ToolCallPiece {
+        index: usize,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: String,
+    },
     /// The stream says it is complete; with the token count when the server sent one.
     Done {
         tokens_used: Option<u64>,
@@ -58,6 +71,20 @@ pub fn ollama_line(line: &str) -> Result<Vec<Event>, String> {
         && !t.is_empty()
     {
         out.push(Event::Token(t.to_owned()));
+    }
+    for c in v["message"]["tool_calls"].as_array().into_iter().flatten() {
+        let name = c["function"]["name"]
+            .as_str()
+            .ok_or("a tool call without a function name")?;
+        // Some servers send the arguments as a JSON string even on Ollama's protocol.
+        let arguments = match &c["function"]["arguments"] {
+            Value::String(s) => serde_json::from_str(s).unwrap_or(Value::String(s.clone())),
+            other => other.clone(),
+        };
+        out.push(Event::ToolCall {
+            name: name.to_owned(),
+            arguments,
+        });
     }
     if v["done"].as_bool() == Some(true) {
         let tokens = match (v["prompt_eval_count"].as_u64(), v["eval_count"].as_u64()) {
@@ -90,6 +117,19 @@ pub fn openai_line(line: &str) -> Result<Vec<Event>, String> {
         && !t.is_empty()
     {
         out.push(Event::Token(t.to_owned()));
+    }
+    for c in v["choices"][0]["delta"]["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let index = c["index"].as_u64().unwrap_or(0) as usize;
+        out.push(Event::ToolCallPiece {
+            index,
+            id: c["id"].as_str().map(str::to_owned),
+            name: c["function"]["name"].as_str().map(str::to_owned),
+            arguments: c["function"]["arguments"].as_str().unwrap_or("").to_owned(),
+        });
     }
     if let Some(n) = v["usage"]["total_tokens"].as_u64() {
         // The usage chunk comes last, just before [DONE].
@@ -156,6 +196,26 @@ mod tests {
             Ok(vec![Event::Done { tokens_used: None }])
         );
         assert_eq!(openai_line(": keep-alive"), Ok(vec![]));
+        assert_eq!(
+            openai_line(
+                r#"data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_1","type":"function","function":{"name":"get_system_load","arguments":""}}]}}]}"#
+            ),
+            Ok(vec![Event::ToolCallPiece {
+                index: 1,
+                id: Some("call_1".into()),
+                name: Some("get_system_load".into()),
+                arguments: String::new()
+            }])
+        );
+        assert_eq!(
+            ollama_line(
+                r#"{"message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"read_journal","arguments":{"unit":"cron"}}}]},"done":false}"#
+            ),
+            Ok(vec![Event::ToolCall {
+                name: "read_journal".into(),
+                arguments: serde_json::json!({"unit": "cron"})
+            }])
+        );
         assert!(openai_line("data: {oops").is_err());
     }
 }

@@ -205,3 +205,47 @@ pub async fn closed_port_url() -> String {
     drop(l);
     url
 }
+
+/// The scripted model server (`tests/scripted-llm`) on 127.0.0.1:0: its base URL and what it saw.
+#[allow(dead_code)]
+pub async fn start_scripted_llm() -> (String, halbert_scripted_llm::Script) {
+    let script = halbert_scripted_llm::Script::default();
+    let url = serve_scripted(halbert_scripted_llm::router(script.clone())).await;
+    (url, script)
+}
+
+/// Registers `url` as endpoint `id` of `provider` and assigns `model` to the guide role.
+#[allow(dead_code)]
+pub async fn use_model(w: &Web, id: &str, provider: &str, url: &str, model: &str) {
+    let c = reqwest::Client::new();
+    let r = c
+        .post(w.url("/api/settings/endpoints"))
+        .json(&serde_json::json!({"id": id, "name": id, "url": url, "provider": provider}))
+        .send()
+        .await
+        .expect("endpoint");
+    assert!(r.status().is_success(), "endpoint: {}", r.status());
+    let r = c
+        .post(w.url("/api/settings/assign/guide"))
+        .json(&serde_json::json!({"endpoint_id": id, "model": model}))
+        .send()
+        .await
+        .expect("assign");
+    assert!(r.status().is_success(), "assign: {}", r.status());
+}
+
+/// A same-origin WebSocket client on `/ws`.
+#[allow(dead_code)]
+pub async fn ws_connect(
+    w: &Web,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}/ws", w.addr)
+        .into_client_request()
+        .expect("request");
+    req.headers_mut().insert(
+        "origin",
+        format!("http://{}", w.addr).parse().expect("origin"),
+    );
+    tokio_tungstenite::connect_async(req).await.expect("ws").0
+}
