@@ -252,6 +252,134 @@ pub fn data_block(label: &str, source: &str, body: &str) -> String {
     )
 }
 
+/// The machine in a few lines, for every prompt: what it runs (and so which commands apply),
+/// its size and state, and the notable facts of the last discovery scan. Missing pieces are
+/// left out rather than guessed.
+pub fn machine_summary(
+    host: Option<&pb::HostInfo>,
+    status: &pb::SystemStatus,
+    lists: &[(String, Vec<pb::DiscoveryItem>)],
+) -> String {
+    let of = |t: &str| {
+        lists
+            .iter()
+            .find(|(k, _)| k == t)
+            .map_or(&[][..], |(_, v)| v.as_slice())
+    };
+    let data = |i: &pb::DiscoveryItem| {
+        serde_json::from_str::<serde_json::Value>(&i.data_json).unwrap_or_default()
+    };
+    let mut s = format!("hostname: {}\n", status.hostname);
+    if let Some(h) = host {
+        s.push_str(&format!(
+            "operating system: {} ({})\nkernel: {}\n",
+            h.os_name, h.architecture, h.kernel
+        ));
+        if !h.package_manager.is_empty() {
+            s.push_str(&format!(
+                "package manager: {} (use it in commands)\n",
+                h.package_manager
+            ));
+        }
+    }
+    let m = status.memory.unwrap_or_default();
+    s.push_str(&format!(
+        "uptime: {} h\nCPU: {:.0} % busy, {} cores, load {:.2}\nmemory: {:.1} of {:.1} GB used\n",
+        status.uptime_seconds / 3600,
+        status.cpu.map_or(0.0, |c| c.percent),
+        status.cpu.map_or(0, |c| c.cores),
+        status.load.map_or(0.0, |l| l.one),
+        m.used_bytes as f64 / 1e9,
+        m.total_bytes as f64 / 1e9
+    ));
+    if let Some(r) = status.filesystems.iter().find(|f| f.mountpoint == "/") {
+        s.push_str(&format!(
+            "root filesystem: {} ({}), {:.0} GB free\n",
+            r.device,
+            r.fstype,
+            r.available_bytes as f64 / 1e9
+        ));
+    }
+    let stacks: Vec<&str> = ["btrfs", "zfs", "bcachefs", "xfs", "ext4"]
+        .into_iter()
+        .filter(|fs| status.filesystems.iter().any(|f| f.fstype == *fs))
+        .collect();
+    let raid = of("storage").iter().any(|i| i.id.starts_with("md-"));
+    if !stacks.is_empty() || raid {
+        s.push_str(&format!(
+            "storage stacks: {}{}\n",
+            stacks.join(", "),
+            if raid { ", md RAID" } else { "" }
+        ));
+    }
+    let gpus: Vec<&str> = of("gpu").iter().map(|g| g.title.as_str()).collect();
+    if !gpus.is_empty() {
+        s.push_str(&format!("GPUs: {}\n", gpus.join("; ")));
+    }
+    let services = of("service");
+    if !services.is_empty() {
+        let running = services
+            .iter()
+            .filter(|i| i.status_detail == "Running")
+            .count();
+        let failed: Vec<&str> = services
+            .iter()
+            .filter(|i| i.status == "failed" || i.severity == "critical")
+            .map(|i| i.name.as_str())
+            .collect();
+        s.push_str(&format!(
+            "services: {running} running, {} failed{}\n",
+            failed.len(),
+            if failed.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    failed
+                        .iter()
+                        .take(10)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        ));
+    }
+    let runtimes: std::collections::BTreeSet<String> = of("container")
+        .iter()
+        .filter_map(|c| data(c)["runtime"].as_str().map(str::to_owned))
+        .collect();
+    if !runtimes.is_empty() {
+        s.push_str(&format!(
+            "containers: {} ({})\n",
+            of("container").len(),
+            runtimes.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let firewalls: Vec<String> = of("network")
+        .iter()
+        .filter(|i| i.id.starts_with("firewall-"))
+        .map(|i| format!("{} {}", i.name, i.status_detail))
+        .collect();
+    if !firewalls.is_empty() {
+        s.push_str(&format!("firewall: {}\n", firewalls.join(", ")));
+    }
+    let primary = of("network").iter().find_map(|i| {
+        let d = data(i);
+        let ip = d["ipv4"].as_array()?.first()?.as_str()?.to_owned();
+        (i.id.starts_with("iface-") && d["operstate"] == "up" && d["type"] != "loopback")
+            .then(|| format!("{ip} on {}", i.name))
+    });
+    if let Some(p) = primary {
+        s.push_str(&format!("primary address: {p}\n"));
+    }
+    for (t, items) in lists {
+        let bad = items.iter().filter(|i| i.severity == "critical").count();
+        s.push_str(&format!("{t}: {} items, {bad} critical\n", items.len()));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

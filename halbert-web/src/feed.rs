@@ -15,10 +15,12 @@ use tokio_util::sync::CancellationToken;
 use crate::api::ws::{encode, status_view};
 use crate::daemon::Daemon;
 
-/// Messages kept for clients that fall behind; older ones are skipped. A full scan sends
-/// about twenty events at once, so this leaves room for bursts while staying bounded
-/// (messages are shared, not copied per client).
-const BACKLOG: usize = 256;
+/// Messages kept for clients that fall behind; older ones are skipped (and the client told so
+/// with `feed_lagged`). Streamed chats send one message per token, and many may run at once
+/// (200 concurrent answers of 20 tokens are 4,000 messages in a second or two), so this leaves
+/// room for bursts while staying bounded: messages are shared, not copied per client, so the
+/// worst case is a few MB.
+const BACKLOG: usize = 8192;
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 

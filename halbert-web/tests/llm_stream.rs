@@ -154,3 +154,59 @@ async fn malformed_and_cut_streams_are_errors() {
         .expect_err("cut");
     assert!(e.to_string().contains("ended before"), "{e}");
 }
+
+/// The scripted model server's faults, over both protocols: each is an error of its own kind,
+/// never a partial answer passed off as complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_faults_are_errors_of_their_kind() {
+    let script = halbert_scripted_llm::Script::default();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", l.local_addr().expect("addr"));
+    tokio::spawn(halbert_scripted_llm::serve(
+        l,
+        script.clone(),
+        std::future::pending(),
+    ));
+    let client = LlmClient::new().expect("client");
+    let msgs = [ChatMessage::new("user", "hello")];
+    for (provider, base) in [("ollama", url.clone()), ("openai", format!("{url}/v1"))] {
+        let ep = endpoint(&base, provider);
+        let run = |model: &'static str, timeout_ms: u64| {
+            let (client, ep, msgs) = (client.clone(), ep.clone(), msgs.clone());
+            async move {
+                let o = ChatOptions {
+                    timeout: Duration::from_millis(timeout_ms),
+                    ..OPTS
+                };
+                client.chat_stream(&ep, model, &msgs, o, None, |_| {}).await
+            }
+        };
+        let ok = run("numbered-5", 5_000).await.expect("a whole answer");
+        assert_eq!(ok.text, "t0 t1 t2 t3 t4 ", "{provider}");
+        let e = run("error-500", 5_000).await.expect_err("500");
+        assert_eq!(e.status_code(), Some(500), "{provider}: {e}");
+        let e = run("malformed", 5_000).await.expect_err("malformed");
+        assert!(matches!(e, LlmError::BadReply { .. }), "{provider}: {e}");
+        let e = run("cut", 5_000).await.expect_err("cut");
+        assert!(e.to_string().contains("ended before"), "{provider}: {e}");
+        // The first token comes after 1.5 s: with 300 ms allowed, the wait is a timeout.
+        let e = run("slow-first", 300).await.expect_err("slow first token");
+        assert!(matches!(e, LlmError::Timeout { .. }), "{provider}: {e}");
+        // 300 ms between tokens, 150 ms of silence allowed: a timeout mid-answer.
+        let e = run("slow", 150).await.expect_err("stalled stream");
+        assert!(matches!(e, LlmError::Timeout { .. }), "{provider}: {e}");
+        // A long answer that keeps coming is not cut off by a total limit: its nine tokens,
+        // 300 ms apart, take 2.7 s, far longer than the 400 ms allowed for each silence.
+        let ok = run("slow", 400).await.expect("a slow but steady answer");
+        assert!(
+            ok.text.starts_with("Hello from the scripted model."),
+            "{provider}"
+        );
+    }
+    assert!(
+        script.cancelled() >= 2,
+        "timed-out streams are dropped, which the server sees"
+    );
+}

@@ -217,6 +217,19 @@ async fn a_streamed_answer_grounded_in_this_machine() {
         system.contains("md0") && system.contains("Degraded"),
         "the failure block lists the degraded array"
     );
+    for fact in [
+        "operating system: Debian GNU/Linux 13 (trixie)",
+        "kernel: 6.12.48+deb13-amd64",
+        "package manager: apt (use it in commands)",
+        "storage stacks: btrfs",
+        "md RAID",
+        "GPUs: ",
+    ] {
+        assert!(
+            system.contains(fact),
+            "machine summary lacks {fact:?}:\n{system}"
+        );
+    }
     let roles: Vec<&str> = sent["messages"]
         .as_array()
         .expect("messages")

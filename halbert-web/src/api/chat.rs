@@ -439,34 +439,12 @@ async fn machine_context(
         }
         names.push(format!("@{m}"));
     }
-    if let Ok(s) = st.daemon.status().await {
-        let m = s.memory.unwrap_or_default();
-        let root = s.filesystems.iter().find(|f| f.mountpoint == "/");
-        let mut summary = format!(
-            "hostname: {}\nuptime: {} h\nCPU: {:.0} % of {} cores\nmemory: {:.1} of {:.1} GB used\n",
-            s.hostname,
-            s.uptime_seconds / 3600,
-            s.cpu.map_or(0.0, |c| c.percent),
-            s.cpu.map_or(0, |c| c.cores),
-            m.used_bytes as f64 / 1e9,
-            m.total_bytes as f64 / 1e9
-        );
-        if let Some(r) = root {
-            summary.push_str(&format!(
-                "root filesystem: {} ({}), {:.0} GB free\n",
-                r.device,
-                r.fstype,
-                r.available_bytes as f64 / 1e9
-            ));
-        }
-        for (t, items) in &lists {
-            let failed = items.iter().filter(|i| i.severity == "critical").count();
-            summary.push_str(&format!("{t}: {} items, {failed} critical\n", items.len()));
-        }
+    let (status, host) = tokio::join!(st.daemon.status(), st.daemon.host_info());
+    if let Ok(s) = status {
         blocks.push(data_block(
             "machine",
             "halbertd status + discovery",
-            &summary,
+            &crate::context::machine_summary(host.ok().as_ref(), &s, &lists),
         ));
         names.push("machine".into());
     }

@@ -37,7 +37,21 @@ with the action in `action`; a change refused because safe mode is on is **423**
 `{"connected": bool, "detail": string}` when the link to halbertd goes down or comes back;
 `discovery_scan` (schema `ScanProgress`) for every scan started with `POST /api/discovery/scan`:
 per type `started` then `done` or `failed`, and finally `complete` with the scan id the POST
-returned (202). The server ignores messages from the client."#;
+returned (202). The server ignores messages from the client.
+
+**Streamed chat** (how the dashboard does it): open `/ws` first; make a `request_id` (letters,
+digits, `-`, `_`, at most 64; the server makes one and returns it when absent, but then the
+client cannot match events that arrive before the POST answers); `POST /api/chat/send` with it.
+While the POST is pending, `/ws` carries for that `request_id`: a `decision` with
+`action: "route"` (model, model_type, complexity_score, threshold, reasoning); for questions a
+live tool answers, one `decision` with `action: "tool_call"` per call (tool, arguments, ok,
+duration_ms, reasoning) or `action: "tool_fallback"`; `chat_token` `{request_id, token, done}`
+for each piece of text in order, a last one with `done: true`; then `chat_complete`
+`{request_id, response, debug}`. The POST then answers with the whole text, the same `debug`,
+the `tool_calls` made and any `suggested_actions` (buttons only — nothing was run). Closing the
+HTTP request cancels the model's generation. `/ws` is bounded per client: a client that falls
+far behind gets `feed_lagged` `{"skipped": n}`, and should take the text from `chat_complete`
+or the POST answer, which are always whole."#;
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -64,7 +78,7 @@ returned (202). The server ignores messages from the client."#;
         super::models::TestResult, super::models::AssignRequest, super::models::RoleView, super::models::Cleared,
         super::models::LoadedView, crate::llm::client::LoadedModel, crate::llm::settings::EndpointInput,
         super::chat::ConfigChatRequest, super::chat::ConfigChatResponse, super::chat::ConfigChatDebug, super::chat::HistoryItem, super::chat::ChatSendRequest, super::chat::ChatSendResponse, super::chat::ChatDebug,
-        crate::edits::EditBlock, crate::edits::Unapplied
+        crate::edits::EditBlock, crate::edits::Unapplied, crate::assistant::ToolRecord
     )),
     tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "discovery", description = "What this machine has"), (name = "conversations", description = "Stored chat conversations"), (name = "ai-rules", description = "Standing instructions for the assistant"), (name = "models", description = "Model endpoints and role assignments"), (name = "chat", description = "Talking to the models"), (name = "system", description = "halbert-web itself"))
 )]

@@ -236,7 +236,13 @@ async fn client(mut socket: WebSocket, st: AppState) {
                     tracing::info!("dropping a websocket client that stopped reading");
                     break;
                 },
-                Err(RecvError::Lagged(n)) => tracing::debug!(skipped = n, "slow websocket client skipped messages"),
+                Err(RecvError::Lagged(n)) => {
+                    tracing::debug!(skipped = n, "slow websocket client skipped messages");
+                    // Tell the client, so it takes chat text from chat_complete instead.
+                    if !send(&mut socket, encode("feed_lagged", serde_json::json!({"skipped": n}))).await {
+                        break;
+                    }
+                }
                 Err(RecvError::Closed) => break,
             },
             incoming = socket.recv() => match incoming {

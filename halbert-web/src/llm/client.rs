@@ -264,6 +264,8 @@ impl ChatMessage {
 pub struct ChatOptions {
     pub temperature: f64,
     pub max_tokens: u32,
+    /// Non-streamed: the whole answer. Streamed: until the answer starts, and then the
+    /// longest silence between two pieces.
     pub timeout: Duration,
 }
 
@@ -307,20 +309,32 @@ impl LlmClient {
         (url, body)
     }
 
+    /// Sends a chat request. `whole` bounds the entire exchange (a non-streamed answer); a
+    /// streamed one has no total limit, only `timeout` for the answer to start (here) and for
+    /// each silence between chunks (in [`Self::chat_stream`]), so a long answer that keeps
+    /// coming is never cut off.
     async fn send_chat(
         &self,
         ep: &Endpoint,
         url: &str,
         body: &Value,
         timeout: Duration,
+        whole: bool,
     ) -> Result<reqwest::Response, LlmError> {
-        let mut req = self.http.post(url).timeout(timeout).json(body);
+        let mut req = self.http.post(url).json(body);
+        if whole {
+            req = req.timeout(timeout);
+        }
         if let Some(k) = &ep.api_key {
             req = req.bearer_auth(k);
         }
-        let resp = req
-            .send()
+        let timed_out = || LlmError::Timeout {
+            endpoint: ep.id.clone(),
+            after: timeout,
+        };
+        let resp = tokio::time::timeout(timeout, req.send())
             .await
+            .map_err(|_| timed_out())?
             .map_err(|e| self.transport_error(ep, e, timeout))?;
         if !resp.status().is_success() {
             return Err(LlmError::Status {
@@ -340,7 +354,7 @@ impl LlmClient {
         o: ChatOptions,
     ) -> Result<ChatReply, LlmError> {
         let (url, body) = Self::chat_request(ep, model, messages, o, false, None);
-        let resp = self.send_chat(ep, &url, &body, o.timeout).await?;
+        let resp = self.send_chat(ep, &url, &body, o.timeout, true).await?;
         let v: Value = resp
             .json()
             .await
@@ -388,7 +402,7 @@ impl LlmClient {
     ) -> Result<ChatReply, LlmError> {
         use super::stream::Event;
         let (url, body) = Self::chat_request(ep, model, messages, o, true, tools);
-        let mut resp = self.send_chat(ep, &url, &body, o.timeout).await?;
+        let mut resp = self.send_chat(ep, &url, &body, o.timeout, false).await?;
         let decode = if ep.provider == "ollama" {
             super::stream::ollama_line
         } else {
@@ -449,9 +463,12 @@ impl LlmClient {
             }
             Ok::<(), LlmError>(())
         };
-        while let Some(chunk) = resp
-            .chunk()
+        while let Some(chunk) = tokio::time::timeout(o.timeout, resp.chunk())
             .await
+            .map_err(|_| LlmError::Timeout {
+                endpoint: ep.id.clone(),
+                after: o.timeout,
+            })?
             .map_err(|e| self.transport_error(ep, e, o.timeout))?
         {
             for line in lines.push(&chunk) {

@@ -1,0 +1,164 @@
+//! Streaming `/api/chat/send` under load and over the OpenAI protocol: 200 concurrent streamed
+//! chats seen by one WebSocket client lose and reorder nothing; upstream failures are 502/504
+//! with the endpoint named, never a 200 with an apology.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::{start_daemon_on_tree, start_scripted_llm, start_web, use_model, ws_connect};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite;
+
+const CHATS: usize = 200;
+const TOKENS: usize = 20;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_streamed_chats_lose_nothing() {
+    let (llm, script) = start_scripted_llm().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = start_daemon_on_tree(dir, &common::fixture("workstation")).await;
+    let w = start_web(&d.socket, 60_000).await;
+    // OpenAI-compatible streaming (SSE) here; the other tests cover Ollama's NDJSON.
+    use_model(
+        &w,
+        "vllm",
+        "openai",
+        &format!("{llm}/v1"),
+        &format!("numbered-{TOKENS}"),
+    )
+    .await;
+    let mut ws = ws_connect(&w).await;
+    let client = reqwest::Client::new();
+    let t0 = Instant::now();
+    let posts: Vec<_> = (0..CHATS)
+        .map(|i| {
+            let (c, url) = (client.clone(), w.url("/api/chat/send"));
+            tokio::spawn(async move {
+                let r = c
+                    .post(url)
+                    .json(&json!({"message": format!("count for me, please ({i})"), "request_id": format!("c{i}")}))
+                    .send()
+                    .await
+                    .expect("send");
+                (r.status().as_u16(), r.json::<Value>().await.expect("json"))
+            })
+        })
+        .collect();
+
+    let mut tokens: HashMap<String, Vec<String>> = HashMap::new();
+    let mut done_flags = 0;
+    let mut completes = 0;
+    let mut lagged = 0;
+    while completes < CHATS {
+        let m = tokio::time::timeout(Duration::from_secs(60), ws.next())
+            .await
+            .expect("events keep coming")
+            .expect("open")
+            .expect("ok");
+        let tungstenite::Message::Text(t) = m else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&t).expect("json");
+        let rid = v["data"]["request_id"].as_str().unwrap_or("").to_owned();
+        match v["type"].as_str() {
+            Some("chat_token") if v["data"]["done"] == true => done_flags += 1,
+            Some("chat_token") => tokens
+                .entry(rid)
+                .or_default()
+                .push(v["data"]["token"].as_str().expect("token").to_owned()),
+            Some("chat_complete") => {
+                assert!(
+                    tokens.get(&rid).is_some_and(|t| t.len() == TOKENS),
+                    "{rid}: chat_complete before all its tokens"
+                );
+                completes += 1;
+            }
+            Some("feed_lagged") => lagged += 1,
+            _ => {}
+        }
+    }
+    let elapsed = t0.elapsed();
+    let expected: Vec<String> = (0..TOKENS).map(|i| format!("t{i} ")).collect();
+    for i in 0..CHATS {
+        assert_eq!(
+            tokens.get(&format!("c{i}")),
+            Some(&expected),
+            "chat c{i}: every token, in order"
+        );
+    }
+    assert_eq!(done_flags, CHATS);
+    assert_eq!(lagged, 0, "a client that keeps reading never lags");
+    for p in posts {
+        let (status, body) = p.await.expect("join");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["response"], expected.concat());
+        assert_eq!(body["debug"]["model_type"], "guide");
+        assert!(body["debug"]["tokens_used"].as_u64().expect("tokens") > TOKENS as u64);
+    }
+    let reqs = script.requests();
+    assert_eq!(reqs.len(), CHATS);
+    assert!(
+        reqs.iter()
+            .all(|r| r["stream"] == true && r["stream_options"]["include_usage"] == true)
+    );
+    eprintln!(
+        "{CHATS} concurrent streamed chats × {TOKENS} tokens: {} token events in {elapsed:?}",
+        CHATS * TOKENS
+    );
+    w.shutdown().await;
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_failures_are_gateway_errors_naming_the_endpoint() {
+    let (llm, _script) = start_scripted_llm().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = start_daemon_on_tree(dir, &common::fixture("workstation")).await;
+    let w = start_web(&d.socket, 60_000).await;
+    let c = reqwest::Client::new();
+    let send = |msg: &'static str| {
+        let (c, url) = (c.clone(), w.url("/api/chat/send"));
+        async move {
+            let r = c
+                .post(url)
+                .json(&json!({"message": msg}))
+                .send()
+                .await
+                .expect("send");
+            (r.status().as_u16(), r.json::<Value>().await.expect("json"))
+        }
+    };
+    for (provider, base) in [("ollama", llm.clone()), ("openai", format!("{llm}/v1"))] {
+        for (model, code) in [
+            ("error-500", "endpoint_error"),
+            ("malformed", "endpoint_error"),
+            ("cut", "endpoint_error"),
+        ] {
+            use_model(&w, provider, provider, &base, model).await;
+            let (status, body) = send("hello there").await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (502, Some(code)),
+                "{provider}/{model}: {body}"
+            );
+            assert!(
+                body["detail"].as_str().expect("detail").contains(provider),
+                "names the endpoint: {body}"
+            );
+        }
+    }
+    let gone = common::closed_port_url().await;
+    use_model(&w, "gone", "ollama", &gone, "scripted:8b").await;
+    let (status, body) = send("hello there").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (502, Some("endpoint_unreachable")),
+        "{body}"
+    );
+    assert!(body["detail"].as_str().expect("detail").contains("gone"));
+    w.shutdown().await;
+    d.shutdown().await;
+}
