@@ -7,7 +7,7 @@ BIN     := $(CURDIR)/target/debug
 # The testbed (systemd-nspawn) needs root.
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo -E)
 
-.PHONY: build dev test test-unit test-testbed bench lint fmt clean
+.PHONY: build dev scripted-llm test test-unit test-testbed bench lint fmt clean
 
 build:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install a Rust toolchain (https://rustup.rs), 1.89 or newer" >&2; exit 1; }
@@ -26,6 +26,11 @@ dev: build
 	echo "Halbert: http://127.0.0.1:$(PORT)/  (Ctrl-C stops both processes)"; \
 	wait $$w
 
+# The tests' scripted model server, for trying chat without a model: add it as an Ollama
+# endpoint at http://127.0.0.1:11435 (or OpenAI-compatible at http://127.0.0.1:11435/v1).
+scripted-llm:
+	$(CARGO) run -q -p halbert-scripted-llm -- --port 11435
+
 # Unit, fixture and in-process end-to-end tests, then the systemd testbed suite.
 test: test-unit test-testbed
 
@@ -37,8 +42,11 @@ test-testbed: build
 	$(SUDO) tests/testbed/suite.sh
 
 # Discovery: 10 full scans and 10,000 cached reads, on this machine and in the testbed.
+# Chat: first-token latency added by Halbert, and 200 concurrent streamed chats.
 bench:
-	$(CARGO) build --release --example bench_discovery -p halbertd
+	$(CARGO) build --release --example bench_discovery --example bench_chat -p halbertd
+	@echo "== chat streaming (this machine, scripted model server)"
+	$(CURDIR)/target/release/examples/bench_chat --runs 200 --chats 200
 	@echo "== this machine"
 	$(CURDIR)/target/release/examples/bench_discovery --runs 10
 	@echo "== testbed (systemd-nspawn, real systemd and D-Bus)"

@@ -483,12 +483,11 @@ pub async fn run(daemon: &Daemon, tool: &Tool) -> Outcome {
             // The service must exist; the suggestion names it the way the dashboard does.
             match daemon.service_status(service_name).await {
                 Ok(s) => {
-                    let target = daemon
-                        .discovery_list("service")
-                        .await
-                        .ok()
-                        .and_then(|l| l.items.into_iter().find(|i| i.name == s.unit))
-                        .map_or_else(|| s.unit.clone(), |i| i.id);
+                    let target = if s.discovery_id.is_empty() {
+                        s.unit.clone()
+                    } else {
+                        s.discovery_id.clone()
+                    };
                     suggestion = Some(json!({
                         "id": action.id(), "label": action.label(), "target": target,
                         "unit": s.unit, "reason": reason, "source": "model",

@@ -13,7 +13,7 @@ BIN=${HALBERT_BIN_DIR:-$REPO/target/debug}
 NAME=halbert-suite
 KEEP=0
 [ "${1:-}" = --keep ] && KEEP=1
-for b in halbertd halbert-web; do
+for b in halbertd halbert-web scripted-llm; do
 	[ -x "$BIN/$b" ] || { echo "missing $BIN/$b: build first (cargo build --workspace)" >&2; exit 2; }
 done
 
@@ -232,6 +232,56 @@ vanished() {
 	! XU alice curl -s $A/api/discovery/service | grep -q '"id":"service-hb-running"'
 }
 check "a unit removed from the system is gone after the next scan" vanished
+
+# ---------------------------------------------------------------- chat with tools, real systemd
+# The scripted model server (the one stand-in) runs inside; the tools it asks for are answered
+# by halbertd from systemd over D-Bus and from the journal, with polkit judging the journal.
+check "a unit that fails with a message on stderr" X sh -ec '
+	printf "[Service]\nExecStart=/bin/sh -c \"echo hb-crash: cannot open /var/lib/hb/data.db: permission denied >&2; exit 3\"\n" >/etc/systemd/system/hb-crash.service
+	systemctl daemon-reload; systemctl start hb-crash || true
+	for i in $(seq 50); do [ "$(systemctl is-active hb-crash)" = failed ] && break; sleep 0.1; done
+	[ "$(systemctl is-active hb-crash)" = failed ]'
+check "the scripted model server runs inside, and both users use it" sh -ec "
+	$HERE/exec.sh --name $NAME systemd-run --quiet --uid=alice --unit=scripted-llm /halbert-bin/scripted-llm --port 11435
+	for i in \$(seq 50); do $HERE/exec.sh --name $NAME curl -sf http://127.0.0.1:11435/api/tags >/dev/null && break; sleep 0.1; done
+	for p in 8001:alice 8002:bob; do
+		u=\${p#*:}; port=\${p%%:*}
+		$HERE/exec.sh --name $NAME --user \$u curl -sf -H 'Content-Type: application/json' -d '{\"id\":\"local\",\"name\":\"Local\",\"url\":\"http://127.0.0.1:11435\",\"provider\":\"ollama\"}' http://127.0.0.1:\$port/api/settings/endpoints
+		$HERE/exec.sh --name $NAME --user \$u curl -sf -H 'Content-Type: application/json' -d '{\"endpoint_id\":\"local\",\"model\":\"scripted:8b\"}' http://127.0.0.1:\$port/api/settings/assign/guide
+	done"
+check "chat: live service status through a tool, a restart only suggested, nothing run" X python3 - <<'PY'
+import json, subprocess
+def ask(user, port, message):
+    r = subprocess.run(["runuser", "-u", user, "--", "curl", "-s", "-w", "\n%{http_code}", "-H", "Content-Type: application/json",
+                        "-d", json.dumps({"message": message}), f"http://127.0.0.1:{port}/api/chat/send"], capture_output=True, text=True).stdout
+    body, code = r.rsplit("\n", 1)
+    return int(code), json.loads(body)
+code, a = ask("alice", 8001, "check if hb-crash.service is running, and restart it if not")
+print(code, json.dumps(a["tool_calls"]), json.dumps(a["suggested_actions"]))
+assert code == 200, a
+assert [(c["tool"], c["ok"]) for c in a["tool_calls"]] == [("get_service_status", True), ("suggest_action", True)], a["tool_calls"]
+assert '"active_state":"failed"' in a["response"] and '"result":"exit-code"' in a["response"], a["response"]
+s = a["suggested_actions"]
+assert len(s) == 1 and s[0]["id"] == "restart" and s[0]["unit"] == "hb-crash.service" and s[0]["target"] == "service-hb-crash", s
+state = subprocess.run(["systemctl", "is-active", "hb-crash"], capture_output=True, text=True).stdout.strip()
+print("hb-crash is still", state)
+assert state == "failed", "a suggestion must not run anything"
+PY
+check "chat: the unit's journal for alice (polkit yes), refused for bob (polkit no)" X python3 - <<'PY'
+import json, subprocess
+def ask(user, port, message):
+    r = subprocess.run(["runuser", "-u", user, "--", "curl", "-s", "-H", "Content-Type: application/json",
+                        "-d", json.dumps({"message": message}), f"http://127.0.0.1:{port}/api/chat/send"], capture_output=True, text=True).stdout
+    return json.loads(r)
+a = ask("alice", 8001, "show the recent errors in the logs of hb-crash.service")
+print(json.dumps(a["tool_calls"]), a["response"][:300])
+assert [(c["tool"], c["ok"]) for c in a["tool_calls"]] == [("read_journal", True)], a["tool_calls"]
+assert "cannot open /var/lib/hb/data.db: permission denied" in a["response"], a["response"]
+b = ask("bob", 8002, "show the recent errors in the logs of hb-crash.service")
+print(json.dumps(b["tool_calls"]), b["response"][:300])
+assert [(c["tool"], c["ok"]) for c in b["tool_calls"]] == [("read_journal", False)], b["tool_calls"]
+assert "org.halbert.journal.read" in b["response"] and "data.db" not in b["response"], b["response"]
+PY
 
 # ---------------------------------------------------------------- audit and journal
 check "halbertd audit verify passes" X halbertd audit verify

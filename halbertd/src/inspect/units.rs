@@ -25,6 +25,7 @@ pub struct ServiceState {
     pub restarts: u32,
     pub memory_bytes: u64,
     pub fragment_path: String,
+    pub discovery_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +93,10 @@ pub async fn service_status(
         sub_state: s("SubState"),
         unit_file_state: s("UnitFileState"),
         fragment_path: s("FragmentPath"),
+        discovery_id: unit
+            .strip_suffix(".service")
+            .map(|short| format!("service-{}", crate::discovery::slug(short)))
+            .unwrap_or_default(),
         active_enter_unix: prop::<u64>(&u, "ActiveEnterTimestamp")
             .map_or(0, |us| (us / 1_000_000) as i64),
         ..Default::default()

@@ -40,6 +40,7 @@ impl Inspect for InspectService {
                 restarts: s.restarts,
                 memory_bytes: s.memory_bytes,
                 fragment_path: s.fragment_path,
+                discovery_id: s.discovery_id,
             }))
         }
         .instrument(span)
