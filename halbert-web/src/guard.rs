@@ -33,6 +33,10 @@ pub struct ClientConn {
 
 impl Connected<IncomingStream<'_, TcpListener>> for ClientConn {
     fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+        // Chat tokens and status messages are small writes that must leave at once; with
+        // Nagle's algorithm a token waits for the client's (delayed) ACK, up to 40 ms. This is
+        // the one place that sees each accepted socket.
+        let _ = stream.io().set_nodelay(true);
         let remote = *stream.remote_addr();
         let local = stream.io().local_addr().unwrap_or(remote);
         let uid = if remote.ip().is_loopback() {

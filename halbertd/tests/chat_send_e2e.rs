@@ -1,82 +1,20 @@
 //! `/api/chat/send` end to end: halbertd (on the workstation fixture tree) supplies the facts,
-//! a scripted server streams Ollama NDJSON, and a WebSocket client sees every token in order.
+//! the scripted model server streams Ollama NDJSON, and a WebSocket client sees every token in
+//! order.
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
 use common::{channel, start_daemon_on_tree, start_web};
 use futures_util::StreamExt;
 use halbert_proto::v1::{self as pb, discovery_client::DiscoveryClient};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 
-#[derive(Clone, Default)]
-struct Script {
-    seen: Arc<Mutex<Vec<Value>>>,
-    /// Set when a slow stream was dropped before its end (the client went away).
-    cancelled: Arc<AtomicBool>,
-}
-
-struct DropFlag(Arc<AtomicBool>, bool);
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        if !self.1 {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
-}
-
-async fn ollama(State(s): State<Script>, Json(body): Json<Value>) -> Body {
-    let slow = body["model"] == "slow";
-    s.seen.lock().expect("lock").push(body);
-    let tokens: Vec<&'static str> = if slow {
-        vec!["one ", "two ", "three ", "four ", "five "]
-    } else {
-        vec!["Disk ", "sda ", "is ", "failing."]
-    };
-    let n = tokens.len();
-    let flag = DropFlag(s.cancelled.clone(), false);
-    let st = futures_util::stream::unfold((0usize, flag), move |(i, mut flag)| {
-        let tokens = tokens.clone();
-        async move {
-            if i > n {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(if slow { 300 } else { 5 })).await;
-            let line = if i < n {
-                format!(
-                    "{{\"message\":{{\"role\":\"assistant\",\"content\":{}}},\"done\":false}}\n",
-                    json!(tokens[i])
-                )
-            } else {
-                flag.1 = true;
-                "{\"message\":{\"content\":\"\"},\"done\":true,\"prompt_eval_count\":100,\"eval_count\":4}\n".to_owned()
-            };
-            Some((Ok::<_, std::io::Error>(Bytes::from(line)), (i + 1, flag)))
-        }
-    });
-    Body::from_stream(st)
-}
-
-async fn script() -> (String, Script) {
-    let s = Script::default();
-    let app = Router::new()
-        .route("/api/chat", post(ollama))
-        .with_state(s.clone());
-    let url = common::serve_scripted(app).await;
-    (url, s)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_answer_grounded_in_this_machine() {
-    let (llm, script) = script().await;
+    let (llm, script) = common::start_scripted_llm().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let d = start_daemon_on_tree(dir, &common::fixture("workstation")).await;
     let mut dc = DiscoveryClient::new(channel(&d.socket));
@@ -109,7 +47,7 @@ async fn a_streamed_answer_grounded_in_this_machine() {
         .await
         .expect("ep");
     c.post(w.url("/api/settings/assign/guide"))
-        .json(&json!({"endpoint_id": "ollama", "model": "llama3.1:8b"}))
+        .json(&json!({"endpoint_id": "ollama", "model": "scripted:8b"}))
         .send()
         .await
         .expect("assign");
@@ -160,29 +98,28 @@ async fn a_streamed_answer_grounded_in_this_machine() {
         }
     }
     let answer = post.await.expect("join");
-    assert_eq!(
-        tokens,
-        ["Disk ", "sda ", "is ", "failing."],
-        "every token, in order"
+    let text = answer["response"].as_str().expect("response");
+    assert!(
+        text.starts_with("Hello from the scripted model. You asked: why did my backup fail?"),
+        "{text}"
     );
-    assert_eq!(answer["response"], "Disk sda is failing.");
-    assert_eq!(
-        complete.expect("complete")["response"],
-        "Disk sda is failing."
-    );
+    assert!(tokens.len() > 10, "streamed in pieces: {tokens:?}");
+    assert_eq!(tokens.concat(), text, "every token, in order");
+    assert_eq!(complete.expect("complete")["response"], text);
     let d_ = decision.expect("decision");
     assert_eq!(
         (d_["model"].as_str(), d_["model_type"].as_str()),
-        (Some("llama3.1:8b"), Some("guide"))
+        (Some("scripted:8b"), Some("guide"))
     );
     let dbg = &answer["debug"];
     assert_eq!(
-        (
-            dbg["model_used"].as_str(),
-            dbg["model_type"].as_str(),
-            dbg["tokens_used"].as_u64()
-        ),
-        (Some("llama3.1:8b"), Some("guide"), Some(104))
+        (dbg["model_used"].as_str(), dbg["model_type"].as_str()),
+        (Some("scripted:8b"), Some("guide"))
+    );
+    // prompt_eval_count + eval_count: the scripted server counts the prompt's words.
+    assert!(
+        dbg["tokens_used"].as_u64().expect("tokens") > 100 + tokens.len() as u64,
+        "{dbg}"
     );
     assert!(dbg["complexity_score"].as_f64().expect("score") >= 0.5);
     let blocks: Vec<&str> = dbg["context_blocks"]
@@ -201,13 +138,7 @@ async fn a_streamed_answer_grounded_in_this_machine() {
     ] {
         assert!(blocks.contains(&b), "{b} missing from {blocks:?}");
     }
-    let sent = script
-        .seen
-        .lock()
-        .expect("lock")
-        .last()
-        .cloned()
-        .expect("request");
+    let sent = script.requests().last().cloned().expect("request");
     let system = sent["messages"][0]["content"].as_str().expect("system");
     assert!(
         system.contains("<data label=\"@disk-sda\"") && system.contains("SMART Failed"),
@@ -262,7 +193,7 @@ async fn a_streamed_answer_grounded_in_this_machine() {
     gone.abort();
     let mut cancelled = false;
     for _ in 0..50 {
-        if script.cancelled.load(Ordering::SeqCst) {
+        if script.cancelled() > 0 {
             cancelled = true;
             break;
         }

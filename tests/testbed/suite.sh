@@ -267,6 +267,8 @@ state = subprocess.run(["systemctl", "is-active", "hb-crash"], capture_output=Tr
 print("hb-crash is still", state)
 assert state == "failed", "a suggestion must not run anything"
 PY
+check "chat: a WebSocket client sees the decisions, every token in order, then chat_complete" \
+	XU alice python3 /src/tests/testbed/chat_stream.py http://127.0.0.1:8001 "How much disk space is left, and what is the system load?"
 check "chat: the unit's journal for alice (polkit yes), refused for bob (polkit no)" X python3 - <<'PY'
 import json, subprocess
 def ask(user, port, message):

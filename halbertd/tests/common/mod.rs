@@ -190,6 +190,10 @@ pub async fn serve_scripted(app: axum::Router) -> String {
         .await
         .expect("bind");
     let url = format!("http://{}", l.local_addr().expect("addr"));
+    // As a model server would: small streamed writes go out at once (TCP_NODELAY).
+    let l = axum::serve::ListenerExt::tap_io(l, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move {
         let _ = axum::serve(l, app).await;
     });

@@ -86,6 +86,11 @@ pub async fn serve(
     script: Script,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Tokens are small writes; without TCP_NODELAY they wait for ACKs and arrive in bursts.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(script))
         .with_graceful_shutdown(shutdown)
         .await
