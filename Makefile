@@ -7,7 +7,7 @@ BIN     := $(CURDIR)/target/debug
 # The testbed (systemd-nspawn) needs root.
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo -E)
 
-.PHONY: build dev scripted-llm test test-unit test-testbed bench lint fmt clean
+.PHONY: build dev scripted-llm test test-unit test-browser test-testbed bench lint fmt clean
 
 build:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install a Rust toolchain (https://rustup.rs), 1.89 or newer" >&2; exit 1; }
@@ -31,12 +31,17 @@ dev: build
 scripted-llm:
 	$(CARGO) run -q -p halbert-scripted-llm -- --port 11435
 
-# Unit, fixture and in-process end-to-end tests, then the systemd testbed suite.
-test: test-unit test-testbed
+# Unit, fixture and in-process end-to-end tests, the dashboard in headless Chromium, then the
+# systemd testbed suite.
+test: test-unit test-browser test-testbed
 
 test-unit:
 	$(CARGO) build --workspace --tests
 	$(CARGO) test --workspace
+
+test-browser: build
+	@command -v chromium >/dev/null || { echo "chromium not found: apt-get install chromium" >&2; exit 1; }
+	tests/browser/run.sh
 
 test-testbed: build
 	$(SUDO) tests/testbed/suite.sh
