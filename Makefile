@@ -40,7 +40,7 @@ test-unit:
 	$(CARGO) test --workspace
 
 test-browser: build
-	@command -v chromium >/dev/null || { echo "chromium not found: apt-get install chromium" >&2; exit 1; }
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 	tests/browser/run.sh
 
 test-testbed: build
