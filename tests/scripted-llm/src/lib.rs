@@ -12,7 +12,7 @@
 //! | `malformed` | a broken JSON chunk after two tokens |
 //! | `cut` | the connection ends after two tokens, without the final chunk |
 //! | `text-tool` | prints a tool call as JSON text instead of making one |
-//! | anything else | a short answer; with `tools` offered, tool calls chosen from the question |
+//! | anything else | a short answer; with `tools` offered, tool calls chosen from the question; for config chat (a system prompt with the SEARCH/REPLACE protocol and the file in a fence), one edit block appending `# Added by Halbert` after the file's last line |
 //!
 //! With `tools` in the request and no tool results yet, the question picks the call: "space"
 //! or "disk" → `check_disk_space`, "load"/"cpu"/"memory" → `get_system_load`, a
@@ -241,6 +241,10 @@ fn plan(body: &Value) -> Plan {
         p.tokens = (0..n).map(|i| format!("t{i} ")).collect();
         return p;
     }
+    if let Some(edit) = config_edit(&messages) {
+        p.tokens = words(&edit);
+        return p;
+    }
     let tool_results: Vec<&Value> = messages.iter().filter(|m| m["role"] == "tool").collect();
     let question = last_user(&messages);
     if body.get("tools").is_some() && tool_results.is_empty() {
@@ -278,6 +282,22 @@ fn plan(body: &Value) -> Plan {
     };
     p.tokens = words(&text);
     p
+}
+
+/// Config chat: an edit block that appends a comment after the last line of the file quoted in
+/// the system prompt (`File: <path>` then a fenced block).
+fn config_edit(messages: &[Value]) -> Option<String> {
+    let system = messages.first()?["content"].as_str()?;
+    if !system.contains("<<<<<<< SEARCH") {
+        return None;
+    }
+    let after = system.split_once("\nFile: ")?.1;
+    let body = after.split_once("\n```\n")?.1;
+    let file = body.rsplit_once("\n```")?.0;
+    let last = file.lines().rev().find(|l| !l.trim().is_empty())?;
+    Some(format!(
+        "I'll add a comment at the end of the file.\n<<<<<<< SEARCH\n{last}\n=======\n{last}\n# Added by Halbert\n>>>>>>> REPLACE\n"
+    ))
 }
 
 fn now() -> u64 {
@@ -515,5 +535,18 @@ mod tests {
         );
         assert_eq!(names("is the process sshd alive"), ["check_process"]);
         assert!(names("write a poem").is_empty());
+    }
+
+    #[test]
+    fn config_chat_gets_an_edit_block() {
+        let system = "You edit files.\n\nFile: /etc/x.conf\n```\na = 1\nb = 2\n\n```\n\nAnswer with blocks:\n<<<<<<< SEARCH\n...";
+        let edit = config_edit(&[json!({"role": "system", "content": system})]).expect("an edit");
+        assert!(
+            edit.ends_with(
+                "<<<<<<< SEARCH\nb = 2\n=======\nb = 2\n# Added by Halbert\n>>>>>>> REPLACE\n"
+            ),
+            "{edit}"
+        );
+        assert!(config_edit(&[json!({"role": "system", "content": "You are Halbert."})]).is_none());
     }
 }
