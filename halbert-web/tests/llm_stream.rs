@@ -185,6 +185,18 @@ async fn upstream_faults_are_errors_of_their_kind() {
         };
         let ok = run("numbered-5", 5_000).await.expect("a whole answer");
         assert_eq!(ok.text, "t0 t1 t2 t3 t4 ", "{provider}");
+        // The same answer not streamed (config chat uses this path).
+        let whole = client
+            .chat(&ep, "numbered-5", &msgs, OPTS)
+            .await
+            .expect("a non-streamed answer");
+        assert_eq!(whole.text, "t0 t1 t2 t3 t4 ", "{provider}");
+        assert!(whole.tokens_used > 5, "{provider}: usage counted");
+        let e = client
+            .chat(&ep, "error-500", &msgs, OPTS)
+            .await
+            .expect_err("500");
+        assert_eq!(e.status_code(), Some(500), "{provider}: {e}");
         let e = run("error-500", 5_000).await.expect_err("500");
         assert_eq!(e.status_code(), Some(500), "{provider}: {e}");
         let e = run("malformed", 5_000).await.expect_err("malformed");

@@ -162,3 +162,47 @@ async fn upstream_failures_are_gateway_errors_naming_the_endpoint() {
     w.shutdown().await;
     d.shutdown().await;
 }
+
+/// A WebSocket client that stops reading while a burst goes out skips what did not fit in the
+/// backlog and is told so with `feed_lagged`, then gets the newest messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_falls_behind_is_told_what_it_missed() {
+    let nowhere = tempfile::tempdir().expect("tempdir");
+    let w = start_web(&nowhere.path().join("no-halbertd.sock"), 60_000).await;
+    let mut ws = ws_connect(&w).await;
+    // 20,000 messages of 2 KB at once: far more than the backlog plus the socket buffers.
+    let pad = "x".repeat(2048);
+    for n in 0..20_000 {
+        w.feed
+            .broadcast(format!(r#"{{"type":"burst","data":{{"n":{n},"pad":"{pad}"}}}}"#).into());
+    }
+    let (mut skipped, mut last, mut seen) = (0u64, -1i64, 0usize);
+    while last < 19_999 {
+        let m = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("ok");
+        let tungstenite::Message::Text(t) = m else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&t).expect("json");
+        match v["type"].as_str() {
+            Some("feed_lagged") => skipped += v["data"]["skipped"].as_u64().expect("skipped"),
+            Some("burst") => {
+                let n = v["data"]["n"].as_i64().expect("n");
+                assert!(n > last, "in order: {n} after {last}");
+                last = n;
+                seen += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(skipped > 0, "the client must be told it missed messages");
+    assert_eq!(
+        seen as u64 + skipped,
+        20_000,
+        "every message was either delivered or counted as skipped"
+    );
+    w.shutdown().await;
+}

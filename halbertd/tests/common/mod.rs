@@ -109,6 +109,7 @@ pub fn channel(socket: &Path) -> Channel {
 /// halbert-web serving on 127.0.0.1:0 against a daemon socket.
 pub struct Web {
     pub addr: std::net::SocketAddr,
+    pub feed: Arc<halbert_web::feed::StatusFeed>,
     pub stop: CancellationToken,
     pub workers: halbert_web::workers::Workers,
     pub task: JoinHandle<std::io::Result<()>>,
@@ -159,7 +160,7 @@ pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
         llm: halbert_web::llm::client::LlmClient::new().expect("http client"),
         daemon,
         guardrails: halbert_web::config::GuardrailsConfig::default(),
-        feed,
+        feed: feed.clone(),
         workers: workers.clone(),
         shutdown: stop.clone(),
         sandbox: halbert_web::sandbox::Outcome {
@@ -176,6 +177,7 @@ pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
     ));
     Web {
         addr,
+        feed,
         stop,
         workers,
         task,
