@@ -99,21 +99,74 @@ pub enum Role {
     Vision,
 }
 
-/// Images go to vision (when assigned); else the specialist when assigned and the score
-/// reaches the threshold; else the guide.
+/// How messages are spread over the guide and the specialist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// The specialist when the score reaches the threshold.
+    Auto,
+    /// Always the guide (a specialist stays assigned, e.g. for config chat).
+    GuideOnly,
+    /// The specialist whenever one is assigned.
+    SpecialistPreferred,
+}
+
+impl Strategy {
+    pub const NAMES: [&'static str; 3] = ["auto", "guide-only", "specialist-preferred"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(Self::Auto),
+            "guide-only" => Some(Self::GuideOnly),
+            "specialist-preferred" => Some(Self::SpecialistPreferred),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::GuideOnly => "guide-only",
+            Self::SpecialistPreferred => "specialist-preferred",
+        }
+    }
+}
+
+/// Which model answers, and why in words (for the `decision` event). Images go to vision when
+/// it is assigned; otherwise the strategy decides between guide and specialist.
 pub fn choose(
     score: f64,
     threshold: f64,
+    strategy: Strategy,
     has_images: bool,
     specialist: bool,
     vision: bool,
-) -> Role {
+) -> (Role, String) {
     if has_images && vision {
-        Role::Vision
-    } else if specialist && score >= threshold {
-        Role::Specialist
-    } else {
-        Role::Guide
+        return (Role::Vision, "the message carries images".into());
+    }
+    if !specialist {
+        return (
+            Role::Guide,
+            format!("complexity {score:.2}, no specialist assigned"),
+        );
+    }
+    match strategy {
+        Strategy::GuideOnly => (
+            Role::Guide,
+            format!("complexity {score:.2}; strategy guide-only"),
+        ),
+        Strategy::SpecialistPreferred => (
+            Role::Specialist,
+            format!("complexity {score:.2}; strategy specialist-preferred"),
+        ),
+        Strategy::Auto if score >= threshold => (
+            Role::Specialist,
+            format!("complexity {score:.2} ≥ threshold {threshold:.2}"),
+        ),
+        Strategy::Auto => (
+            Role::Guide,
+            format!("complexity {score:.2} < threshold {threshold:.2}"),
+        ),
     }
 }
 
@@ -187,18 +240,40 @@ mod tests {
 
     #[test]
     fn routing_and_history() {
-        assert_eq!(choose(0.5, 0.5, false, true, false), Role::Specialist);
-        assert_eq!(choose(0.4, 0.5, false, true, false), Role::Guide);
+        let role = |score, threshold, strategy, images, specialist, vision| {
+            choose(score, threshold, strategy, images, specialist, vision).0
+        };
+        use Strategy::*;
+        assert_eq!(role(0.5, 0.5, Auto, false, true, false), Role::Specialist);
+        assert_eq!(role(0.4, 0.5, Auto, false, true, false), Role::Guide);
         assert_eq!(
-            choose(0.9, 0.5, false, false, false),
+            role(0.9, 0.5, Auto, false, false, false),
             Role::Guide,
             "no specialist assigned"
         );
-        assert_eq!(choose(0.0, 0.5, true, false, true), Role::Vision);
+        assert_eq!(role(0.0, 0.5, Auto, true, false, true), Role::Vision);
         assert_eq!(
-            choose(0.9, 0.95, false, true, false),
+            role(0.0, 0.5, Auto, true, true, false),
+            Role::Guide,
+            "images without a vision model go to the guide"
+        );
+        assert_eq!(
+            role(0.9, 0.95, Auto, false, true, false),
             Role::Guide,
             "the threshold is configurable"
+        );
+        assert_eq!(role(1.0, 0.5, GuideOnly, false, true, false), Role::Guide);
+        assert_eq!(
+            role(0.0, 0.5, SpecialistPreferred, false, true, false),
+            Role::Specialist
+        );
+        assert_eq!(
+            role(0.0, 0.5, SpecialistPreferred, false, false, false),
+            Role::Guide
+        );
+        assert_eq!(
+            choose(0.7, 0.5, Auto, false, true, false).1,
+            "complexity 0.70 ≥ threshold 0.50"
         );
         let h: Vec<(String, String)> = (0..9)
             .map(|i| {

@@ -206,3 +206,87 @@ async fn a_client_that_falls_behind_is_told_what_it_missed() {
     );
     w.shutdown().await;
 }
+
+/// The threshold and the strategy are settings of their own, validated, and each chat follows
+/// them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_follows_the_threshold_and_the_strategy() {
+    let (llm, _script) = start_scripted_llm().await;
+    let nowhere = tempfile::tempdir().expect("tempdir");
+    let w = start_web(&nowhere.path().join("no-halbertd.sock"), 60_000).await;
+    let c = reqwest::Client::new();
+    use_model(&w, "local", "ollama", &llm, "scripted:8b").await;
+    let r = c
+        .post(w.url("/api/settings/assign/specialist"))
+        .json(&json!({"endpoint_id": "local", "model": "scripted:70b"}))
+        .send()
+        .await
+        .expect("assign");
+    assert!(r.status().is_success());
+    let routing = |body: Value| {
+        let (c, url) = (c.clone(), w.url("/api/settings/routing"));
+        async move {
+            let r = c.put(url).json(&body).send().await.expect("put");
+            (r.status().as_u16(), r.json::<Value>().await.expect("json"))
+        }
+    };
+    let model_type = |msg: &'static str| {
+        let (c, url) = (c.clone(), w.url("/api/chat/send"));
+        async move {
+            let v: Value = c
+                .post(url)
+                .json(&json!({"message": msg}))
+                .send()
+                .await
+                .expect("send")
+                .json()
+                .await
+                .expect("json");
+            v["debug"]["model_type"]
+                .as_str()
+                .expect("model_type")
+                .to_owned()
+        }
+    };
+    let now: Value = c
+        .get(w.url("/api/settings/routing"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        now,
+        json!({"complexity_threshold": 0.5, "strategy": "auto"})
+    );
+    // One diagnostic term: 0.4.
+    let q = "my backup failed last night";
+    assert_eq!(model_type(q).await, "guide");
+    assert_eq!(
+        routing(json!({"complexity_threshold": 0.3, "strategy": "auto"})).await,
+        (
+            200,
+            json!({"complexity_threshold": 0.3, "strategy": "auto"})
+        )
+    );
+    assert_eq!(model_type(q).await, "specialist");
+    routing(json!({"complexity_threshold": 0.3, "strategy": "guide-only"})).await;
+    assert_eq!(model_type(q).await, "guide");
+    routing(json!({"complexity_threshold": 0.9, "strategy": "specialist-preferred"})).await;
+    assert_eq!(model_type("hello").await, "specialist");
+    for bad in [
+        json!({"complexity_threshold": 1.5, "strategy": "auto"}),
+        json!({"complexity_threshold": 0.5, "strategy": "random"}),
+        json!({"complexity_threshold": 0.5, "strategy": "auto", "extra": 1}),
+        json!({"complexity_threshold": "high", "strategy": "auto"}),
+    ] {
+        let (status, body) = routing(bad.clone()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (422, Some("validation_failed")),
+            "{bad}"
+        );
+    }
+    w.shutdown().await;
+}

@@ -494,9 +494,10 @@ pub async fn send(
     let settings = st.models.get();
     let threshold = settings.complexity_threshold();
     let score = crate::routing::complexity(&req.message);
-    let role = crate::routing::choose(
+    let (role, reasoning) = crate::routing::choose(
         score,
         threshold,
+        settings.strategy(),
         !req.images.is_empty(),
         settings.specialist.is_some(),
         settings.vision.is_some(),
@@ -551,18 +552,6 @@ pub async fn send(
     messages.push(user);
 
     let message_count = messages.len();
-    let reasoning = match model_type {
-        "vision" => "the message carries images".to_owned(),
-        "specialist" => format!("complexity {score:.2} ≥ threshold {threshold:.2}"),
-        _ => format!(
-            "complexity {score:.2}{}",
-            if settings.specialist.is_some() {
-                format!(" < threshold {threshold:.2}")
-            } else {
-                ", no specialist assigned".into()
-            }
-        ),
-    };
     st.feed.broadcast(encode(
         "decision",
         DecisionEvent {

@@ -64,7 +64,7 @@ or the POST answer, which are always whole."#;
         super::conversations::delete, super::conversations::append,
         super::rules::list, super::rules::create, super::rules::update, super::rules::delete,
         super::models::list, super::models::save, super::models::delete, super::models::models, super::models::test,
-        super::models::assign, super::models::clear, super::models::loaded, super::chat::config, super::chat::send
+        super::models::assign, super::models::clear, super::models::loaded, super::models::routing, super::models::set_routing, super::chat::config, super::chat::send
     ),
     components(schemas(
         ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData,
@@ -76,7 +76,7 @@ or the POST answer, which are always whole."#;
         crate::ai_rules::Rule, crate::ai_rules::RuleInput, super::rules::RuleList,
         super::models::EndpointView, super::models::EndpointList, super::models::EndpointDeleted, super::models::ModelList,
         super::models::TestResult, super::models::AssignRequest, super::models::RoleView, super::models::Cleared,
-        super::models::LoadedView, crate::llm::client::LoadedModel, crate::llm::settings::EndpointInput,
+        super::models::LoadedView, super::models::RoutingSettings, crate::llm::client::LoadedModel, crate::llm::settings::EndpointInput,
         super::chat::ConfigChatRequest, super::chat::ConfigChatResponse, super::chat::ConfigChatDebug, super::chat::HistoryItem, super::chat::ChatSendRequest, super::chat::ChatSendResponse, super::chat::ChatDebug,
         crate::edits::EditBlock, crate::edits::Unapplied, crate::assistant::ToolRecord
     )),

@@ -280,6 +280,10 @@ pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
         )
         .route("/api/settings/endpoints/{id}/models", get(models::models))
         .route("/api/settings/endpoints/{id}/test", post(models::test))
+        .route(
+            "/api/settings/routing",
+            get(models::routing).put(models::set_routing),
+        )
         .route("/api/settings/assign/{role}", post(models::assign))
         .route("/api/settings/{role}/clear", post(models::clear))
         .route("/api/models/loaded", get(models::loaded))

@@ -334,3 +334,40 @@ pub async fn loaded(State(st): State<AppState>) -> Json<LoadedView> {
         errors,
     })
 }
+
+/// How chat messages are routed between the guide and the specialist.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// Messages scoring at least this (0 to 1) go to the specialist under `auto`.
+    pub complexity_threshold: f64,
+    /// `auto`, `guide-only` or `specialist-preferred`.
+    pub strategy: String,
+}
+
+fn routing_view(s: &ModelSettings) -> RoutingSettings {
+    RoutingSettings {
+        complexity_threshold: s.complexity_threshold(),
+        strategy: s.strategy().as_str().into(),
+    }
+}
+
+/// The routing of chat messages (default: `auto` with threshold 0.5).
+#[utoipa::path(get, path = "/api/settings/routing", tag = "models",
+    responses((status = 200, body = RoutingSettings)))]
+pub async fn routing(State(st): State<AppState>) -> Json<RoutingSettings> {
+    Json(routing_view(&st.models.get()))
+}
+
+/// Sets the routing of chat messages; the `decision` event of every chat names the outcome.
+#[utoipa::path(put, path = "/api/settings/routing", tag = "models", request_body = RoutingSettings,
+    responses((status = 200, body = RoutingSettings),
+        (status = 422, body = ErrorBody, description = "Threshold outside 0..1 or an unknown strategy")))]
+pub async fn set_routing(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<RoutingSettings>,
+) -> Result<Json<RoutingSettings>, ApiError> {
+    let m = st.models.clone();
+    blocking(move || m.set_routing(req.complexity_threshold, &req.strategy)).await??;
+    Ok(Json(routing_view(&st.models.get())))
+}

@@ -58,6 +58,9 @@ pub struct ModelSettings {
     /// Messages scoring at least this go to the specialist (default 0.5).
     #[serde(default)]
     pub complexity_threshold: Option<f64>,
+    /// `auto` (default), `guide-only` or `specialist-preferred`.
+    #[serde(default)]
+    pub strategy: Option<String>,
 }
 
 impl ModelSettings {
@@ -65,6 +68,13 @@ impl ModelSettings {
         self.complexity_threshold
             .filter(|t| (0.0..=1.0).contains(t))
             .unwrap_or(0.5)
+    }
+
+    pub fn strategy(&self) -> crate::routing::Strategy {
+        self.strategy
+            .as_deref()
+            .and_then(crate::routing::Strategy::parse)
+            .unwrap_or(crate::routing::Strategy::Auto)
     }
 
     pub fn endpoint(&self, id: &str) -> Option<&Endpoint> {
@@ -292,6 +302,26 @@ impl Settings {
                 endpoint_id: endpoint_id.to_owned(),
                 model: model.to_owned(),
             });
+            Ok(())
+        })
+    }
+
+    /// Sets how chat messages are routed: the threshold (0 to 1) and the strategy.
+    pub fn set_routing(&self, threshold: f64, strategy: &str) -> Result<(), SettingsError> {
+        if !(0.0..=1.0).contains(&threshold) {
+            return Err(SettingsError::Invalid(
+                "complexity_threshold must be between 0 and 1".into(),
+            ));
+        }
+        let strategy = crate::routing::Strategy::parse(strategy).ok_or_else(|| {
+            SettingsError::Invalid(format!(
+                "strategy must be one of {}, not {strategy:?}",
+                crate::routing::Strategy::NAMES.join(", ")
+            ))
+        })?;
+        self.update(|s| {
+            s.complexity_threshold = Some(threshold);
+            s.strategy = Some(strategy.as_str().to_owned());
             Ok(())
         })
     }
