@@ -244,6 +244,28 @@ pub fn item_block(i: &pb::DiscoveryItem) -> String {
     s
 }
 
+/// One remembered message: `[role, date] text` (cut to 300 characters).
+pub fn memory_line(h: &crate::memory::Hit) -> String {
+    let field = |k: &str| match h.entry.metadata.get(k) {
+        Some(crate::memory::Scalar::Text(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let when = field("timestamp")
+        .parse::<i64>()
+        .ok()
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| {
+            t.format(&time::macros::format_description!("[year]-[month]-[day]"))
+                .ok()
+        })
+        .unwrap_or_default();
+    let mut text: String = h.entry.content.chars().take(300).collect();
+    if h.entry.content.chars().count() > 300 {
+        text.push('…');
+    }
+    format!("[{}, {when}] {text}", field("role"))
+}
+
 /// A block of data with its source, fenced so the model reads it as data.
 pub fn data_block(label: &str, source: &str, body: &str) -> String {
     format!(

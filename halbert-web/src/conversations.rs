@@ -1,6 +1,8 @@
 //! Conversations, in the per-user sled database: one tree of conversation records and one of
 //! messages keyed by conversation id + a database-wide monotonic sequence number, so concurrent
-//! appends never overwrite each other and a conversation's messages read back in order.
+//! appends never overwrite each other and a conversation's messages read back in order. Every
+//! appended message is also remembered in the `self_conversations` memory collection, and
+//! forgotten there when its conversation is deleted.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +18,8 @@ pub enum ConversationError {
     Store(#[from] sled::Error),
     #[error("stored conversation data is unreadable: {0}")]
     Corrupt(#[from] serde_json::Error),
+    #[error(transparent)]
+    Memory(#[from] crate::memory::MemoryError),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -91,6 +95,7 @@ pub struct Conversations {
     db: sled::Db,
     meta: sled::Tree,
     messages: sled::Tree,
+    memory: crate::memory::Memory,
 }
 
 impl Conversations {
@@ -99,6 +104,7 @@ impl Conversations {
             db: db.clone(),
             meta: db.open_tree("conversations")?,
             messages: db.open_tree("conversation_messages")?,
+            memory: crate::memory::Memory::open(db),
         })
     }
 
@@ -153,17 +159,31 @@ impl Conversations {
             "Hi, I'm {ai_name}, the assistant of this machine. Ask me about its backups, services or disks — \
              and mention things with @, for example @storage or @service."
         );
-        self.append(&id.to_string(), "assistant", &greeting, vec![])?;
+        // The greeting is boilerplate: stored with the conversation, not remembered.
+        self.push(&id.to_string(), "assistant", &greeting, vec![], None)?;
         self.get(&id.to_string())
     }
 
-    /// Appends a message; safe under concurrent appends to the same conversation.
+    /// Appends a message (and remembers it, with the dashboard page it was written on); safe
+    /// under concurrent appends to the same conversation.
     pub fn append(
         &self,
         id: &str,
         role: &str,
         content: &str,
         mentions: Vec<String>,
+        page: &str,
+    ) -> Result<Message, ConversationError> {
+        self.push(id, role, content, mentions, Some(page))
+    }
+
+    fn push(
+        &self,
+        id: &str,
+        role: &str,
+        content: &str,
+        mentions: Vec<String>,
+        remember_on_page: Option<&str>,
     ) -> Result<Message, ConversationError> {
         let uid = parse_id(id)?;
         if !["user", "assistant"].contains(&role) {
@@ -216,6 +236,10 @@ impl Conversations {
             return Err(ConversationError::Invalid(format!(
                 "conversation record unreadable: {e}"
             )));
+        }
+        if let Some(page) = remember_on_page {
+            self.memory
+                .remember_message(&uid.to_string(), role, content, page)?;
         }
         // Durable before the client hears it was stored.
         self.db.flush()?;
@@ -284,6 +308,8 @@ impl Conversations {
         for k in self.messages.scan_prefix(uid.as_bytes()).keys() {
             self.messages.remove(k?)?;
         }
+        self.memory
+            .delete_prefix(crate::memory::CONVERSATIONS, &format!("conv:{uid}:"))?;
         self.db.flush()?;
         Ok(())
     }

@@ -13,6 +13,7 @@ pub mod edits;
 pub mod feed;
 pub mod guard;
 pub mod llm;
+pub mod memory;
 pub mod peer_uid;
 pub mod redact;
 pub mod routing;

@@ -220,6 +220,7 @@ fn main() -> Result<()> {
 
     let db = halbert_web::store::open(&dirs.state)?;
     let conversations = halbert_web::conversations::Conversations::open(&db)?;
+    let memory = halbert_web::memory::Memory::open(&db);
     let rules = halbert_web::ai_rules::Rules::open(&db)?;
     let models = Arc::new(halbert_web::llm::settings::Settings::open(&dirs.state)?);
     let llm = halbert_web::llm::client::LlmClient::new().map_err(anyhow::Error::msg)?;
@@ -240,7 +241,7 @@ fn main() -> Result<()> {
             workers.spawn("status-feed", move |token| async move { feed.run(daemon, interval, token).await });
         }
         let guard = Arc::new(Guard::new(bound, &args.allowed_hosts, token.clone()));
-        let state = AppState { daemon, guardrails, feed, workers: workers.clone(), shutdown: shutdown.clone(), sandbox, conversations, rules, models, llm, db };
+        let state = AppState { daemon, guardrails, feed, workers: workers.clone(), shutdown: shutdown.clone(), sandbox, conversations, memory, rules, models, llm, db };
         let app = router(state, guard);
 
         let shown = if bound.ip().is_unspecified() { SocketAddr::new([127, 0, 0, 1].into(), bound.port()) } else { bound };

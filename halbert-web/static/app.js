@@ -144,11 +144,11 @@ $("ask").addEventListener("submit", async (ev) => {
       }
       b.div.appendChild(chips);
     }
-    history.push({ role: "user", content: message }, { role: "assistant", content: r.response });
+    history.push({ role: "user", content: message }, { role: "assistant", content: r.response, page: "dashboard" });
     try {
       conversation = conversation || (await api("/api/conversations", {})).id;
-      await api(`/api/conversations/${conversation}/messages`, { role: "user", content: message, mentions });
-      await api(`/api/conversations/${conversation}/messages`, { role: "assistant", content: r.response });
+      await api(`/api/conversations/${conversation}/messages`, { role: "user", content: message, mentions, page: "dashboard" });
+      await api(`/api/conversations/${conversation}/messages`, { role: "assistant", content: r.response, page: "dashboard" });
     } catch (e) {
       step(b, `not saved to the conversation history: ${e.message}`);
     }

@@ -16,6 +16,8 @@ use crate::redact::{is_loopback_url, redact};
 
 const MAX_FILE: usize = 512 * 1024;
 const MAX_HISTORY: usize = 10;
+/// Past messages farther than this from the question are not worth the prompt space.
+const MEMORY_DISTANCE: f64 = 0.75;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct HistoryItem {
@@ -438,6 +440,23 @@ async fn machine_context(
             }
         }
         names.push(format!("@{m}"));
+    }
+    // Past conversations that share words with this message: quoted data, nearest first.
+    let (m, q) = (st.memory.clone(), req.message.clone());
+    if let Ok(Ok(hits)) = blocking(move || m.query(crate::memory::CONVERSATIONS, &q, 3)).await {
+        let lines: Vec<String> = hits
+            .into_iter()
+            .filter(|h| h.distance <= MEMORY_DISTANCE)
+            .map(|h| crate::context::memory_line(&h))
+            .collect();
+        if !lines.is_empty() {
+            blocks.push(data_block(
+                "memory",
+                "halbert-web memory (past conversations)",
+                &lines.join("\n"),
+            ));
+            names.push("memory".into());
+        }
     }
     let (status, host) = tokio::join!(st.daemon.status(), st.daemon.host_info());
     if let Ok(s) = status {

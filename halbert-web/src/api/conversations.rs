@@ -23,6 +23,7 @@ impl From<ConversationError> for ApiError {
                 "validation_failed",
                 detail,
             ),
+            ConversationError::Memory(m) => m.into(),
             ConversationError::Store(_) | ConversationError::Corrupt(_) => {
                 tracing::error!(error = %detail, "conversation store");
                 ApiError::new(
@@ -52,6 +53,9 @@ pub struct NewMessage {
     pub content: String,
     #[serde(default)]
     pub mentions: Vec<String>,
+    /// The dashboard page the message was written on (kept with its memory entry).
+    #[serde(default)]
+    pub page: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -145,6 +149,15 @@ pub async fn append(
     ApiJson(req): ApiJson<NewMessage>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let c = st.conversations.clone();
-    let msg = blocking(move || c.append(&id, &req.role, &req.content, req.mentions)).await??;
+    let page = req.page.unwrap_or_default();
+    if page.chars().count() > 100 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "page must be at most 100 characters",
+        ));
+    }
+    let msg =
+        blocking(move || c.append(&id, &req.role, &req.content, req.mentions, &page)).await??;
     Ok((StatusCode::CREATED, Json(msg)))
 }

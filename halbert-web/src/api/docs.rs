@@ -64,7 +64,9 @@ or the POST answer, which are always whole."#;
         super::conversations::delete, super::conversations::append,
         super::rules::list, super::rules::create, super::rules::update, super::rules::delete,
         super::models::list, super::models::save, super::models::delete, super::models::models, super::models::test,
-        super::models::assign, super::models::clear, super::models::loaded, super::models::routing, super::models::set_routing, super::chat::config, super::chat::send
+        super::models::assign, super::models::clear, super::models::loaded, super::models::routing, super::models::set_routing, super::chat::config, super::chat::send,
+        super::memory::stats, super::memory::query, super::memory::collections, super::memory::entries,
+        super::memory::delete_entry, super::memory::delete_entries, super::memory::clear
     ),
     components(schemas(
         ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData,
@@ -78,9 +80,12 @@ or the POST answer, which are always whole."#;
         super::models::TestResult, super::models::AssignRequest, super::models::RoleView, super::models::Cleared,
         super::models::LoadedView, super::models::RoutingSettings, crate::llm::client::LoadedModel, crate::llm::settings::EndpointInput,
         super::chat::ConfigChatRequest, super::chat::ConfigChatResponse, super::chat::ConfigChatDebug, super::chat::HistoryItem, super::chat::ChatSendRequest, super::chat::ChatSendResponse, super::chat::ChatDebug,
-        crate::edits::EditBlock, crate::edits::Unapplied, crate::assistant::ToolRecord
+        crate::edits::EditBlock, crate::edits::Unapplied, crate::assistant::ToolRecord,
+        super::memory::MemoryStats, super::memory::MemoryQuery, super::memory::MemoryHit, super::memory::MemoryResults,
+        super::memory::CollectionView, super::memory::CollectionList, super::memory::EntryPage, super::memory::EntryDeleted,
+        super::memory::DeleteEntries, super::memory::EntriesDeleted, super::memory::Cleared, crate::memory::Entry, crate::memory::Scalar
     )),
-    tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "discovery", description = "What this machine has"), (name = "conversations", description = "Stored chat conversations"), (name = "ai-rules", description = "Standing instructions for the assistant"), (name = "models", description = "Model endpoints and role assignments"), (name = "chat", description = "Talking to the models"), (name = "system", description = "halbert-web itself"))
+    tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "discovery", description = "What this machine has"), (name = "conversations", description = "Stored chat conversations"), (name = "ai-rules", description = "Standing instructions for the assistant"), (name = "models", description = "Model endpoints and role assignments"), (name = "chat", description = "Talking to the models"), (name = "memory", description = "What the assistant remembers (searched locally)"), (name = "system", description = "halbert-web itself"))
 )]
 pub struct ApiDoc;
 

@@ -8,6 +8,7 @@ mod discovery;
 mod docs;
 mod guardrails;
 mod health;
+mod memory;
 mod models;
 mod pages;
 mod rules;
@@ -48,6 +49,7 @@ pub struct AppState {
     /// The per-user database (conversations, settings and memory build on it).
     pub db: sled::Db,
     pub conversations: crate::conversations::Conversations,
+    pub memory: crate::memory::Memory,
     pub rules: crate::ai_rules::Rules,
     pub models: Arc<crate::llm::settings::Settings>,
     pub llm: crate::llm::client::LlmClient,
@@ -289,6 +291,22 @@ pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
         .route("/api/models/loaded", get(models::loaded))
         .route("/api/chat/config", post(chat::config))
         .route("/api/chat/send", post(chat::send))
+        .route("/api/chat/memory/stats", get(memory::stats))
+        .route("/api/chat/memory/query", post(memory::query))
+        .route("/api/chat/memory/collections", get(memory::collections))
+        .route(
+            "/api/chat/memory/entries/{collection}",
+            get(memory::entries),
+        )
+        .route(
+            "/api/chat/memory/entry/{collection}/{entry_id}",
+            axum::routing::delete(memory::delete_entry),
+        )
+        .route(
+            "/api/chat/memory/delete/{collection}",
+            post(memory::delete_entries),
+        )
+        .route("/api/chat/memory/clear/{collection}", post(memory::clear))
         .route("/ws", get(ws::upgrade))
         .route("/", get(pages::index))
         .route("/static/{file}", get(pages::asset))

@@ -153,6 +153,7 @@ pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
     let db = halbert_web::store::open(db_dir.path()).expect("db");
     let state = AppState {
         conversations: halbert_web::conversations::Conversations::open(&db).expect("conversations"),
+        memory: halbert_web::memory::Memory::open(&db),
         rules: halbert_web::ai_rules::Rules::open(&db).expect("rules"),
         models: Arc::new(
             halbert_web::llm::settings::Settings::open(db_dir.path()).expect("models"),

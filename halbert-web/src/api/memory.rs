@@ -1,0 +1,290 @@
+//! `/api/chat/memory/*`: the per-user vector memory (see [`crate::memory`]) — stats, search,
+//! collections, paged entries, deleting entries and clearing a collection.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
+use crate::memory::{CONVERSATIONS, EMBEDDING, Entry, MemoryError, Scalar};
+
+impl From<MemoryError> for ApiError {
+    fn from(e: MemoryError) -> Self {
+        let detail = e.to_string();
+        match e {
+            MemoryError::UnknownCollection(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_collection", detail)
+            }
+            MemoryError::Invalid(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                detail,
+            ),
+            MemoryError::Store(_) | MemoryError::Corrupt(_) => {
+                tracing::error!(error = %detail, "memory store");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "storage_error",
+                    "the memory store failed (see the log)",
+                )
+            }
+        }
+    }
+}
+
+fn invalid(m: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        m.to_owned(),
+    )
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemoryStats {
+    pub status: String,
+    /// The vector store is open and usable (the name is kept from the earlier API).
+    pub chromadb_available: bool,
+    /// Entries in `self_conversations`.
+    pub memory_events: usize,
+    /// Entries per collection.
+    pub collections: BTreeMap<String, usize>,
+    /// How entries are embedded (computed locally).
+    pub embedding: String,
+}
+
+#[utoipa::path(get, path = "/api/chat/memory/stats", tag = "memory", responses((status = 200, body = MemoryStats)))]
+pub async fn stats(State(st): State<AppState>) -> Result<Json<MemoryStats>, ApiError> {
+    let m = st.memory.clone();
+    let cols = blocking(move || m.collections()).await??;
+    Ok(Json(MemoryStats {
+        status: "ok".into(),
+        chromadb_available: true,
+        memory_events: cols
+            .iter()
+            .find(|c| c.0 == CONVERSATIONS)
+            .map_or(0, |c| c.1),
+        collections: cols.into_iter().map(|(n, c, _)| (n, c)).collect(),
+        embedding: EMBEDDING.into(),
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryQuery {
+    pub query: String,
+    /// 1 to 100; default 5.
+    #[serde(default)]
+    pub k: Option<usize>,
+    /// Default `self_conversations`.
+    #[serde(default)]
+    pub collection: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemoryHit {
+    pub content: String,
+    /// For conversation entries; "" otherwise.
+    pub role: String,
+    pub conversation_id: String,
+    /// 1 − cosine similarity; smaller is closer.
+    pub distance: f64,
+    pub id: String,
+    #[schema(value_type = Object)]
+    pub metadata: BTreeMap<String, Scalar>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemoryResults {
+    pub status: String,
+    pub query: String,
+    pub results: Vec<MemoryHit>,
+    pub count: usize,
+}
+
+fn text(m: &BTreeMap<String, Scalar>, k: &str) -> String {
+    match m.get(k) {
+        Some(Scalar::Text(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Entries closest to the query, nearest first.
+#[utoipa::path(post, path = "/api/chat/memory/query", tag = "memory", request_body = MemoryQuery,
+    responses((status = 200, body = MemoryResults), (status = 404, body = ErrorBody, description = "Unknown collection"),
+        (status = 422, body = ErrorBody, description = "Empty query or k outside 1..100")))]
+pub async fn query(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<MemoryQuery>,
+) -> Result<Json<MemoryResults>, ApiError> {
+    if req.query.trim().is_empty() || req.query.chars().count() > 2000 {
+        return Err(invalid("query must be 1 to 2000 characters"));
+    }
+    let k = req.k.unwrap_or(5);
+    if !(1..=100).contains(&k) {
+        return Err(invalid("k must be between 1 and 100"));
+    }
+    let collection = req.collection.unwrap_or_else(|| CONVERSATIONS.into());
+    let (m, q) = (st.memory.clone(), req.query.clone());
+    let hits = blocking(move || m.query(&collection, &q, k)).await??;
+    let results: Vec<MemoryHit> = hits
+        .into_iter()
+        .map(|h| MemoryHit {
+            role: text(&h.entry.metadata, "role"),
+            conversation_id: text(&h.entry.metadata, "conversation_id"),
+            content: h.entry.content,
+            distance: h.distance,
+            id: h.entry.id,
+            metadata: h.entry.metadata,
+        })
+        .collect();
+    Ok(Json(MemoryResults {
+        status: "ok".into(),
+        query: req.query,
+        count: results.len(),
+        results,
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CollectionView {
+    pub name: String,
+    pub count: usize,
+    /// One of Halbert's own collections.
+    pub known: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CollectionList {
+    pub status: String,
+    pub collections: Vec<CollectionView>,
+}
+
+#[utoipa::path(get, path = "/api/chat/memory/collections", tag = "memory", responses((status = 200, body = CollectionList)))]
+pub async fn collections(State(st): State<AppState>) -> Result<Json<CollectionList>, ApiError> {
+    let m = st.memory.clone();
+    let cols = blocking(move || m.collections()).await??;
+    Ok(Json(CollectionList {
+        status: "ok".into(),
+        collections: cols
+            .into_iter()
+            .map(|(name, count, known)| CollectionView { name, count, known })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct Page {
+    /// 1 to 500; default 50.
+    pub limit: Option<usize>,
+    /// Default 0.
+    pub offset: Option<usize>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EntryPage {
+    pub status: String,
+    pub collection: String,
+    pub entries: Vec<Entry>,
+    /// Entries in this page.
+    pub count: usize,
+    /// Entries in the collection.
+    pub total: usize,
+}
+
+/// A page of a collection's entries, in id order.
+#[utoipa::path(get, path = "/api/chat/memory/entries/{collection}", tag = "memory", params(Page, ("collection" = String, Path)),
+    responses((status = 200, body = EntryPage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn entries(
+    State(st): State<AppState>,
+    Path(collection): Path<String>,
+    Query(p): Query<Page>,
+) -> Result<Json<EntryPage>, ApiError> {
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(invalid("limit must be between 1 and 500"));
+    }
+    let offset = p.offset.unwrap_or(0);
+    let (m, c) = (st.memory.clone(), collection.clone());
+    let (entries, total) = blocking(move || m.entries(&c, limit, offset)).await??;
+    Ok(Json(EntryPage {
+        status: "ok".into(),
+        collection,
+        count: entries.len(),
+        entries,
+        total,
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EntryDeleted {
+    pub status: String,
+    pub deleted: bool,
+}
+
+#[utoipa::path(delete, path = "/api/chat/memory/entry/{collection}/{entry_id}", tag = "memory",
+    responses((status = 200, body = EntryDeleted), (status = 404, body = ErrorBody, description = "Unknown collection")))]
+pub async fn delete_entry(
+    State(st): State<AppState>,
+    Path((collection, id)): Path<(String, String)>,
+) -> Result<Json<EntryDeleted>, ApiError> {
+    let m = st.memory.clone();
+    let n = blocking(move || m.delete(&collection, &[id])).await??;
+    Ok(Json(EntryDeleted {
+        status: "ok".into(),
+        deleted: n == 1,
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteEntries {
+    pub entry_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EntriesDeleted {
+    pub status: String,
+    pub deleted: usize,
+}
+
+#[utoipa::path(post, path = "/api/chat/memory/delete/{collection}", tag = "memory", request_body = DeleteEntries,
+    responses((status = 200, body = EntriesDeleted), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn delete_entries(
+    State(st): State<AppState>,
+    Path(collection): Path<String>,
+    ApiJson(req): ApiJson<DeleteEntries>,
+) -> Result<Json<EntriesDeleted>, ApiError> {
+    if req.entry_ids.len() > 1000 {
+        return Err(invalid("at most 1000 entry_ids per request"));
+    }
+    let m = st.memory.clone();
+    let n = blocking(move || m.delete(&collection, &req.entry_ids)).await??;
+    Ok(Json(EntriesDeleted {
+        status: "ok".into(),
+        deleted: n,
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Cleared {
+    pub status: String,
+    pub cleared: bool,
+}
+
+#[utoipa::path(post, path = "/api/chat/memory/clear/{collection}", tag = "memory",
+    responses((status = 200, body = Cleared), (status = 404, body = ErrorBody)))]
+pub async fn clear(
+    State(st): State<AppState>,
+    Path(collection): Path<String>,
+) -> Result<Json<Cleared>, ApiError> {
+    let m = st.memory.clone();
+    blocking(move || m.clear(&collection)).await??;
+    Ok(Json(Cleared {
+        status: "ok".into(),
+        cleared: true,
+    }))
+}
