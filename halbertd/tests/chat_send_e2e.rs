@@ -10,7 +10,7 @@ use common::{channel, start_daemon_on_tree, start_web};
 use futures_util::StreamExt;
 use halbert_proto::v1::{self as pb, discovery_client::DiscoveryClient};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_answer_grounded_in_this_machine() {
@@ -52,14 +52,7 @@ async fn a_streamed_answer_grounded_in_this_machine() {
         .await
         .expect("assign");
 
-    let mut req = format!("ws://{}/ws", w.addr)
-        .into_client_request()
-        .expect("request");
-    req.headers_mut().insert(
-        "origin",
-        format!("http://{}", w.addr).parse().expect("origin"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("ws");
+    let mut ws = common::ws_connect(&w).await;
     let t0 = std::time::Instant::now();
     let post = tokio::spawn({
         let (c, url, ask) = (c.clone(), w.url("/api/chat/send"), ask.clone());

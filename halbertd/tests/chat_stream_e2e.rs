@@ -170,6 +170,11 @@ async fn a_client_that_falls_behind_is_told_what_it_missed() {
     let nowhere = tempfile::tempdir().expect("tempdir");
     let w = start_web(&nowhere.path().join("no-halbertd.sock"), 60_000).await;
     let mut ws = ws_connect(&w).await;
+    assert_eq!(
+        w.feed.clients(),
+        1,
+        "subscribed before the burst (ws_connect waits)"
+    );
     // 20,000 messages of 2 KB at once: far more than the backlog plus the socket buffers.
     let pad = "x".repeat(2048);
     for n in 0..20_000 {

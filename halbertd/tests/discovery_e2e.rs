@@ -8,7 +8,7 @@ use common::{channel, copy_tree, start_daemon_on_tree, start_web};
 use futures_util::StreamExt;
 use halbert_proto::v1::{self as pb, discovery_client::DiscoveryClient};
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite;
 use tonic::Code;
 
 async fn scan_all(
@@ -153,14 +153,7 @@ async fn the_routes_have_the_contract_shape_for_every_type() {
     let w = start_web(&d.socket, 1000).await;
     let http = reqwest::Client::new();
 
-    let mut req = format!("ws://{}/ws", w.addr)
-        .into_client_request()
-        .expect("request");
-    req.headers_mut().insert(
-        "origin",
-        format!("http://{}", w.addr).parse().expect("origin"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("ws");
+    let mut ws = common::ws_connect(&w).await;
 
     let r = http
         .post(w.url("/api/discovery/scan"))

@@ -254,5 +254,19 @@ pub async fn ws_connect(
         "origin",
         format!("http://{}", w.addr).parse().expect("origin"),
     );
-    tokio_tungstenite::connect_async(req).await.expect("ws").0
+    let before = w.feed.clients();
+    let ws = tokio_tungstenite::connect_async(req).await.expect("ws").0;
+    // The server subscribes the client to the feed just after the handshake: wait for that, so
+    // no event sent right after connecting is missed.
+    for _ in 0..500 {
+        if w.feed.clients() > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(
+        w.feed.clients() > before,
+        "the websocket client was never subscribed"
+    );
+    ws
 }
