@@ -371,3 +371,44 @@ pub async fn set_routing(
     blocking(move || m.set_routing(req.complexity_threshold, &req.strategy)).await??;
     Ok(Json(routing_view(&st.models.get())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_errors_map_to_gateway_statuses_naming_the_endpoint() {
+        let cases = [
+            (
+                LlmError::Timeout {
+                    endpoint: "local".into(),
+                    after: std::time::Duration::from_secs(180),
+                },
+                504,
+                "endpoint_timeout",
+            ),
+            (
+                LlmError::Unreachable {
+                    endpoint: "local".into(),
+                    url: "http://127.0.0.1:11434".into(),
+                    why: "connection refused".into(),
+                },
+                502,
+                "endpoint_unreachable",
+            ),
+            (
+                LlmError::Status {
+                    endpoint: "local".into(),
+                    code: 500,
+                },
+                502,
+                "endpoint_error",
+            ),
+        ];
+        for (e, status, code) in cases {
+            let a = ApiError::from(e);
+            assert_eq!((a.status.as_u16(), a.code), (status, code));
+            assert!(a.detail.contains("local"), "{}", a.detail);
+        }
+    }
+}
