@@ -79,6 +79,7 @@ fn endpoint(url: &str, provider: &str) -> Endpoint {
         url: url.into(),
         provider: provider.into(),
         api_key: Some("sk-test".into()),
+        timeout_s: 10,
     }
 }
 

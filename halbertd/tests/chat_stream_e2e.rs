@@ -1,6 +1,7 @@
 //! Streaming `/api/chat/send` under load and over the OpenAI protocol: 200 concurrent streamed
-//! chats seen by one WebSocket client lose and reorder nothing; upstream failures are 502/504
-//! with the endpoint named, never a 200 with an apology.
+//! chats seen by one WebSocket client lose and reorder nothing; upstream failures are 502, a
+//! model slower than its endpoint's timeout is 504, each naming the endpoint, never a 200 with
+//! an apology.
 
 mod common;
 
@@ -150,6 +151,34 @@ async fn upstream_failures_are_gateway_errors_naming_the_endpoint() {
             );
         }
     }
+    // A model that takes longer than the endpoint's timeout to start answering: 504.
+    let r = c
+        .post(w.url("/api/settings/endpoints"))
+        .json(&json!({"id": "hasty", "name": "hasty", "url": llm, "provider": "ollama", "timeout_s": 1}))
+        .send()
+        .await
+        .expect("endpoint");
+    assert_eq!(r.json::<Value>().await.expect("json")["timeout_s"], 1);
+    c.post(w.url("/api/settings/assign/guide"))
+        .json(&json!({"endpoint_id": "hasty", "model": "slow-first"}))
+        .send()
+        .await
+        .expect("assign");
+    let (status, body) = send("hello there").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (504, Some("endpoint_timeout")),
+        "{body}"
+    );
+    assert!(body["detail"].as_str().expect("detail").contains("hasty"));
+    let r = c
+        .post(w.url("/api/settings/endpoints"))
+        .json(&json!({"id": "hasty", "name": "hasty", "url": llm, "provider": "ollama", "timeout_s": 0}))
+        .send()
+        .await
+        .expect("endpoint");
+    assert_eq!(r.status().as_u16(), 422, "timeout_s is 1 to 3600");
+
     let gone = common::closed_port_url().await;
     use_model(&w, "gone", "ollama", &gone, "scripted:8b").await;
     let (status, body) = send("hello there").await;

@@ -2,8 +2,6 @@
 //! are applied to the file the client sent (see [`crate::edits`]); nothing is written here —
 //! saving goes through the editor API, which makes the backup.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -182,7 +180,7 @@ pub async fn config(
     let opts = ChatOptions {
         temperature: 0.2,
         max_tokens: 4096,
-        timeout: Duration::from_secs(180),
+        timeout: ep.timeout(),
     };
     let reply = st.llm.chat(&ep, &assignment.model, &messages, opts).await?;
 
@@ -591,7 +589,7 @@ pub async fn send(
     let opts = ChatOptions {
         temperature,
         max_tokens,
-        timeout: Duration::from_secs(180),
+        timeout: ep.timeout(),
     };
     let g0 = std::time::Instant::now();
     let feed = st.feed.clone();

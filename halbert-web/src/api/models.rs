@@ -60,6 +60,8 @@ pub struct EndpointView {
     pub provider: String,
     /// `"***"` when a key is stored, else null.
     pub api_key: Option<String>,
+    /// Seconds to wait for an answer to start, and for each silence while it streams.
+    pub timeout_s: u64,
 }
 
 fn masked(e: &Endpoint) -> EndpointView {
@@ -69,6 +71,7 @@ fn masked(e: &Endpoint) -> EndpointView {
         url: e.url.clone(),
         provider: e.provider.clone(),
         api_key: e.api_key.as_ref().map(|_| MASK.to_owned()),
+        timeout_s: e.timeout_s,
     }
 }
 

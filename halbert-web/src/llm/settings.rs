@@ -37,6 +37,22 @@ pub struct Endpoint {
     pub provider: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
+    /// Seconds to wait for an answer to start, and for each silence while it streams (default
+    /// 180: a local server may first have to load a large model).
+    #[serde(default = "default_timeout")]
+    pub timeout_s: u64,
+}
+
+pub const DEFAULT_TIMEOUT_S: u64 = 180;
+
+fn default_timeout() -> u64 {
+    DEFAULT_TIMEOUT_S
+}
+
+impl Endpoint {
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_s)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +130,9 @@ pub struct EndpointInput {
     pub provider: String,
     /// `"***"` keeps the stored key; `null` or absent removes it.
     pub api_key: Option<String>,
+    /// 1 to 3600 seconds; default 180.
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
 }
 
 fn slugify(s: &str) -> String {
@@ -228,6 +247,12 @@ impl Settings {
                 "name must be 1 to 100 characters".into(),
             ));
         }
+        let timeout_s = input.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S);
+        if !(1..=3600).contains(&timeout_s) {
+            return Err(SettingsError::Invalid(
+                "timeout_s must be between 1 and 3600".into(),
+            ));
+        }
         if !PROVIDERS.contains(&input.provider.as_str()) {
             return Err(SettingsError::Invalid(format!(
                 "provider must be ollama or openai, not {:?}",
@@ -254,6 +279,7 @@ impl Settings {
                 url,
                 provider: input.provider,
                 api_key,
+                timeout_s,
             };
             match s.endpoints.iter_mut().find(|e| e.id == id) {
                 Some(e) => *e = ep.clone(),
@@ -349,6 +375,7 @@ mod tests {
             url: "http://127.0.0.1:11434/".into(),
             provider: "ollama".into(),
             api_key: key.map(str::to_owned),
+            timeout_s: None,
         }
     }
 
