@@ -56,21 +56,12 @@ async fn config_chat_applies_the_models_edits() {
         "no guide model configured"
     );
 
-    c.post(w.url("/api/settings/endpoints"))
-        .json(&json!({"id": "ollama", "name": "Ollama", "url": llm, "provider": "ollama"}))
-        .send()
-        .await
-        .expect("ep");
+    common::use_model(&w, "ollama", "ollama", &llm, "llama3.1:8b").await;
     c.post(w.url("/api/settings/ai-rules"))
         .json(&json!({"text": "keep comments", "category": "config"}))
         .send()
         .await
         .expect("rule");
-    c.post(w.url("/api/settings/assign/guide"))
-        .json(&json!({"endpoint_id": "ollama", "model": "llama3.1:8b"}))
-        .send()
-        .await
-        .expect("assign");
     let r = c
         .post(w.url("/api/chat/config"))
         .json(&body)

@@ -41,16 +41,7 @@ async fn a_streamed_answer_grounded_in_this_machine() {
         "no guide model configured"
     );
 
-    c.post(w.url("/api/settings/endpoints"))
-        .json(&json!({"id": "ollama", "name": "Ollama", "url": llm, "provider": "ollama"}))
-        .send()
-        .await
-        .expect("ep");
-    c.post(w.url("/api/settings/assign/guide"))
-        .json(&json!({"endpoint_id": "ollama", "model": "scripted:8b"}))
-        .send()
-        .await
-        .expect("assign");
+    common::use_model(&w, "ollama", "ollama", &llm, "scripted:8b").await;
 
     let mut ws = common::ws_connect(&w).await;
     let t0 = std::time::Instant::now();
