@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::daemon::Daemon;
-use crate::llm::client::{ChatMessage, ChatOptions, LlmClient, LlmError, ToolCall};
+use crate::llm::client::{ChatMessage, ChatOptions, ChatReply, LlmClient, LlmError, ToolCall};
 use crate::llm::settings::Endpoint;
 use crate::redact::redact;
 use crate::tools;
@@ -105,45 +105,54 @@ impl Holdback {
     }
 }
 
+impl Answer {
+    fn plain(text: String, tokens_used: u64) -> Self {
+        Self {
+            text,
+            tokens_used,
+            tool_calls: Vec::new(),
+            suggestions: Vec::new(),
+        }
+    }
+}
+
+/// One streamed call without tools, every piece to `sink`.
+async fn stream_plain(
+    turn: &Turn<'_>,
+    messages: &[ChatMessage],
+    sink: &mut impl FnMut(Emit<'_>),
+) -> Result<ChatReply, LlmError> {
+    turn.llm
+        .chat_stream(turn.endpoint, turn.model, messages, turn.opts, None, |t| {
+            sink(Emit::Token(t))
+        })
+        .await
+}
+
 /// Answers `messages`, streaming the text to `sink`.
 pub async fn answer(
     turn: &Turn<'_>,
     mut messages: Vec<ChatMessage>,
     mut sink: impl FnMut(Emit<'_>),
 ) -> Result<Answer, LlmError> {
-    let Turn {
-        llm,
-        endpoint,
-        model,
-        opts,
-        ..
-    } = turn;
     if !turn.tools {
-        let r = llm
-            .chat_stream(endpoint, model, &messages, *opts, None, |t| {
-                sink(Emit::Token(t));
-            })
-            .await?;
-        return Ok(Answer {
-            text: r.text,
-            tokens_used: r.tokens_used,
-            tool_calls: Vec::new(),
-            suggestions: Vec::new(),
-        });
+        let r = stream_plain(turn, &messages, &mut sink).await?;
+        return Ok(Answer::plain(r.text, r.tokens_used));
     }
 
     let defs = tools::definitions();
     let mut hold = Holdback::default();
-    let first = llm
-        .chat_stream(endpoint, model, &messages, *opts, Some(&defs), |t| {
-            hold.push(t, &mut sink);
-        })
+    let first = turn
+        .llm
+        .chat_stream(
+            turn.endpoint,
+            turn.model,
+            &messages,
+            turn.opts,
+            Some(&defs),
+            |t| hold.push(t, &mut sink),
+        )
         .await?;
-    let streamed = if hold.open {
-        first.text.clone()
-    } else {
-        String::new()
-    };
 
     if first.tool_calls.is_empty() {
         if !hold.open && looks_like_tool_json(&hold.held) {
@@ -151,43 +160,34 @@ pub async fn answer(
                 "action": "tool_fallback",
                 "reasoning": "the model wrote a tool call as text instead of making one; answering without tools",
             })));
-            let second = llm
-                .chat_stream(endpoint, model, &messages, *opts, None, |t| {
-                    sink(Emit::Token(t));
-                })
-                .await?;
-            return Ok(Answer {
-                text: second.text,
-                tokens_used: first.tokens_used + second.tokens_used,
-                tool_calls: Vec::new(),
-                suggestions: Vec::new(),
-            });
+            let second = stream_plain(turn, &messages, &mut sink).await?;
+            return Ok(Answer::plain(
+                second.text,
+                first.tokens_used + second.tokens_used,
+            ));
         }
         if !hold.open && !hold.held.is_empty() {
             // Text that merely started like JSON (a code block, say) is the answer.
             sink(Emit::Token(&hold.held));
         }
-        return Ok(Answer {
-            text: first.text,
-            tokens_used: first.tokens_used,
-            tool_calls: Vec::new(),
-            suggestions: Vec::new(),
-        });
+        return Ok(Answer::plain(first.text, first.tokens_used));
     }
 
+    // Text the model streamed before its calls is part of the answer; held-back text is not.
+    let streamed = if hold.open {
+        first.text.clone()
+    } else {
+        String::new()
+    };
     let (records, suggestions, results) = run_calls(turn, &first.tool_calls, &mut sink).await;
-    let mut assistant = ChatMessage::new("assistant", first.text.clone());
+    let mut assistant = ChatMessage::new("assistant", first.text);
     assistant.tool_calls = first.tool_calls.clone();
     messages.push(assistant);
     for (call, content) in first.tool_calls.iter().zip(results) {
         messages.push(ChatMessage::tool_result(call, content));
     }
     // Call 2 gets no tools: the model answers from what it has.
-    let second = llm
-        .chat_stream(endpoint, model, &messages, *opts, None, |t| {
-            sink(Emit::Token(t));
-        })
-        .await?;
+    let second = stream_plain(turn, &messages, &mut sink).await?;
     Ok(Answer {
         text: streamed + &second.text,
         tokens_used: first.tokens_used + second.tokens_used,
