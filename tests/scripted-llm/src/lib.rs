@@ -34,12 +34,11 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 /// What the server saw: every chat request body, and how many streams ended early because
-/// the client went away (cancelled) or ran to their end (completed).
+/// the client went away.
 #[derive(Debug, Clone, Default)]
 pub struct Script {
     requests: Arc<Mutex<Vec<Value>>>,
     cancelled: Arc<AtomicUsize>,
-    completed: Arc<AtomicUsize>,
 }
 
 impl Script {
@@ -52,8 +51,14 @@ impl Script {
     pub fn cancelled(&self) -> usize {
         self.cancelled.load(Ordering::SeqCst)
     }
-    pub fn completed(&self) -> usize {
-        self.completed.load(Ordering::SeqCst)
+
+    /// Records a chat request; returns its model name.
+    fn record(&self, body: &Value) -> String {
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(body.clone());
+        body["model"].as_str().unwrap_or("").to_owned()
     }
 }
 
@@ -314,12 +319,9 @@ struct Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        let counter = if self.finished {
-            &self.script.completed
-        } else {
-            &self.script.cancelled
-        };
-        counter.fetch_add(1, Ordering::SeqCst);
+        if !self.finished {
+            self.script.cancelled.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -370,11 +372,7 @@ fn server_error(openai: bool) -> Response {
 }
 
 async fn ollama_chat(State(s): State<Script>, Json(body): Json<Value>) -> Response {
-    s.requests
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(body.clone());
-    let model = body["model"].as_str().unwrap_or("").to_owned();
+    let model = s.record(&body);
     if model.contains("error-500") {
         return server_error(false);
     }
@@ -433,11 +431,7 @@ async fn ollama_chat(State(s): State<Script>, Json(body): Json<Value>) -> Respon
 }
 
 async fn openai_chat(State(s): State<Script>, Json(body): Json<Value>) -> Response {
-    s.requests
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(body.clone());
-    let model = body["model"].as_str().unwrap_or("").to_owned();
+    let model = s.record(&body);
     if model.contains("error-500") {
         return server_error(true);
     }
