@@ -143,15 +143,15 @@ impl Memory {
 
     /// A collection that may be read or changed: a known one, or one that holds entries.
     fn existing(&self, collection: &str) -> Result<(sled::Tree, sled::Tree), MemoryError> {
-        if !valid_name(collection) {
-            return Err(MemoryError::UnknownCollection(collection.to_owned()));
-        }
-        let present = self
-            .db
-            .tree_names()
-            .iter()
-            .any(|n| n.as_ref() == format!("{ENTRY_PREFIX}{collection}").as_bytes());
-        if !KNOWN.contains(&collection) && !present {
+        // Known collections (every chat searches one) need no look at the store's tree list.
+        let present = || {
+            let name = format!("{ENTRY_PREFIX}{collection}");
+            self.db
+                .tree_names()
+                .iter()
+                .any(|n| n.as_ref() == name.as_bytes())
+        };
+        if !valid_name(collection) || !(KNOWN.contains(&collection) || present()) {
             return Err(MemoryError::UnknownCollection(collection.to_owned()));
         }
         self.trees(collection)

@@ -441,20 +441,27 @@ async fn machine_context(
     }
     // Past conversations that share words with this message: quoted data, nearest first.
     let (m, q) = (st.memory.clone(), req.message.clone());
-    if let Ok(Ok(hits)) = blocking(move || m.query(crate::memory::CONVERSATIONS, &q, 3)).await {
-        let lines: Vec<String> = hits
-            .into_iter()
-            .filter(|h| h.distance <= MEMORY_DISTANCE)
-            .map(|h| crate::context::memory_line(&h))
-            .collect();
-        if !lines.is_empty() {
-            blocks.push(data_block(
-                "memory",
-                "halbert-web memory (past conversations)",
-                &lines.join("\n"),
-            ));
-            names.push("memory".into());
+    let hits = match blocking(move || m.query(crate::memory::CONVERSATIONS, &q, 3)).await {
+        Ok(Ok(hits)) => hits,
+        Ok(Err(e)) => {
+            // The answer can do without memory; the failure goes to the log.
+            tracing::warn!(error = %e, "memory search for chat context failed");
+            Vec::new()
         }
+        Err(_) => Vec::new(),
+    };
+    let lines: Vec<String> = hits
+        .into_iter()
+        .filter(|h| h.distance <= MEMORY_DISTANCE)
+        .map(|h| crate::context::memory_line(&h))
+        .collect();
+    if !lines.is_empty() {
+        blocks.push(data_block(
+            "memory",
+            "halbert-web memory (past conversations)",
+            &lines.join("\n"),
+        ));
+        names.push("memory".into());
     }
     let (status, host) = tokio::join!(st.daemon.status(), st.daemon.host_info());
     if let Ok(s) = status {
