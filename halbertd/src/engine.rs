@@ -133,6 +133,7 @@ pub struct Engine {
     audit: AuditLog,
     authz: Authority,
     watchers: AtomicUsize,
+    host_info: std::sync::OnceLock<inspect::host::HostInfo>,
     /// Woken after every mutation that changed something, so the daemon can refresh its
     /// one-line status for systemd at once.
     changed: tokio::sync::Notify,
@@ -178,6 +179,7 @@ impl Engine {
             audit: AuditLog::open(&state_dir.join("audit"))?,
             authz: Authority::new(),
             watchers: AtomicUsize::new(0),
+            host_info: std::sync::OnceLock::new(),
             changed: tokio::sync::Notify::new(),
         })
     }
@@ -354,17 +356,16 @@ impl Engine {
         Ok(inspect::units::service_status(&bus, &unit).await?)
     }
 
-    /// Running services whose name contains `filter`: at most `cap`, and how many matched.
+    /// Running services whose name contains `filter`: at most 100, and how many matched.
     pub async fn running_services(
         &self,
         caller: &Caller,
         filter: &str,
-        cap: usize,
     ) -> Result<(Vec<inspect::units::RunningService>, usize), EngineError> {
         self.check_read(caller)?;
         let filter = inspect::search_term(filter, "filter")?;
         let bus = self.system_bus().await?;
-        Ok(inspect::units::running_services(&bus, &filter, cap).await?)
+        Ok(inspect::units::running_services(&bus, &filter).await?)
     }
 
     /// A unit's newest journal lines. Reading logs for someone needs polkit's
@@ -404,11 +405,17 @@ impl Engine {
         blocking(move || inspect::procs::find(&root, &name)).await
     }
 
-    /// Distribution, kernel, architecture and package manager.
+    /// Distribution, kernel, architecture and package manager. Read once: none of them changes
+    /// while halbertd runs (a kernel or distribution upgrade comes with a reboot or a restart),
+    /// and every chat asks.
     pub async fn host_info(&self, caller: &Caller) -> Result<inspect::host::HostInfo, EngineError> {
         self.check_read(caller)?;
+        if let Some(h) = self.host_info.get() {
+            return Ok(h.clone());
+        }
         let root = self.root.clone();
-        blocking(move || inspect::host::read(&root)).await
+        let h = blocking(move || inspect::host::read(&root)).await?;
+        Ok(self.host_info.get_or_init(|| h).clone())
     }
 
     async fn system_bus(&self) -> Result<zbus::Connection, EngineError> {

@@ -114,12 +114,14 @@ pub async fn service_status(
     Ok(st)
 }
 
+/// The most running services one answer lists (the proto says so too).
+pub const MAX_LISTED: usize = 100;
+
 /// Running services whose name contains `filter` (lower-case; empty for all): the first
-/// `cap` by name, and how many matched.
+/// [`MAX_LISTED`] by name, and how many matched.
 pub async fn running_services(
     bus: &zbus::Connection,
     filter: &str,
-    cap: usize,
 ) -> Result<(Vec<RunningService>, usize), InspectError> {
     let mut all: Vec<RunningService> = list_units(bus)
         .await
@@ -135,6 +137,6 @@ pub async fn running_services(
         .collect();
     all.sort_by(|a, b| a.unit.cmp(&b.unit));
     let total = all.len();
-    all.truncate(cap);
+    all.truncate(MAX_LISTED);
     Ok((all, total))
 }

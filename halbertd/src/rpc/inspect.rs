@@ -7,9 +7,6 @@ use tracing::Instrument;
 use super::{Ctx, to_status};
 use crate::inspect::units::RunningService;
 
-/// The most running services one answer lists.
-const MAX_SERVICES: usize = 100;
-
 #[derive(Debug, Clone)]
 pub struct InspectService(pub Ctx);
 
@@ -56,7 +53,7 @@ impl Inspect for InspectService {
         let filter = req.into_inner().filter;
         async move {
             let (list, total) = engine
-                .running_services(&caller, &filter, MAX_SERVICES)
+                .running_services(&caller, &filter)
                 .await
                 .map_err(to_status)?;
             Ok(Response::new(pb::RunningServiceList {
