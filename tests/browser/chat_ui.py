@@ -10,7 +10,10 @@ tool steps shown, the text rendered while it streams (more than one update of th
 final text equal to what the API returned, and the exchange stored as a conversation. Prints
 each step; exits non-zero on the first failure.
 """
-import base64, json, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import base64, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testbed"))
+from minws import WebSocket  # noqa: E402
 
 dash, model_url, shot = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
 browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -54,44 +57,10 @@ for _ in range(100):
         break
     time.sleep(0.05)
 ws_path = "/" + pages[0]["webSocketDebuggerUrl"].split("/", 3)[3]
-
-# A minimal RFC 6455 client: client frames are masked, server frames are not.
-s = socket.create_connection(("127.0.0.1", port), timeout=30)
-key = base64.b64encode(os.urandom(16)).decode()
-s.sendall((f"GET {ws_path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-buf = b""
-while b"\r\n\r\n" not in buf:
-    buf += s.recv(4096)
-rest = buf.partition(b"\r\n\r\n")[2]
-
-
-def send(obj):
-    data = json.dumps(obj).encode()
-    mask = os.urandom(4)
-    head = bytes([0x81])
-    n = len(data)
-    head += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big") if n < 65536 \
-        else bytes([0x80 | 127]) + n.to_bytes(8, "big")
-    s.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-
-
-def read_exact(n):
-    global rest
-    while len(rest) < n:
-        rest += s.recv(1 << 16)
-    out, rest = rest[:n], rest[n:]
-    return out
-
-
-def recv():
-    b0, b1 = read_exact(2)
-    n = b1 & 0x7F
-    if n == 126:
-        n = int.from_bytes(read_exact(2), "big")
-    elif n == 127:
-        n = int.from_bytes(read_exact(8), "big")
-    return json.loads(read_exact(n))
+devtools = WebSocket("127.0.0.1", port, path=ws_path, timeout=30)
+if not devtools.accepted:
+    fail("DevTools refused the websocket: " + devtools.status)
+incoming = devtools.messages()
 
 
 ids = iter(range(1, 1 << 30))
@@ -99,9 +68,9 @@ ids = iter(range(1, 1 << 30))
 
 def cdp(method, **params):
     i = next(ids)
-    send({"id": i, "method": method, "params": params})
+    devtools.send_json({"id": i, "method": method, "params": params})
     while True:
-        m = recv()
+        m = next(incoming)
         if m.get("id") == i:
             if "error" in m:
                 fail(f"{method}: {m['error']}")

@@ -9,52 +9,16 @@ with the milliseconds since the POST: decisions, each chat_token, chat_complete.
 the POST's status and a summary line. Exit 0 iff the tokens, joined in order, are exactly the
 response of both chat_complete and the POST.
 """
-import base64, json, os, socket, sys, threading, time, urllib.error, urllib.parse, urllib.request
+import json, os, sys, threading, time, urllib.error, urllib.parse, urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from minws import WebSocket  # noqa: E402
 
 base, message = sys.argv[1].rstrip("/"), sys.argv[2]
 u = urllib.parse.urlparse(base)
-host, port = u.hostname, u.port or 80
-key = base64.b64encode(os.urandom(16)).decode()
-s = socket.create_connection((host, port), timeout=200)
-s.sendall((f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {base}\r\n\r\n").encode())
-buf = b""
-while b"\r\n\r\n" not in buf:
-    chunk = s.recv(4096)
-    if not chunk:
-        sys.exit("websocket closed during the handshake")
-    buf += chunk
-head, _, rest = buf.partition(b"\r\n\r\n")
-status_line = head.split(b"\r\n")[0].decode()
-if " 101 " not in status_line + " ":
-    sys.exit("websocket refused: " + status_line)
-
-
-def read_exact(n):
-    global rest
-    while len(rest) < n:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise EOFError("connection closed")
-        rest += chunk
-    out, rest = rest[:n], rest[n:]
-    return out
-
-
-def frames():
-    while True:
-        b0, b1 = read_exact(2)
-        n = b1 & 0x7F
-        if n == 126:
-            n = int.from_bytes(read_exact(2), "big")
-        elif n == 127:
-            n = int.from_bytes(read_exact(8), "big")
-        payload = read_exact(n)
-        if b0 & 0x0F == 0x8:
-            return
-        if b0 & 0x0F == 0x1:
-            yield json.loads(payload)
-
+ws = WebSocket(u.hostname, u.port or 80, origin=base, timeout=200)
+if not ws.accepted:
+    sys.exit("websocket refused: " + ws.status)
 
 rid = "demo-" + os.urandom(4).hex()
 result = {}
@@ -75,7 +39,7 @@ t0 = time.monotonic()
 th = threading.Thread(target=post)
 th.start()
 tokens, complete, first = [], None, None
-for m in frames():
+for m in ws.messages():
     if m["data"].get("request_id") != rid:
         continue
     ms = (time.monotonic() - t0) * 1000
