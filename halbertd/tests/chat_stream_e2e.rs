@@ -119,19 +119,7 @@ async fn upstream_failures_are_gateway_errors_naming_the_endpoint() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = start_daemon_on_tree(dir, &common::fixture("workstation")).await;
     let w = start_web(&d.socket, 60_000).await;
-    let c = reqwest::Client::new();
-    let send = |msg: &'static str| {
-        let (c, url) = (c.clone(), w.url("/api/chat/send"));
-        async move {
-            let r = c
-                .post(url)
-                .json(&json!({"message": msg}))
-                .send()
-                .await
-                .expect("send");
-            (r.status().as_u16(), r.json::<Value>().await.expect("json"))
-        }
-    };
+    let send = |msg: &'static str| w.post("/api/chat/send", json!({"message": msg}));
     for (provider, base) in [("ollama", llm.clone()), ("openai", format!("{llm}/v1"))] {
         for (model, code) in [
             ("error-500", "endpoint_error"),
@@ -152,18 +140,18 @@ async fn upstream_failures_are_gateway_errors_naming_the_endpoint() {
         }
     }
     // A model that takes longer than the endpoint's timeout to start answering: 504.
-    let r = c
-        .post(w.url("/api/settings/endpoints"))
-        .json(&json!({"id": "hasty", "name": "hasty", "url": llm, "provider": "ollama", "timeout_s": 1}))
-        .send()
-        .await
-        .expect("endpoint");
-    assert_eq!(r.json::<Value>().await.expect("json")["timeout_s"], 1);
-    c.post(w.url("/api/settings/assign/guide"))
-        .json(&json!({"endpoint_id": "hasty", "model": "slow-first"}))
-        .send()
-        .await
-        .expect("assign");
+    let (_, saved) = w
+        .post(
+            "/api/settings/endpoints",
+            json!({"id": "hasty", "name": "hasty", "url": llm, "provider": "ollama", "timeout_s": 1}),
+        )
+        .await;
+    assert_eq!(saved["timeout_s"], 1);
+    w.post(
+        "/api/settings/assign/guide",
+        json!({"endpoint_id": "hasty", "model": "slow-first"}),
+    )
+    .await;
     let (status, body) = send("hello there").await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -171,13 +159,13 @@ async fn upstream_failures_are_gateway_errors_naming_the_endpoint() {
         "{body}"
     );
     assert!(body["detail"].as_str().expect("detail").contains("hasty"));
-    let r = c
-        .post(w.url("/api/settings/endpoints"))
-        .json(&json!({"id": "hasty", "name": "hasty", "url": llm, "provider": "ollama", "timeout_s": 0}))
-        .send()
-        .await
-        .expect("endpoint");
-    assert_eq!(r.status().as_u16(), 422, "timeout_s is 1 to 3600");
+    let (status, _) = w
+        .post(
+            "/api/settings/endpoints",
+            json!({"id": "hasty", "name": "hasty", "url": llm, "provider": "ollama", "timeout_s": 0}),
+        )
+        .await;
+    assert_eq!(status, 422, "timeout_s is 1 to 3600");
 
     let gone = common::closed_port_url().await;
     use_model(&w, "gone", "ollama", &gone, "scripted:8b").await;
@@ -248,48 +236,24 @@ async fn routing_follows_the_threshold_and_the_strategy() {
     let (llm, _script) = start_scripted_llm().await;
     let nowhere = tempfile::tempdir().expect("tempdir");
     let w = start_web(&nowhere.path().join("no-halbertd.sock"), 60_000).await;
-    let c = reqwest::Client::new();
     use_model(&w, "local", "ollama", &llm, "scripted:8b").await;
-    let r = c
-        .post(w.url("/api/settings/assign/specialist"))
-        .json(&json!({"endpoint_id": "local", "model": "scripted:70b"}))
-        .send()
-        .await
-        .expect("assign");
-    assert!(r.status().is_success());
-    let routing = |body: Value| {
-        let (c, url) = (c.clone(), w.url("/api/settings/routing"));
-        async move {
-            let r = c.put(url).json(&body).send().await.expect("put");
-            (r.status().as_u16(), r.json::<Value>().await.expect("json"))
-        }
+    let (status, _) = w
+        .post(
+            "/api/settings/assign/specialist",
+            json!({"endpoint_id": "local", "model": "scripted:70b"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let routing = |body: Value| w.put("/api/settings/routing", body);
+    let web = &w;
+    let model_type = |msg: &'static str| async move {
+        let (_, v) = web.post("/api/chat/send", json!({"message": msg})).await;
+        v["debug"]["model_type"]
+            .as_str()
+            .expect("model_type")
+            .to_owned()
     };
-    let model_type = |msg: &'static str| {
-        let (c, url) = (c.clone(), w.url("/api/chat/send"));
-        async move {
-            let v: Value = c
-                .post(url)
-                .json(&json!({"message": msg}))
-                .send()
-                .await
-                .expect("send")
-                .json()
-                .await
-                .expect("json");
-            v["debug"]["model_type"]
-                .as_str()
-                .expect("model_type")
-                .to_owned()
-        }
-    };
-    let now: Value = c
-        .get(w.url("/api/settings/routing"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let (_, now) = w.get("/api/settings/routing").await;
     assert_eq!(
         now,
         json!({"complexity_threshold": 0.5, "strategy": "auto"})

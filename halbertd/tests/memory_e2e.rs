@@ -5,47 +5,18 @@
 mod common;
 
 use common::{start_scripted_llm, start_web, use_model};
-use serde_json::{Value, json};
-
-struct Api {
-    c: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut r = self.c.request(method, format!("{}{path}", self.base));
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.expect("send");
-        (r.status().as_u16(), r.json().await.expect("json"))
-    }
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(body)).await
-    }
-    async fn delete(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::DELETE, path, None).await
-    }
-}
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conversations_are_remembered_searched_and_forgotten() {
     let (llm, script) = start_scripted_llm().await;
     let nowhere = tempfile::tempdir().expect("tempdir");
     let w = start_web(&nowhere.path().join("no-halbertd.sock"), 60_000).await;
-    let api = Api {
-        c: reqwest::Client::new(),
-        base: format!("http://{}", w.addr),
-    };
-    let (_, stats) = api.get("/api/chat/memory/stats").await;
+    let (_, stats) = w.get("/api/chat/memory/stats").await;
     assert_eq!(stats["memory_events"], 0);
     assert_eq!(stats["chromadb_available"], true);
 
-    let (_, conv) = api.post("/api/conversations", json!({})).await;
+    let (_, conv) = w.post("/api/conversations", json!({})).await;
     let cid = conv["id"].as_str().expect("id").to_owned();
     for (role, content, page) in [
         (
@@ -64,7 +35,7 @@ async fn conversations_are_remembered_searched_and_forgotten() {
             "services",
         ),
     ] {
-        let (status, _) = api
+        let (status, _) = w
             .post(
                 &format!("/api/conversations/{cid}/messages"),
                 json!({"role": role, "content": content, "page": page}),
@@ -73,13 +44,13 @@ async fn conversations_are_remembered_searched_and_forgotten() {
         assert_eq!(status, 201);
     }
 
-    let (_, stats) = api.get("/api/chat/memory/stats").await;
+    let (_, stats) = w.get("/api/chat/memory/stats").await;
     assert_eq!(stats["memory_events"], 3, "{stats}");
     assert_eq!(
         stats["collections"],
         json!({"self_conversations": 3, "self_hwmon": 0, "self_journald": 0, "self_knowledge_all": 0})
     );
-    let (_, cols) = api.get("/api/chat/memory/collections").await;
+    let (_, cols) = w.get("/api/chat/memory/collections").await;
     assert_eq!(cols["collections"].as_array().expect("list").len(), 4);
     assert!(
         cols["collections"]
@@ -89,7 +60,7 @@ async fn conversations_are_remembered_searched_and_forgotten() {
             .all(|c| c["known"] == true)
     );
 
-    let (status, found) = api
+    let (status, found) = w
         .post(
             "/api/chat/memory/query",
             json!({"query": "bcachefs mount failure", "k": 3}),
@@ -129,14 +100,14 @@ async fn conversations_are_remembered_searched_and_forgotten() {
     assert_eq!(results[0]["metadata"]["page"], "storage");
     assert!(["user", "assistant"].contains(&results[0]["role"].as_str().expect("role")));
 
-    let (_, page) = api
+    let (_, page) = w
         .get("/api/chat/memory/entries/self_conversations?limit=2&offset=0")
         .await;
     assert_eq!(
         (page["count"].as_u64(), page["total"].as_u64()),
         (Some(2), Some(3))
     );
-    let (_, rest) = api
+    let (_, rest) = w
         .get("/api/chat/memory/entries/self_conversations?limit=2&offset=2")
         .await;
     assert_eq!(rest["count"], 1);
@@ -160,7 +131,7 @@ async fn conversations_are_remembered_searched_and_forgotten() {
 
     // Chat quotes what it remembers, as labelled data.
     use_model(&w, "local", "ollama", &llm, "scripted:8b").await;
-    let (status, _) = api
+    let (status, _) = w
         .post(
             "/api/chat/send",
             json!({"message": "is my bcachefs pool still failing to mount?", "debug": true}),
@@ -177,44 +148,44 @@ async fn conversations_are_remembered_searched_and_forgotten() {
     );
 
     // Deleting one entry, then several, then clearing.
-    let (_, del) = api
+    let (_, del) = w
         .delete(&format!(
             "/api/chat/memory/entry/self_conversations/{}",
             ids[0]
         ))
         .await;
     assert_eq!(del, json!({"status": "ok", "deleted": true}));
-    let (_, del) = api
+    let (_, del) = w
         .delete(&format!(
             "/api/chat/memory/entry/self_conversations/{}",
             ids[0]
         ))
         .await;
     assert_eq!(del["deleted"], false, "already gone");
-    let (_, del) = api
+    let (_, del) = w
         .post(
             "/api/chat/memory/delete/self_conversations",
             json!({"entry_ids": [ids[1], "nope"]}),
         )
         .await;
     assert_eq!(del, json!({"status": "ok", "deleted": 1}));
-    let (_, cleared) = api
+    let (_, cleared) = w
         .post("/api/chat/memory/clear/self_conversations", json!({}))
         .await;
     assert_eq!(cleared, json!({"status": "ok", "cleared": true}));
-    let (_, page) = api.get("/api/chat/memory/entries/self_conversations").await;
+    let (_, page) = w.get("/api/chat/memory/entries/self_conversations").await;
     assert_eq!(page["total"], 0);
 
     // Mistakes are 4xx.
     for (status, body) in [
-        api.get("/api/chat/memory/entries/nope").await,
-        api.post("/api/chat/memory/clear/nope", json!({})).await,
-        api.post(
+        w.get("/api/chat/memory/entries/nope").await,
+        w.post("/api/chat/memory/clear/nope", json!({})).await,
+        w.post(
             "/api/chat/memory/query",
             json!({"query": "x", "collection": "nope"}),
         )
         .await,
-        api.delete("/api/chat/memory/entry/nope/x").await,
+        w.delete("/api/chat/memory/entry/nope/x").await,
     ] {
         assert_eq!(
             (status, body["code"].as_str()),
@@ -223,11 +194,11 @@ async fn conversations_are_remembered_searched_and_forgotten() {
         );
     }
     for (status, body) in [
-        api.post("/api/chat/memory/query", json!({"query": "x", "k": 0}))
+        w.post("/api/chat/memory/query", json!({"query": "x", "k": 0}))
             .await,
-        api.post("/api/chat/memory/query", json!({"query": "  "}))
+        w.post("/api/chat/memory/query", json!({"query": "  "}))
             .await,
-        api.get("/api/chat/memory/entries/self_conversations?limit=0")
+        w.get("/api/chat/memory/entries/self_conversations?limit=0")
             .await,
     ] {
         assert_eq!(
@@ -241,8 +212,8 @@ async fn conversations_are_remembered_searched_and_forgotten() {
     let appends: Vec<_> = (0..50)
         .map(|i| {
             let (c, url) = (
-                api.c.clone(),
-                format!("{}/api/conversations/{cid}/messages", api.base),
+                w.http.clone(),
+                w.url(&format!("/api/conversations/{cid}/messages")),
             );
             tokio::spawn(async move {
                 c.post(url)
@@ -258,13 +229,13 @@ async fn conversations_are_remembered_searched_and_forgotten() {
     for a in appends {
         assert_eq!(a.await.expect("join"), 201);
     }
-    let (_, page) = api
+    let (_, page) = w
         .get("/api/chat/memory/entries/self_conversations?limit=500")
         .await;
     assert_eq!(page["total"], 50);
-    let (status, _) = api.delete(&format!("/api/conversations/{cid}")).await;
+    let (status, _) = w.delete(&format!("/api/conversations/{cid}")).await;
     assert_eq!(status, 200);
-    let (_, stats) = api.get("/api/chat/memory/stats").await;
+    let (_, stats) = w.get("/api/chat/memory/stats").await;
     assert_eq!(
         stats["memory_events"], 0,
         "a deleted conversation is forgotten"

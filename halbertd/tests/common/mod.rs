@@ -110,6 +110,8 @@ pub fn channel(socket: &Path) -> Channel {
 pub struct Web {
     pub addr: std::net::SocketAddr,
     pub feed: Arc<halbert_web::feed::StatusFeed>,
+    /// A client for [`Web::call`] (one, so connections are reused).
+    pub http: reqwest::Client,
     pub stop: CancellationToken,
     pub workers: halbert_web::workers::Workers,
     pub task: JoinHandle<std::io::Result<()>>,
@@ -119,6 +121,37 @@ pub struct Web {
 impl Web {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// One JSON request: the status and the JSON body of the answer.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut r = self.http.request(method, self.url(path));
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.expect("send");
+        (r.status().as_u16(), r.json().await.expect("json"))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::DELETE, path, None).await
     }
 
     pub async fn shutdown(self) {
@@ -179,6 +212,7 @@ pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
     Web {
         addr,
         feed,
+        http: reqwest::Client::new(),
         stop,
         workers,
         task,
@@ -224,21 +258,20 @@ pub async fn start_scripted_llm() -> (String, halbert_scripted_llm::Script) {
 /// Registers `url` as endpoint `id` of `provider` and assigns `model` to the guide role.
 #[allow(dead_code)]
 pub async fn use_model(w: &Web, id: &str, provider: &str, url: &str, model: &str) {
-    let c = reqwest::Client::new();
-    let r = c
-        .post(w.url("/api/settings/endpoints"))
-        .json(&serde_json::json!({"id": id, "name": id, "url": url, "provider": provider}))
-        .send()
-        .await
-        .expect("endpoint");
-    assert!(r.status().is_success(), "endpoint: {}", r.status());
-    let r = c
-        .post(w.url("/api/settings/assign/guide"))
-        .json(&serde_json::json!({"endpoint_id": id, "model": model}))
-        .send()
-        .await
-        .expect("assign");
-    assert!(r.status().is_success(), "assign: {}", r.status());
+    let (status, body) = w
+        .post(
+            "/api/settings/endpoints",
+            serde_json::json!({"id": id, "name": id, "url": url, "provider": provider}),
+        )
+        .await;
+    assert_eq!(status, 200, "endpoint: {body}");
+    let (status, body) = w
+        .post(
+            "/api/settings/assign/guide",
+            serde_json::json!({"endpoint_id": id, "model": model}),
+        )
+        .await;
+    assert_eq!(status, 200, "assign: {body}");
 }
 
 /// A same-origin WebSocket client on `/ws`.
