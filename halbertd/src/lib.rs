@@ -1,6 +1,7 @@
 //! halbertd: Halbert's privileged daemon.
 //!
-//! Domain modules (`status`, `guardrails`, `audit`, `authz`, `engine`) know nothing of gRPC;
+//! Domain modules (`status`, `guardrails`, `audit`, `authz`, `discovery`, `inspect`, `engine`)
+//! know nothing of gRPC;
 //! `rpc/` translates and delegates; `server` wires the services to a listener; `peer` gets the
 //! caller's identity from the kernel. See ARCHITECTURE.md for the map and the invariants.
 
