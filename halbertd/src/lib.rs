@@ -1,9 +1,8 @@
 //! halbertd: Halbert's privileged daemon.
 //!
 //! Domain modules (`status`, `guardrails`, `audit`, `authz`, `discovery`, `inspect`, `engine`)
-//! know nothing of gRPC;
-//! `rpc/` translates and delegates; `server` wires the services to a listener; `peer` gets the
-//! caller's identity from the kernel. See ARCHITECTURE.md for the map and the invariants.
+//! know nothing of gRPC; `rpc/` translates and delegates; `server` wires the services to a
+//! listener; `peer` gets the caller's identity from the kernel. See ARCHITECTURE.md for the map and the invariants.
 
 pub mod audit;
 pub mod authz;
