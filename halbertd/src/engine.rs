@@ -1,15 +1,16 @@
 //! The engine: halbertd's capabilities as plain async methods on [`Engine`], with no knowledge
 //! of gRPC. `rpc/` translates requests into these calls and results back.
 //!
-//! Every mutation goes through [`Engine::mutate`]: authorize (polkit) → safe-mode check →
-//! act → audit, and the audit record is fsync'd before the caller hears the outcome.
+//! Every mutation goes through [`Engine::mutate`]: validate → authorize (polkit) → safe-mode
+//! check → intent record → act → outcome record, each record fsync'd before the next step and
+//! before the caller hears the outcome.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::audit::{self, AuditLog, CallerRef, Entry, Verification};
+use crate::audit::{self, AuditLog, CallerRef, Entry, Outcome, RefusalLimiter, Verification};
 use crate::authz::{ACTION_GUARDRAILS, ACTION_JOURNAL, Authority, AuthzError, Health};
 use crate::discovery::store::{Progress, Store, TypeState, TypeSummary};
 use crate::discovery::{ExecTools, Item, Kind, ScanCtx, Tools};
@@ -97,24 +98,31 @@ pub struct Mutation<'a> {
     pub caller: &'a Caller,
     pub request_id: &'a str,
     pub action: &'static str,
+    /// Capped by the gate (see [`audit::cap_details`]) before polkit or the log sees them.
     pub details: BTreeMap<String, String>,
     /// Only the guardrails action itself may run while safe mode is on.
     pub allowed_in_safe_mode: bool,
+    /// What is wrong with the request, found before anything else looks at it.
+    pub invalid: Option<String>,
 }
 
 /// What an action reports back to the gate for the audit record.
 #[derive(Debug)]
 pub struct Acted<T> {
     pub value: T,
-    /// `ok` or `unchanged`.
-    pub outcome: &'static str,
+    /// [`Outcome::Ok`] or [`Outcome::Unchanged`].
+    pub outcome: Outcome,
     pub summary: String,
 }
 
 impl<T> Acted<T> {
     /// The result of an idempotent action: `ok` if it changed something, else `unchanged`.
     pub fn change(value: T, changed: bool, summary: String) -> Self {
-        let outcome = if changed { "ok" } else { "unchanged" };
+        let outcome = if changed {
+            Outcome::Ok
+        } else {
+            Outcome::Unchanged
+        };
         Self {
             value,
             outcome,
@@ -131,6 +139,7 @@ pub struct Engine {
     discovery: Store,
     guardrails: Guardrails,
     audit: AuditLog,
+    refusals: RefusalLimiter,
     authz: Authority,
     watchers: AtomicUsize,
     host_info: std::sync::OnceLock<inspect::host::HostInfo>,
@@ -170,18 +179,56 @@ impl Engine {
         // Take the first CPU sample now, so the first status has a baseline that is not the
         // average since boot. A failure here shows up again, with context, in the first RPC.
         let _ = status.read();
-        Ok(Self {
+        let engine = Self {
             status,
             root,
             tools,
             discovery,
             guardrails: Guardrails::load(state_dir)?,
             audit: AuditLog::open(&state_dir.join("audit"))?,
+            refusals: RefusalLimiter::default(),
             authz: Authority::new(),
             watchers: AtomicUsize::new(0),
             host_info: std::sync::OnceLock::new(),
             changed: tokio::sync::Notify::new(),
-        })
+        };
+        engine.reconcile()?;
+        Ok(engine)
+    }
+
+    /// Records the end of every action that was interrupted (halbertd killed between its
+    /// intent record and its outcome), with the state found now, so that every change on
+    /// disk has a record saying who asked for it and what came of it.
+    fn reconcile(&self) -> Result<(), audit::AuditError> {
+        for d in self.audit.take_dangling() {
+            let sm = self.guardrails.get();
+            let found = if sm.active {
+                format!("safe mode is on ({})", sm.reason)
+            } else {
+                "safe mode is off".into()
+            };
+            let mut entry = d.entry;
+            entry
+                .details
+                .insert("safe_mode_active_after".into(), sm.active.to_string());
+            entry.outcome = Outcome::Interrupted;
+            entry.error = Some("halbertd stopped before the action reported its outcome".into());
+            entry.summary = format!("{} interrupted; at start-up {found}", entry.rpc);
+            entry.intent = Some(d.hash);
+            tracing::warn!(rpc = %entry.rpc, caller_uid = entry.caller.uid, "recording an action interrupted by a stop of halbertd");
+            self.audit.append(&entry, now())?;
+        }
+        Ok(())
+    }
+
+    /// Writes one `suppressed` record per uid whose refusals the rate limit held back since
+    /// the last call (halbertd calls it periodically and at shutdown).
+    pub async fn flush_suppressed(self: &Arc<Self>) {
+        for (uid, held) in self.refusals.take_all() {
+            if let Err(e) = self.audit(audit::suppressed_entry(uid, &held)).await {
+                tracing::error!(error = %e, uid, "cannot record suppressed refusals");
+            }
+        }
     }
 
     pub fn safe_mode(&self) -> SafeModeState {
@@ -242,6 +289,9 @@ impl Engine {
             caller,
             request_id,
             action: ACTION_GUARDRAILS,
+            invalid: crate::guardrails::validate_reason(&reason)
+                .err()
+                .map(|e| e.to_string()),
             details: BTreeMap::from([
                 ("operation".into(), "enter".into()),
                 ("reason".into(), reason.clone()),
@@ -275,6 +325,7 @@ impl Engine {
             action: ACTION_GUARDRAILS,
             details: BTreeMap::from([("operation".into(), "exit".into())]),
             allowed_in_safe_mode: true,
+            invalid: None,
         };
         self.mutate(m, move |e: &Engine, uid| {
             let (st, changed) = e
@@ -433,14 +484,22 @@ impl Engine {
             .map_err(|e| EngineError::Internal(e.to_string()))
     }
 
-    /// The gate of every mutation: authorize → safe mode → act → audit. Refusals and failures
-    /// are audited too. `act` runs on a blocking thread and gets the caller's uid.
+    /// The gate of every mutation: validate → authorize → safe mode → intent → act →
+    /// outcome. Refusals (invalid, denied, refused) are audited too, rate-limited per uid;
+    /// an authorized action is preceded by an fsync'd intent record, so that a change that
+    /// survives a crash always has its record. `act` runs on a blocking thread and gets the
+    /// caller's uid.
     pub async fn mutate<T, F>(self: &Arc<Self>, m: Mutation<'_>, act: F) -> Result<T, EngineError>
     where
         T: Send + 'static,
         F: FnOnce(&Engine, u32) -> Result<Acted<T>, EngineError> + Send + 'static,
     {
-        let record = |outcome: &'static str, error: Option<String>, summary: String| Entry {
+        // Nothing the caller sent reaches polkit or the log uncapped.
+        let mut details = audit::cap_details(m.details);
+        let record = |details: &BTreeMap<String, String>,
+                      outcome: Outcome,
+                      error: Option<String>,
+                      summary: String| Entry {
             rpc: m.rpc.to_owned(),
             request_id: m.request_id.to_owned(),
             caller: CallerRef {
@@ -449,51 +508,76 @@ impl Engine {
                 comm: m.caller.comm.clone(),
             },
             action: Some(m.action.to_owned()),
-            details: m.details.clone(),
+            details: details.clone(),
             outcome,
             error,
             summary,
+            intent: None,
         };
-        let grant = match self
-            .authz
-            .check_action(m.caller, m.action, &m.details)
-            .await
-        {
+        if let Some(problem) = m.invalid {
+            let err = EngineError::InvalidArgument(problem);
+            let summary = format!("{} rejected as invalid", m.rpc);
+            self.audit_refusal(record(
+                &details,
+                Outcome::Invalid,
+                Some(err.to_string()),
+                summary,
+            ))
+            .await?;
+            return Err(err);
+        }
+        let grant = match self.authz.check_action(m.caller, m.action, &details).await {
             Ok(g) => g,
             Err(e) => {
                 let err = EngineError::from(e);
-                self.audit(record(
-                    "denied",
+                let summary = format!("{} denied", m.rpc);
+                self.audit_refusal(record(
+                    &details,
+                    Outcome::Denied,
                     Some(err.to_string()),
-                    format!("{} denied", m.rpc),
+                    summary,
                 ))
                 .await?;
                 return Err(err);
             }
         };
+        details.insert("granted_by".into(), grant.as_str().into());
         if !m.allowed_in_safe_mode
             && let Err(reason) = self.guardrails.check_mutation_allowed()
         {
             let err = EngineError::SafeMode { reason };
-            self.audit(record(
-                "refused",
+            let summary = format!("{} refused in safe mode", m.rpc);
+            self.audit_refusal(record(
+                &details,
+                Outcome::Refused,
                 Some(err.to_string()),
-                format!("{} refused in safe mode", m.rpc),
+                summary,
             ))
             .await?;
             return Err(err);
         }
+        let intent = self
+            .audit(record(
+                &details,
+                Outcome::Intent,
+                None,
+                format!("{} starting", m.rpc),
+            ))
+            .await?;
         let me = self.clone();
         let uid = m.caller.uid;
         let result = blocking(move || act(&me, uid)).await.and_then(|r| r);
         let mut entry = match &result {
-            Ok(a) => record(a.outcome, None, a.summary.clone()),
-            Err(e) => record("failed", Some(e.to_string()), format!("{} failed", m.rpc)),
+            Ok(a) => record(&details, a.outcome, None, a.summary.clone()),
+            Err(e) => record(
+                &details,
+                Outcome::Failed,
+                Some(e.to_string()),
+                format!("{} failed", m.rpc),
+            ),
         };
-        entry
-            .details
-            .insert("granted_by".into(), grant.as_str().into());
-        let state_changed = entry.outcome == "ok";
+        entry.intent = Some(intent);
+        let state_changed = entry.outcome == Outcome::Ok;
         self.audit(entry).await?;
         if state_changed {
             self.changed.notify_one();
@@ -510,10 +594,31 @@ impl Engine {
         result.map(|a| a.value)
     }
 
-    async fn audit(self: &Arc<Self>, e: Entry) -> Result<(), EngineError> {
+    /// Audits a refusal unless the caller's uid is over its rate; a held-back count is written
+    /// as one `suppressed` record before the next refusal that is written.
+    async fn audit_refusal(self: &Arc<Self>, e: Entry) -> Result<(), EngineError> {
+        let admitted = self.refusals.admit(
+            e.caller.uid,
+            e.outcome,
+            now().unix_timestamp(),
+            std::time::Instant::now(),
+        );
+        match admitted {
+            Err(()) => Ok(()),
+            Ok(held) => {
+                if let Some(h) = held {
+                    self.audit(audit::suppressed_entry(e.caller.uid, &h))
+                        .await?;
+                }
+                self.audit(e).await.map(drop)
+            }
+        }
+    }
+
+    async fn audit(self: &Arc<Self>, e: Entry) -> Result<String, EngineError> {
         let me = self.clone();
         match blocking(move || me.audit.append(&e, now())).await? {
-            Ok(_) => Ok(()),
+            Ok(hash) => Ok(hash),
             Err(err) => {
                 tracing::error!(error = %err, "audit append failed");
                 Err(EngineError::AuditFailed)

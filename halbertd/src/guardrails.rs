@@ -136,7 +136,7 @@ impl Guardrails {
     }
 }
 
-fn validate_reason(reason: &str) -> Result<String, GuardrailsError> {
+pub fn validate_reason(reason: &str) -> Result<String, GuardrailsError> {
     let r = reason.trim();
     if r.is_empty() {
         return Err(GuardrailsError::InvalidReason("reason must not be empty"));

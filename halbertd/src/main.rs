@@ -29,6 +29,8 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 const RESCAN_EVERY: Duration = Duration::from_secs(15 * 60);
 /// How often the one-line STATUS= summary is refreshed when nothing changed.
 const STATUS_EVERY: Duration = Duration::from_secs(30);
+/// How often refusals held back by the audit rate limit are summed up in one record.
+const SUPPRESSED_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default)]
 struct Args {
@@ -97,7 +99,14 @@ fn main() -> Result<()> {
 #[allow(clippy::print_stdout)]
 fn audit_verify(state_dir: &Path) -> Result<()> {
     let dir = state_dir.join("audit");
-    let v = halbertd::audit::verify(&dir).with_context(|| format!("reading {}", dir.display()))?;
+    // The journal's copy of the newest head catches what the chain cannot: records cut off
+    // its end. Without a journal (make dev, a copied log) the chain is checked alone.
+    let anchor = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(halbertd::audit::journal_head());
+    let v = halbertd::audit::verify_anchored(&dir, anchor.as_deref())
+        .with_context(|| format!("reading {}", dir.display()))?;
     match v.broken {
         None => {
             println!(
@@ -107,7 +116,16 @@ fn audit_verify(state_dir: &Path) -> Result<()> {
                 dir.display(),
                 v.last_hash
             );
+            match &v.anchor {
+                Some((head, _)) => println!("the journal's newest head {head} is in the chain"),
+                None => println!("no audit head in the journal to compare with"),
+            }
             Ok(())
+        }
+        Some(b) if b.line == 0 => {
+            println!("audit chain BROKEN: {}", b.problem);
+            println!("records verified: {}", v.records);
+            std::process::exit(1);
         }
         Some(b) => {
             println!(
@@ -223,6 +241,22 @@ fn serve(a: &Args) -> Result<()> {
             })
         };
 
+        // Worker "audit-summary": writes what the refusal rate limit held back, once a minute
+        // and at shutdown, so the log always says how much it left out.
+        let audit_worker = {
+            let (engine, token) = (engine.clone(), token.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = token.cancelled() => break,
+                        _ = tokio::time::sleep(SUPPRESSED_EVERY) => {}
+                    }
+                    engine.flush_suppressed().await;
+                }
+                engine.flush_suppressed().await;
+            })
+        };
+
         // Worker "discovery": scans what was never scanned right away (a restart serves the
         // persisted results at once), then everything every RESCAN_EVERY.
         let discovery_worker = {
@@ -255,6 +289,7 @@ fn serve(a: &Args) -> Result<()> {
         token.cancel();
         let drained = tokio::time::timeout(SHUTDOWN_DEADLINE, async {
             let _ = status_worker.await;
+            let _ = audit_worker.await;
             let _ = discovery_worker.await;
             server.await
         })

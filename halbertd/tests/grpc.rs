@@ -139,24 +139,36 @@ async fn safe_mode_round_trip_is_audited_and_persisted() {
         .expect("verify")
         .into_inner();
     assert!(v.ok, "{}", v.problem);
-    // enter, enter (unchanged), enter (bad reason), exit, enter (empty reason)
-    assert_eq!(v.records, 5);
-    let log = std::fs::read_dir(d.state_dir().join("audit"))
-        .expect("audit dir")
-        .flatten()
-        .next()
-        .expect("one file")
-        .path();
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(log)
-        .expect("read")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect();
+    // enter, enter (unchanged), enter (bad reason), exit, enter (empty reason): each
+    // authorized action has its intent first; a malformed request is refused before anything.
+    assert_eq!(v.records, 8);
+    let lines = common::audit_records(&d.state_dir());
     let outcomes: Vec<&str> = lines
         .iter()
         .map(|l| l["outcome"].as_str().expect("outcome"))
         .collect();
-    assert_eq!(outcomes, ["ok", "unchanged", "failed", "ok", "failed"]);
+    assert_eq!(
+        outcomes,
+        [
+            "intent",
+            "ok",
+            "intent",
+            "unchanged",
+            "invalid",
+            "intent",
+            "ok",
+            "invalid"
+        ]
+    );
+    for (i, l) in lines.iter().enumerate() {
+        if matches!(l["outcome"].as_str(), Some("ok" | "unchanged")) {
+            assert_eq!(
+                l["intent"],
+                lines[i - 1]["hash"],
+                "outcome {i} names its intent"
+            );
+        }
+    }
     let me = nix::unistd::geteuid().as_raw();
     assert!(
         lines
@@ -199,6 +211,7 @@ async fn safe_mode_refuses_other_mutations_with_failed_precondition() {
         action: "org.halbert.service.manage",
         details: BTreeMap::from([("unit".into(), "nginx.service".into())]),
         allowed_in_safe_mode: false,
+        invalid: None,
     };
     let err = d
         .engine
@@ -206,7 +219,7 @@ async fn safe_mode_refuses_other_mutations_with_failed_precondition() {
             flag.store(true, std::sync::atomic::Ordering::SeqCst);
             Ok(Acted {
                 value: (),
-                outcome: "ok",
+                outcome: halbertd::audit::Outcome::Ok,
                 summary: "restarted".into(),
             })
         })
@@ -231,7 +244,8 @@ async fn safe_mode_refuses_other_mutations_with_failed_precondition() {
         ("safe_mode_active", "maintenance window")
     );
     let v = halbertd::audit::verify(&d.state_dir().join("audit")).expect("verify");
-    assert_eq!((v.records, v.broken), (2, None));
+    // enter (intent, ok), then the refusal
+    assert_eq!((v.records, v.broken), (3, None));
     d.shutdown().await;
 }
 
@@ -247,12 +261,7 @@ async fn audit_verify_rpc_reports_tampering() {
     g.exit_safe_mode(pb::ExitSafeModeRequest {})
         .await
         .expect("exit");
-    let file = std::fs::read_dir(d.state_dir().join("audit"))
-        .expect("dir")
-        .flatten()
-        .next()
-        .expect("file")
-        .path();
+    let file = halbertd::audit::log_files(&d.state_dir().join("audit")).expect("files")[0].clone();
     let text = std::fs::read_to_string(&file).expect("read");
     std::fs::write(
         &file,
@@ -265,7 +274,140 @@ async fn audit_verify_rpc_reports_tampering() {
         .expect("verify")
         .into_inner();
     assert!(!v.ok);
-    assert_eq!((v.records, v.broken_line), (1, 2));
+    // enter's intent and outcome, exit's intent, then the changed outcome
+    assert_eq!((v.records, v.broken_line), (3, 4));
     assert!(v.problem.contains("hash mismatch"));
+    d.shutdown().await;
+}
+
+fn audit_bytes(state_dir: &std::path::Path) -> u64 {
+    halbertd::audit::log_files(&state_dir.join("audit"))
+        .expect("files")
+        .iter()
+        .map(|f| std::fs::metadata(f).expect("meta").len())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_requests_write_a_bounded_audit_log() {
+    let d = start_daemon(HostRoot::system()).await;
+    let mut g = GuardrailsClient::new(channel(&d.socket));
+    let reason = "A".repeat(2 << 20);
+    let requests = 25;
+    for _ in 0..requests {
+        let e = g
+            .enter_safe_mode(pb::EnterSafeModeRequest {
+                reason: reason.clone(),
+            })
+            .await
+            .expect_err("a 2 MB reason is invalid");
+        assert_eq!(e.code(), Code::InvalidArgument);
+    }
+    let bytes = audit_bytes(&d.state_dir());
+    eprintln!(
+        "{requests} requests with a 2 MiB reason: {bytes} bytes of audit log ({} per request)",
+        bytes / requests
+    );
+    // Before: every record held the whole reason (over 2 MiB each).
+    assert!(bytes < 32 << 10, "{bytes} bytes");
+    let recs = common::audit_records(&d.state_dir());
+    assert!(recs.iter().all(|r| {
+        r["details"]["reason"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("sha256:") && v.ends_with("(2097152 bytes, not kept)"))
+    }));
+    assert!(!d.engine.safe_mode().active);
+    d.shutdown().await;
+}
+
+/// The client half of `refusals_of_another_uid_are_rate_limited`: run by that test as the
+/// user `nobody`, so that halbertd's authorization (polkit, else root only) denies it.
+#[tokio::test]
+#[ignore = "run by refusals_of_another_uid_are_rate_limited as another uid"]
+async fn flood_client_as_another_uid() {
+    let socket = std::env::var("HALBERT_FLOOD_SOCKET").expect("HALBERT_FLOOD_SOCKET");
+    let n: usize = std::env::var("HALBERT_FLOOD_COUNT")
+        .expect("count")
+        .parse()
+        .expect("number");
+    let mut g = GuardrailsClient::new(channel(std::path::Path::new(&socket)));
+    for _ in 0..n {
+        let e = g
+            .enter_safe_mode(pb::EnterSafeModeRequest {
+                reason: "R".repeat(400),
+            })
+            .await
+            .expect_err("denied");
+        assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_of_another_uid_are_rate_limited() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: needs root to run a client as another uid (CI runs as root)");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let d = start_daemon(HostRoot::system()).await;
+    // The tempdir is 0700; let nobody reach the socket (halbertd authorizes per RPC).
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(&d.socket, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let requests = 300u64;
+    let before = audit_bytes(&d.state_dir());
+    let out = tokio::process::Command::new(std::env::current_exe().expect("exe"))
+        .args([
+            "--ignored",
+            "--exact",
+            "flood_client_as_another_uid",
+            "--nocapture",
+        ])
+        .env("HALBERT_FLOOD_SOCKET", &d.socket)
+        .env("HALBERT_FLOOD_COUNT", requests.to_string())
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .await
+        .expect("run the client");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    d.engine.flush_suppressed().await;
+    let bytes = audit_bytes(&d.state_dir()) - before;
+    eprintln!(
+        "{requests} denied requests from uid 65534: {bytes} bytes of audit log ({} per request)",
+        bytes / requests
+    );
+    let recs = common::audit_records(&d.state_dir());
+    let denied = recs.iter().filter(|r| r["outcome"] == "denied").count();
+    let suppressed: Vec<&serde_json::Value> = recs
+        .iter()
+        .filter(|r| r["outcome"] == "suppressed")
+        .collect();
+    // The burst is written one by one (the test takes well under a second per refill);
+    // everything after it is counted, and the counts add up to every request.
+    assert!((20..=30).contains(&denied), "{denied} denied records");
+    let held: u64 = suppressed
+        .iter()
+        .map(|r| {
+            r["details"]["count"]
+                .as_str()
+                .expect("count")
+                .parse::<u64>()
+                .expect("n")
+        })
+        .sum();
+    assert_eq!(denied as u64 + held, requests);
+    assert!(suppressed.iter().all(|r| r["caller"]["uid"] == 65534));
+    assert!(bytes < 40 << 10, "{bytes} bytes");
+    assert_eq!(
+        halbertd::audit::verify(&d.state_dir().join("audit"))
+            .expect("verify")
+            .broken,
+        None
+    );
     d.shutdown().await;
 }

@@ -89,6 +89,21 @@ fn serve_engine(dir: tempfile::TempDir, engine: Arc<Engine>) -> Daemon {
     }
 }
 
+/// Every audit record under a state dir, in chain order.
+pub fn audit_records(state_dir: &Path) -> Vec<serde_json::Value> {
+    halbertd::audit::log_files(&state_dir.join("audit"))
+        .expect("audit files")
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .expect("read")
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("json"))
+                .collect::<Vec<serde_json::Value>>()
+        })
+        .collect()
+}
+
 pub async fn start_daemon(root: HostRoot) -> Daemon {
     start_daemon_in(tempfile::tempdir().expect("tempdir"), root).await
 }
