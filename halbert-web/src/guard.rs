@@ -1,51 +1,34 @@
 //! The web guard of decisions.md §1, run before every route:
 //!
-//! 1. loopback clients must be the same uid as halbert-web (kernel socket table, looked up once
-//!    per connection at accept);
-//! 2. `Host` must be one of ours (stops DNS rebinding);
+//! 1. loopback clients must be the same uid as halbert-web (the kernel's `sock_diag`, once per
+//!    connection; `server` closes other users' connections before any request is read, and the
+//!    check here stands behind it);
+//! 2. exactly one `Host`, naming us, and an origin-form request target (stops DNS rebinding
+//!    and requests meant for a proxy);
 //! 3. with a bearer token configured (bound beyond loopback), every request must carry it;
-//! 4. `Origin`, when present, must be ours on every state-changing request and on every
-//!    WebSocket upgrade (stops CSRF and cross-site WebSocket hijacking).
+//! 4. on every state-changing request and every WebSocket upgrade, `Origin` (when present)
+//!    must be ours and `Sec-Fetch-Site` (when present) `same-origin` or `none` — whatever the
+//!    body, so a bodiless cross-site POST is refused like a JSON one (stops CSRF and
+//!    cross-site WebSocket hijacking).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::serve::IncomingStream;
-use tokio::net::TcpListener;
 
 use crate::api::ApiError;
-use crate::peer_uid;
 
 /// A client connection, as accepted.
 #[derive(Debug, Clone)]
 pub struct ClientConn {
+    /// The client's address, with IPv4-mapped IPv6 addresses as plain IPv4.
     pub remote: SocketAddr,
     pub local: SocketAddr,
     /// Owner of the client socket, for loopback clients whose socket the kernel still lists.
     pub uid: Option<u32>,
-}
-
-impl Connected<IncomingStream<'_, TcpListener>> for ClientConn {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        // Chat tokens and status messages are small writes that must leave at once; with
-        // Nagle's algorithm a token waits for the client's (delayed) ACK, up to 40 ms. This is
-        // the one place that sees each accepted socket.
-        let _ = stream.io().set_nodelay(true);
-        let remote = *stream.remote_addr();
-        let local = stream.io().local_addr().unwrap_or(remote);
-        let uid = if remote.ip().is_loopback() {
-            peer_uid::client_uid(&PathBuf::from("/proc"), remote, local)
-        } else {
-            None
-        };
-        Self { remote, local, uid }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +75,10 @@ impl Guard {
         &self.hosts
     }
 
+    pub fn own_uid(&self) -> u32 {
+        self.own_uid
+    }
+
     fn host_ok(&self, headers: &HeaderMap) -> bool {
         headers
             .get(header::HOST)
@@ -119,17 +106,39 @@ impl Guard {
         bearer.is_some_and(|got| constant_time_eq(got.trim().as_bytes(), want.as_bytes()))
     }
 
+    /// The refusal of a loopback client that runs as another user.
+    pub fn forbidden_peer() -> ApiError {
+        ApiError::forbidden(
+            "forbidden_peer",
+            "this halbert-web belongs to another user: loopback clients must run as the same user",
+        )
+    }
+
     /// Checks one request; `Err` carries the refusal.
     pub fn check(
         &self,
         conn: &ClientConn,
         method: &Method,
+        uri: &Uri,
         headers: &HeaderMap,
     ) -> Result<(), ApiError> {
         if conn.remote.ip().is_loopback() && conn.uid != Some(self.own_uid) {
-            return Err(ApiError::forbidden(
-                "forbidden_peer",
-                "this halbert-web belongs to another user: loopback clients must run as the same user",
+            return Err(Self::forbidden_peer());
+        }
+        // RFC 9112 §3.2: a server must refuse a request with more than one Host; and an
+        // absolute-form target is for proxies, which this is not.
+        if headers.get_all(header::HOST).iter().count() > 1 {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "a request must carry exactly one Host header",
+            ));
+        }
+        if uri.scheme().is_some() || uri.authority().is_some() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the request target must be a path (origin-form), not an absolute URL",
             ));
         }
         if !self.host_ok(headers) {
@@ -147,13 +156,23 @@ impl Guard {
         }
         let upgrade = headers.get(header::UPGRADE).is_some();
         let changes_state = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if (changes_state || upgrade) && !self.origin_ok(headers) {
+        if (changes_state || upgrade) && !(self.origin_ok(headers) && fetch_site_ok(headers)) {
             return Err(ApiError::forbidden(
                 "forbidden_origin",
                 "cross-origin requests are not allowed",
             ));
         }
         Ok(())
+    }
+}
+
+/// `Sec-Fetch-Site`, which browsers send and pages cannot forge: only a request from our own
+/// origin (`same-origin`) or one the user made directly (`none`) may change state.
+/// `same-site` is refused too: another port on localhost is the same site.
+fn fetch_site_ok(headers: &HeaderMap) -> bool {
+    match headers.get("sec-fetch-site") {
+        None => true,
+        Some(v) => matches!(v.to_str(), Ok("same-origin" | "none")),
     }
 }
 
@@ -168,7 +187,7 @@ pub async fn middleware(
     req: Request,
     next: Next,
 ) -> Response {
-    match g.check(&conn, req.method(), req.headers()) {
+    match g.check(&conn, req.method(), req.uri(), req.headers()) {
         Ok(()) => next.run(req).await,
         Err(e) => {
             tracing::warn!(remote = %conn.remote, client_uid = ?conn.uid, path = %req.uri().path(), code = e.code, "request refused by the web guard");
@@ -193,9 +212,58 @@ mod tests {
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.insert(k.clone(), HeaderValue::from_str(v).expect("value"));
+            h.append(k.clone(), HeaderValue::from_str(v).expect("value"));
         }
         h
+    }
+
+    fn uri() -> Uri {
+        Uri::from_static("/api/settings/guardrails/status")
+    }
+
+    #[test]
+    fn hosts_targets_and_fetch_metadata() {
+        let me = nix::unistd::geteuid().as_raw();
+        let g = Guard::new("127.0.0.1:8000".parse().expect("addr"), &[], None);
+        let host = (header::HOST, "127.0.0.1:8000");
+        let code = |m: Method, u: &Uri, h: &[(header::HeaderName, &str)]| {
+            g.check(&conn(Some(me)), &m, u, &headers(h))
+                .err()
+                .map(|e| (e.status.as_u16(), e.code))
+        };
+        let two_hosts = [host.clone(), (header::HOST, "evil.example")];
+        assert_eq!(
+            code(Method::GET, &uri(), &two_hosts),
+            Some((400, "bad_request"))
+        );
+        let absolute = Uri::from_static("http://127.0.0.1:8000/api/health");
+        assert_eq!(
+            code(Method::GET, &absolute, std::slice::from_ref(&host)),
+            Some((400, "bad_request"))
+        );
+        let site = header::HeaderName::from_static("sec-fetch-site");
+        for (value, refused) in [
+            ("cross-site", true),
+            ("same-site", true),
+            ("same-origin", false),
+            ("none", false),
+        ] {
+            let h = [host.clone(), (site.clone(), value)];
+            // Bodiless state changes are refused like any other, with no Content-Type.
+            let got = code(Method::POST, &uri(), &h);
+            assert_eq!(got.is_some(), refused, "POST with Sec-Fetch-Site: {value}");
+            if refused {
+                assert_eq!(got, Some((403, "forbidden_origin")));
+            }
+            let upgrade = [
+                host.clone(),
+                (site.clone(), value),
+                (header::UPGRADE, "websocket"),
+            ];
+            assert_eq!(code(Method::GET, &uri(), &upgrade).is_some(), refused);
+            // A plain GET reads nothing another site could use.
+            assert_eq!(code(Method::GET, &uri(), &h), None);
+        }
     }
 
     #[test]
@@ -212,6 +280,7 @@ mod tests {
             code(g.check(
                 &conn(Some(me)),
                 &Method::GET,
+                &uri(),
                 &headers(std::slice::from_ref(&host))
             )),
             None
@@ -220,6 +289,7 @@ mod tests {
             code(g.check(
                 &conn(Some(me)),
                 &Method::GET,
+                &uri(),
                 &headers(&[(header::HOST, "halbert.lan:8000")])
             )),
             None
@@ -228,6 +298,7 @@ mod tests {
             code(g.check(
                 &conn(Some(me + 1)),
                 &Method::GET,
+                &uri(),
                 &headers(std::slice::from_ref(&host))
             )),
             Some("forbidden_peer")
@@ -236,6 +307,7 @@ mod tests {
             code(g.check(
                 &conn(None),
                 &Method::GET,
+                &uri(),
                 &headers(std::slice::from_ref(&host))
             )),
             Some("forbidden_peer")
@@ -244,18 +316,20 @@ mod tests {
             code(g.check(
                 &conn(Some(me)),
                 &Method::GET,
+                &uri(),
                 &headers(&[(header::HOST, "evil.example")])
             )),
             Some("forbidden_host")
         );
         assert_eq!(
-            code(g.check(&conn(Some(me)), &Method::GET, &headers(&[]))),
+            code(g.check(&conn(Some(me)), &Method::GET, &uri(), &headers(&[]))),
             Some("forbidden_host")
         );
         assert_eq!(
             code(g.check(
                 &conn(Some(me)),
                 &Method::GET,
+                &uri(),
                 &headers(&[(header::HOST, "127.0.0.1:8001")])
             )),
             Some("forbidden_host")
@@ -265,6 +339,7 @@ mod tests {
             code(g.check(
                 &conn(Some(me)),
                 &Method::POST,
+                &uri(),
                 &headers(&[host.clone(), evil.clone()])
             )),
             Some("forbidden_origin")
@@ -274,6 +349,7 @@ mod tests {
             code(g.check(
                 &conn(Some(me)),
                 &Method::GET,
+                &uri(),
                 &headers(&[host.clone(), evil.clone()])
             )),
             None
@@ -282,6 +358,7 @@ mod tests {
             code(g.check(
                 &conn(Some(me)),
                 &Method::GET,
+                &uri(),
                 &headers(&[host.clone(), evil, (header::UPGRADE, "websocket")])
             )),
             Some("forbidden_origin")
@@ -290,6 +367,7 @@ mod tests {
             code(g.check(
                 &conn(Some(me)),
                 &Method::POST,
+                &uri(),
                 &headers(&[host.clone(), (header::ORIGIN, "http://localhost:8000")])
             )),
             None
@@ -298,6 +376,7 @@ mod tests {
             code(g.check(
                 &conn(Some(me)),
                 &Method::POST,
+                &uri(),
                 &headers(&[host.clone(), (header::ORIGIN, "null")])
             )),
             Some("forbidden_origin")
@@ -317,6 +396,7 @@ mod tests {
             g.check(
                 &conn(Some(me)),
                 &Method::GET,
+                &uri(),
                 &headers(std::slice::from_ref(&host))
             )
             .is_err()
@@ -325,6 +405,7 @@ mod tests {
             g.check(
                 &conn(Some(me)),
                 &Method::GET,
+                &uri(),
                 &headers(&[host.clone(), (header::AUTHORIZATION, "Bearer wrong")])
             )
             .is_err()
@@ -333,6 +414,7 @@ mod tests {
             g.check(
                 &conn(Some(me)),
                 &Method::GET,
+                &uri(),
                 &headers(&[host, (header::AUTHORIZATION, "Bearer s3cret")])
             )
             .is_ok()

@@ -169,10 +169,26 @@ fn init_logging() {
     }
 }
 
+/// Every connection is a descriptor, and the soft limit (often 1024) is far below what the
+/// connection caps allow; the hard limit (the unit's `LimitNOFILE`) is the real bound.
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!(error = %e, soft, hard, "cannot raise the descriptor limit");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read the descriptor limit"),
+    }
+}
+
 #[allow(clippy::print_stdout)]
 fn main() -> Result<()> {
     let args = parse_args()?;
     init_logging();
+    raise_fd_limit();
     let dirs = Dirs::from_env()?;
     dirs.ensure_state()?;
     let guardrails = GuardrailsConfig::load(&GuardrailsConfig::file(&dirs))?;
@@ -246,8 +262,10 @@ fn main() -> Result<()> {
 
         let shown = if bound.ip().is_unspecified() { SocketAddr::new([127, 0, 0, 1].into(), bound.port()) } else { bound };
         println!("Halbert is running at http://{shown}/  (API docs: http://{shown}/docs)");
-        if let Some(t) = &token {
-            println!("bearer token (Authorization: Bearer …): {t}");
+        // The token itself is never printed: under systemd stdout goes to the journal, which
+        // group adm can read.
+        if token.is_some() {
+            println!("requests need Authorization: Bearer <token>, the token is in {} (mode 0600)", dirs.state.join("token").display());
         }
         tracing::info!(listen = %bound, daemon_socket = %args.socket.display(), "halbert-web serving");
 

@@ -182,10 +182,24 @@ impl Web {
 }
 
 pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
+    start_web_with(
+        socket,
+        status_interval_ms,
+        "127.0.0.1:0",
+        halbert_web::server::Limits::default(),
+    )
+    .await
+}
+
+/// As [`start_web`], listening on `bind` with `limits`.
+pub async fn start_web_with(
+    socket: &Path,
+    status_interval_ms: u32,
+    bind: &str,
+    limits: halbert_web::server::Limits,
+) -> Web {
     use halbert_web::api::{AppState, router};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let stop = CancellationToken::new();
     let workers = halbert_web::workers::Workers::new(stop.clone());
@@ -219,9 +233,10 @@ pub async fn start_web(socket: &Path, status_interval_ms: u32) -> Web {
         db,
     };
     let guard = Arc::new(halbert_web::guard::Guard::new(addr, &[], None));
-    let task = tokio::spawn(halbert_web::server::serve(
+    let task = tokio::spawn(halbert_web::server::serve_with(
         listener,
         router(state, guard),
+        limits,
         stop.clone().cancelled_owned(),
     ));
     Web {
