@@ -37,6 +37,19 @@ pub struct RuleInput {
     pub rule: Option<String>,
 }
 
+impl crate::bounds::Bounded for RuleInput {
+    fn check_bounds(&self) -> Result<(), String> {
+        use crate::bounds::{self, Kind};
+        for (field, v) in [("text", &self.text), ("rule", &self.rule)] {
+            if let Some(v) = v {
+                bounds::text(field, v, MAX_TEXT, Kind::Text)?;
+            }
+        }
+        bounds::opt_line("priority", &self.priority, bounds::WORD_CHARS)?;
+        bounds::opt_line("category", &self.category, bounds::NAME_CHARS)
+    }
+}
+
 pub const PRIORITIES: [&str; 3] = ["high", "medium", "low"];
 const MAX_TEXT: usize = 2000;
 

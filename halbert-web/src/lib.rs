@@ -5,6 +5,7 @@
 pub mod ai_rules;
 pub mod api;
 pub mod assistant;
+pub mod bounds;
 pub mod config;
 pub mod context;
 pub mod conversations;

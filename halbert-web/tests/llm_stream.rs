@@ -38,6 +38,10 @@ async fn ollama(State(seen): State<Seen>, Json(body): Json<Value>) -> Body {
         "cut" => pieces(vec![
             "{\"message\":{\"content\":\"half\"},\"done\":false}\n",
         ]),
+        // Never a newline: 64 KiB pieces for as long as the client reads (at most 64 MiB).
+        "endless-line" => Body::from_stream(futures_util::stream::iter(
+            (0..1024).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'a'; 64 << 10]))),
+        )),
         _ => pieces(vec![
             "{\"message\":{\"role\":\"assistant\",\"content\":\"Hel\"},\"do",
             "ne\":false}\n{\"message\":{\"role\":\"assistant\",\"content\":\"lo\"},\"done\":false}\n{\"message\":{\"content\":\" wörld\"}",
@@ -154,6 +158,28 @@ async fn malformed_and_cut_streams_are_errors() {
         .await
         .expect_err("cut");
     assert!(e.to_string().contains("ended before"), "{e}");
+}
+
+#[tokio::test]
+async fn a_stream_without_newlines_is_cut_off_at_the_line_limit() {
+    let (url, _) = server().await;
+    let client = LlmClient::new().expect("client");
+    let msgs = [ChatMessage::new("user", "hello")];
+    let e = client
+        .chat_stream(
+            &endpoint(&url, "ollama"),
+            "endless-line",
+            &msgs,
+            OPTS,
+            None,
+            |_| {},
+        )
+        .await
+        .expect_err("endless line");
+    assert!(
+        matches!(&e, LlmError::BadReply { why, .. } if why.contains("longer than 1024 KiB")),
+        "{e}"
+    );
 }
 
 /// The scripted model server's faults, over both protocols: each is an error of its own kind,

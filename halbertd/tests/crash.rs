@@ -67,9 +67,11 @@ async fn kill_in_a_loop_never_leaves_a_change_without_its_record() {
     for round in 0..rounds {
         let mut child = start(dir.path());
         let socket = dir.path().join("halbertd.sock");
+        let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
         let client = tokio::spawn(async move {
             let mut g = GuardrailsClient::new(channel(&socket));
             let mut acknowledged = 0u64;
+            let mut first = Some(first_tx);
             for i in 0.. {
                 let r = if i % 2 == 0 {
                     g.enter_safe_mode(pb::EnterSafeModeRequest {
@@ -84,11 +86,19 @@ async fn kill_in_a_loop_never_leaves_a_change_without_its_record() {
                     break;
                 }
                 acknowledged += 1;
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(());
+                }
             }
             acknowledged
         });
-        // Kill at a different point of the write cycle each round.
-        tokio::time::sleep(Duration::from_millis(30 + (round * 37) % 200)).await;
+        // Kill at a different point of the write cycle each round, counted from the first
+        // acknowledged change (start-up takes longer on a loaded machine).
+        tokio::time::timeout(Duration::from_secs(30), first_rx)
+            .await
+            .expect("a first change within 30 s")
+            .expect("the client made a change");
+        tokio::time::sleep(Duration::from_millis((round * 37) % 200)).await;
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
         let acknowledged = client.await.expect("client");

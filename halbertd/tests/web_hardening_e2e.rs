@@ -284,3 +284,141 @@ time.sleep(float(sys.argv[3]))
     w.shutdown().await;
     d.shutdown().await;
 }
+
+/// Every error is `{"detail", "code"}`, including those raised before a handler runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_json_with_the_right_status() {
+    let d = start_daemon(HostRoot::system()).await;
+    let w = start_web(&d.socket, 1000).await;
+    let expect = |r: reqwest::Response, status: u16, code: &'static str| async move {
+        let got = r.status().as_u16();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = r.text().await.expect("body");
+        let b: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}, {ct}): {text}"));
+        assert_eq!((got, b["code"].as_str()), (status, Some(code)), "{text}");
+        assert!(
+            b["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{text}"
+        );
+    };
+    let c = &w.http;
+    expect(
+        c.get(w.url("/api/conversations/%ff"))
+            .send()
+            .await
+            .expect("get"),
+        400,
+        "bad_request",
+    )
+    .await;
+    expect(
+        c.get(w.url("/api/discovery/%ff%fe"))
+            .send()
+            .await
+            .expect("get"),
+        400,
+        "bad_request",
+    )
+    .await;
+    for q in ["limit=abc", "offset=-1", "limit=1e9999"] {
+        expect(
+            c.get(w.url(&format!("/api/chat/memory/entries/self_conversations?{q}")))
+                .send()
+                .await
+                .expect("get"),
+            422,
+            "validation_failed",
+        )
+        .await;
+    }
+    // A plain GET of /ws, without the upgrade headers.
+    let r = c.get(w.url("/ws")).send().await.expect("get");
+    let status = r.status().as_u16();
+    assert!((400..500).contains(&status), "{status}");
+    let b: serde_json::Value = r.json().await.expect("JSON");
+    assert!(b["code"].is_string() && b["detail"].is_string(), "{b}");
+    // Over the 2 MiB body limit: 413, on a JSON route and on the optional-body scan route.
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(3 << 20));
+    for path in ["/api/conversations", "/api/discovery/scan"] {
+        expect(
+            c.post(w.url(path))
+                .header("content-type", "application/json")
+                .body(big.clone())
+                .send()
+                .await
+                .expect("post"),
+            413,
+            "payload_too_large",
+        )
+        .await;
+    }
+    w.shutdown().await;
+    d.shutdown().await;
+}
+
+/// Fields that only the body limit bounded before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_fields_are_422_naming_the_field() {
+    let d = start_daemon(HostRoot::system()).await;
+    let w = start_web(&d.socket, 1000).await;
+    let cases = [
+        (
+            "/api/chat/send",
+            serde_json::json!({"message": "hi", "mentions": vec!["@a"; 300_000]}),
+            "mentions has 300000 entries",
+        ),
+        (
+            "/api/chat/send",
+            serde_json::json!({"message": "x".repeat(1 << 20)}),
+            "message is longer than 32000 characters",
+        ),
+        (
+            "/api/settings/endpoints",
+            serde_json::json!({"name": "far", "provider": "ollama", "url": format!("http://{}.example", "a".repeat(100_000))}),
+            "url is longer than 2048 characters",
+        ),
+        (
+            "/api/discovery/scan",
+            serde_json::json!({"types": vec!["storage"; 100_000]}),
+            "types has 100000 entries",
+        ),
+        (
+            "/api/conversations",
+            serde_json::json!({"name": "\u{0}"}),
+            "name must be one line without control characters",
+        ),
+        (
+            "/api/chat/memory/delete/self_conversations",
+            serde_json::json!({"entry_ids": vec!["x"; 5_000]}),
+            "entry_ids has 5000 entries",
+        ),
+    ];
+    for (path, body, want) in cases {
+        let (status, b) = w.post(path, body).await;
+        assert_eq!(
+            (status, b["code"].as_str()),
+            (422, Some("validation_failed")),
+            "{path}: {b}"
+        );
+        assert!(
+            b["detail"].as_str().is_some_and(|d| d.contains(want)),
+            "{path}: {b}"
+        );
+    }
+    // Within the bounds, the same routes work.
+    let (status, _) = w
+        .post(
+            "/api/conversations",
+            serde_json::json!({"name": "Disk check"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    w.shutdown().await;
+    d.shutdown().await;
+}

@@ -7,6 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::{self, Bounded, Kind};
+
 use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
 use crate::edits::{self, EditBlock, Unapplied};
 use crate::llm::client::{ChatMessage, ChatOptions};
@@ -23,6 +25,19 @@ pub struct HistoryItem {
     pub content: String,
 }
 
+fn history_bounds(history: &[HistoryItem]) -> Result<(), String> {
+    bounds::list("history", history, bounds::HISTORY)?;
+    history.iter().try_for_each(|h| {
+        bounds::text("history role", &h.role, bounds::WORD_CHARS, Kind::Line)?;
+        bounds::text(
+            "history content",
+            &h.content,
+            bounds::HISTORY_CHARS,
+            Kind::Text,
+        )
+    })
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigChatRequest {
@@ -34,6 +49,15 @@ pub struct ConfigChatRequest {
     /// Raw base64 images, no `data:` prefix.
     #[serde(default)]
     pub images: Vec<String>,
+}
+
+impl Bounded for ConfigChatRequest {
+    fn check_bounds(&self) -> Result<(), String> {
+        bounds::text("message", &self.message, bounds::MESSAGE_CHARS, Kind::Text)?;
+        bounds::text("file_path", &self.file_path, bounds::PATH_CHARS, Kind::Line)?;
+        history_bounds(&self.history)?;
+        bounds::list("images", &self.images, bounds::IMAGES)
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -231,6 +255,26 @@ pub struct ChatSendRequest {
     /// server makes one when absent and returns it. Letters, digits, `-`, `_`; at most 64.
     #[serde(default)]
     pub request_id: Option<String>,
+}
+
+impl Bounded for ChatSendRequest {
+    fn check_bounds(&self) -> Result<(), String> {
+        bounds::text("message", &self.message, bounds::MESSAGE_CHARS, Kind::Text)?;
+        bounds::lines(
+            "mentions",
+            &self.mentions,
+            bounds::MENTIONS,
+            bounds::MENTION_CHARS,
+        )?;
+        bounds::opt_line("persona", &self.persona, bounds::WORD_CHARS)?;
+        bounds::opt_line("current_page", &self.current_page, bounds::PAGE_CHARS)?;
+        if let Some(c) = &self.page_context {
+            bounds::text("page_context", c, bounds::PAGE_CONTEXT_CHARS, Kind::Text)?;
+        }
+        bounds::list("images", &self.images, bounds::IMAGES)?;
+        history_bounds(&self.history)?;
+        bounds::opt_line("request_id", &self.request_id, 64)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -5,6 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::{self, Bounded, Kind};
+
 use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
 use crate::conversations::{Conversation, ConversationError, Message, Summary};
 
@@ -45,6 +47,13 @@ pub struct NewConversation {
     pub persona: Option<String>,
 }
 
+impl Bounded for NewConversation {
+    fn check_bounds(&self) -> Result<(), String> {
+        bounds::opt_line("name", &self.name, bounds::NAME_CHARS)?;
+        bounds::opt_line("persona", &self.persona, bounds::WORD_CHARS)
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
@@ -58,10 +67,30 @@ pub struct NewMessage {
     pub page: Option<String>,
 }
 
+impl Bounded for NewMessage {
+    fn check_bounds(&self) -> Result<(), String> {
+        bounds::text("role", &self.role, bounds::WORD_CHARS, Kind::Line)?;
+        bounds::text("content", &self.content, 200_000, Kind::Text)?;
+        bounds::lines(
+            "mentions",
+            &self.mentions,
+            bounds::MENTIONS,
+            bounds::MENTION_CHARS,
+        )?;
+        bounds::opt_line("page", &self.page, bounds::PAGE_CHARS)
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rename {
     pub name: String,
+}
+
+impl Bounded for Rename {
+    fn check_bounds(&self) -> Result<(), String> {
+        bounds::text("name", &self.name, bounds::NAME_CHARS, Kind::Line)
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -150,13 +179,6 @@ pub async fn append(
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let c = st.conversations.clone();
     let page = req.page.unwrap_or_default();
-    if page.chars().count() > 100 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "page must be at most 100 characters",
-        ));
-    }
     let msg =
         blocking(move || c.append(&id, &req.role, &req.content, req.mentions, &page)).await??;
     Ok((StatusCode::CREATED, Json(msg)))

@@ -6,6 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use halbert_proto::v1 as pb;
 use serde::{Deserialize, Serialize};
+
+use crate::bounds::{self, Bounded};
 use serde_json::{Map, Value};
 
 use super::guardrails::iso8601;
@@ -220,6 +222,12 @@ pub struct ScanRequest {
     /// Types to scan; all when absent or empty.
     #[serde(default)]
     pub types: Vec<String>,
+}
+
+impl Bounded for ScanRequest {
+    fn check_bounds(&self) -> Result<(), String> {
+        bounds::lines("types", &self.types, bounds::SCAN_TYPES, bounds::WORD_CHARS)
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

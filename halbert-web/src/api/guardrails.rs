@@ -37,6 +37,14 @@ pub struct EnterSafeModeRequest {
     pub reason: Option<String>,
 }
 
+impl crate::bounds::Bounded for EnterSafeModeRequest {
+    fn check_bounds(&self) -> Result<(), String> {
+        // halbertd decides what a reason may be (500 characters, one line); this only keeps
+        // an absurd body from travelling there.
+        crate::bounds::opt_line("reason", &self.reason, 2_000)
+    }
+}
+
 pub fn iso8601(unix: i64) -> Option<String> {
     let t = time::OffsetDateTime::from_unix_timestamp(unix).ok()?;
     t.format(&time::macros::format_description!(

@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+
+use crate::bounds::{self, Bounded, Kind};
 
 use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
 use crate::memory::{CONVERSATIONS, EMBEDDING, Entry, MemoryError, Scalar};
@@ -82,6 +84,13 @@ pub struct MemoryQuery {
     /// Default `self_conversations`.
     #[serde(default)]
     pub collection: Option<String>,
+}
+
+impl Bounded for MemoryQuery {
+    fn check_bounds(&self) -> Result<(), String> {
+        bounds::text("query", &self.query, bounds::QUERY_CHARS, Kind::Text)?;
+        bounds::opt_line("collection", &self.collection, bounds::ID_CHARS)
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -201,7 +210,7 @@ pub struct EntryPage {
 pub async fn entries(
     State(st): State<AppState>,
     Path(collection): Path<String>,
-    Query(p): Query<Page>,
+    super::ApiQuery(p): super::ApiQuery<Page>,
 ) -> Result<Json<EntryPage>, ApiError> {
     let limit = p.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
@@ -243,6 +252,17 @@ pub async fn delete_entry(
 #[serde(deny_unknown_fields)]
 pub struct DeleteEntries {
     pub entry_ids: Vec<String>,
+}
+
+impl Bounded for DeleteEntries {
+    fn check_bounds(&self) -> Result<(), String> {
+        bounds::lines(
+            "entry_ids",
+            &self.entry_ids,
+            bounds::DELETE_IDS,
+            bounds::ID_CHARS,
+        )
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

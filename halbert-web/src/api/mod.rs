@@ -28,6 +28,7 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::bounds::Bounded;
 use crate::config::GuardrailsConfig;
 use crate::daemon::{Daemon, DaemonError};
 use crate::feed::StatusFeed;
@@ -163,7 +164,25 @@ impl From<DaemonError> for ApiError {
 pub struct ApiJson<T>(pub T);
 
 /// Decodes a JSON body the way [`ApiJson`] does; for handlers whose body is optional.
-pub fn decode_json<T: DeserializeOwned>(
+pub fn decode_json<T: DeserializeOwned + Bounded>(
+    headers: &axum::http::HeaderMap,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    let v: T = decode_unbounded(headers, bytes)?;
+    v.check_bounds().map_err(invalid)?;
+    Ok(v)
+}
+
+/// 422 `validation_failed` with `detail`.
+pub fn invalid(detail: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        detail,
+    )
+}
+
+fn decode_unbounded<T: DeserializeOwned>(
     headers: &axum::http::HeaderMap,
     bytes: &[u8],
 ) -> Result<T, ApiError> {
@@ -196,19 +215,94 @@ pub fn decode_json<T: DeserializeOwned>(
     })
 }
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<S: Send + Sync, T: DeserializeOwned + Bounded> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let headers = req.headers().clone();
-        let bytes =
-            axum::body::Bytes::from_request(req, state)
-                .await
-                .map_err(|e: BytesRejection| {
-                    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
-                })?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
         decode_json(&headers, &bytes).map(ApiJson)
     }
+}
+
+/// A body that could not be read: 413 when it is over the limit, else 400.
+pub fn body_rejection(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the body is larger than 2 MiB",
+        )
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
+    }
+}
+
+/// Query parameters whose problems are 422 in the [`ErrorBody`] shape (axum's own `Query`
+/// answers 400 in plain text).
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(v)| ApiQuery(v))
+            .map_err(|e| invalid(format!("invalid query parameters: {}", e.body_text())))
+    }
+}
+
+/// The last line of defence for the error shape: any 4xx/5xx that is not JSON yet (a
+/// rejection by an extractor such as a path with `%ff`, or a WebSocket request without
+/// `Upgrade`) is rewritten to `{"detail", "code"}` with its status kept.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let code = match status.as_u16() {
+        400 => "bad_request",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "validation_failed",
+        426 => "upgrade_required",
+        s if s >= 500 => "internal",
+        _ => "error",
+    };
+    let fresh = ApiError::new(status, code, detail).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, fresh.into_body())
 }
 
 /// One span per request, with a request id that is also returned as `x-request-id`.
@@ -322,6 +416,7 @@ pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
     api.merge(docs::router())
         .layer(middleware::from_fn_with_state(guard, guard::middleware))
         .layer(middleware::from_fn(request_span))
+        .layer(middleware::from_fn(json_errors))
 }
 
 #[cfg(test)]

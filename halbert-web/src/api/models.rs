@@ -6,6 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::{self, Bounded, Kind};
+
 use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
 use crate::llm::client::{LlmError, LoadedModel, PROBE_TIMEOUT, same_model};
 use crate::llm::settings::{Endpoint, EndpointInput, MASK, ModelSettings, ROLES, SettingsError};
@@ -108,6 +110,18 @@ pub struct TestResult {
 pub struct AssignRequest {
     pub endpoint_id: String,
     pub model: String,
+}
+
+impl Bounded for AssignRequest {
+    fn check_bounds(&self) -> Result<(), String> {
+        bounds::text(
+            "endpoint_id",
+            &self.endpoint_id,
+            bounds::ID_CHARS,
+            Kind::Line,
+        )?;
+        bounds::text("model", &self.model, bounds::NAME_CHARS, Kind::Line)
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -346,6 +360,12 @@ pub struct RoutingSettings {
     pub complexity_threshold: f64,
     /// `auto`, `guide-only` or `specialist-preferred`.
     pub strategy: String,
+}
+
+impl Bounded for RoutingSettings {
+    fn check_bounds(&self) -> Result<(), String> {
+        bounds::text("strategy", &self.strategy, bounds::WORD_CHARS, Kind::Line)
+    }
 }
 
 fn routing_view(s: &ModelSettings) -> RoutingSettings {

@@ -56,6 +56,10 @@ pub struct LlmClient {
 
 /// Listing and probing calls; generation has its own, longer limits.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A streamed answer longer than this is not an answer (a whole book is about 1 MiB).
+pub const MAX_ANSWER: usize = 8 << 20;
+/// The JSON arguments of one streamed tool call.
+pub const MAX_TOOL_ARGUMENTS: usize = 256 << 10;
 
 impl LlmClient {
     /// The client. Where the system has no CA certificates (a minimal install), it still
@@ -454,6 +458,12 @@ impl LlmClient {
                             p.1.push_str(&n);
                         }
                         p.2.push_str(&arguments);
+                        if p.2.len() > MAX_TOOL_ARGUMENTS {
+                            return Err(bad(format!(
+                                "tool call {index} has arguments longer than {} KiB",
+                                MAX_TOOL_ARGUMENTS >> 10
+                            )));
+                        }
                     }
                     Event::Done { tokens_used } => {
                         reply.tokens_used = tokens_used.unwrap_or(reply.tokens_used);
@@ -471,8 +481,14 @@ impl LlmClient {
             })?
             .map_err(|e| self.transport_error(ep, e, o.timeout))?
         {
-            for line in lines.push(&chunk) {
+            for line in lines.push(&chunk).map_err(bad)? {
                 handle(line, &mut reply, &mut done)?;
+            }
+            if reply.text.len() > MAX_ANSWER {
+                return Err(bad(format!(
+                    "the answer is longer than {} MiB",
+                    MAX_ANSWER >> 20
+                )));
             }
         }
         if let Some(line) = lines.finish() {

@@ -135,6 +135,17 @@ pub struct EndpointInput {
     pub timeout_s: Option<u64>,
 }
 
+impl crate::bounds::Bounded for EndpointInput {
+    fn check_bounds(&self) -> Result<(), String> {
+        use crate::bounds::{self, Kind};
+        bounds::opt_line("id", &self.id, bounds::ID_CHARS)?;
+        bounds::text("name", &self.name, bounds::NAME_CHARS, Kind::Line)?;
+        bounds::text("url", &self.url, bounds::URL_CHARS, Kind::Line)?;
+        bounds::text("provider", &self.provider, bounds::WORD_CHARS, Kind::Line)?;
+        bounds::opt_line("api_key", &self.api_key, bounds::KEY_CHARS)
+    }
+}
+
 fn slugify(s: &str) -> String {
     let mut out = String::new();
     for c in s.to_ascii_lowercase().chars() {

@@ -4,34 +4,61 @@
 
 use serde_json::Value;
 
+/// The longest line a stream may send (an NDJSON object or an SSE `data:` line). Real
+/// lines are a token or a tool call, well under a kilobyte; without a bound, a server that
+/// never sends a newline would grow our memory for as long as it talks.
+pub const MAX_LINE: usize = 1 << 20;
+
 /// Whole lines out of arbitrary byte chunks.
 #[derive(Debug, Default)]
 pub struct Lines {
     buf: Vec<u8>,
+    /// How far `buf` is known to hold no newline, so each byte is looked at once.
+    scanned: usize,
 }
 
 impl Lines {
-    /// Adds a chunk and returns the lines it completed (without their `\n` / `\r\n`).
-    pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
+    /// Adds a chunk and returns the lines it completed (without their `\n` / `\r\n`), or an
+    /// error once a line is longer than [`MAX_LINE`].
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<String>, String> {
         self.buf.extend_from_slice(chunk);
         let mut out = Vec::new();
-        while let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
-            let mut line: Vec<u8> = self.buf.drain(..=nl).collect();
-            line.pop();
+        let mut start = 0;
+        while let Some(nl) = self.buf[start + self.scanned..]
+            .iter()
+            .position(|&b| b == b'\n')
+        {
+            let end = start + self.scanned + nl;
+            let mut line = &self.buf[start..end];
             if line.last() == Some(&b'\r') {
-                line.pop();
+                line = &line[..line.len() - 1];
             }
-            out.push(String::from_utf8_lossy(&line).into_owned());
+            if line.len() > MAX_LINE {
+                return Err(too_long());
+            }
+            out.push(String::from_utf8_lossy(line).into_owned());
+            start = end + 1;
+            self.scanned = 0;
         }
-        out
+        self.buf.drain(..start);
+        self.scanned = self.buf.len();
+        if self.buf.len() > MAX_LINE {
+            return Err(too_long());
+        }
+        Ok(out)
     }
 
     /// What is left when the stream ends (a last line without a newline).
     pub fn finish(&mut self) -> Option<String> {
         let rest = std::mem::take(&mut self.buf);
+        self.scanned = 0;
         let s = String::from_utf8_lossy(&rest).trim().to_owned();
         (!s.is_empty()).then_some(s)
     }
+}
+
+fn too_long() -> String {
+    format!("the stream sent a line longer than {} KiB", MAX_LINE >> 10)
 }
 
 /// One decoded event of a streamed answer.
@@ -150,8 +177,8 @@ mod tests {
         let bytes = text.as_bytes();
         for split in 1..bytes.len() {
             let mut l = Lines::default();
-            let mut got = l.push(&bytes[..split]);
-            got.extend(l.push(&bytes[split..]));
+            let mut got = l.push(&bytes[..split]).expect("short lines");
+            got.extend(l.push(&bytes[split..]).expect("short lines"));
             got.extend(l.finish());
             assert_eq!(
                 got,
@@ -159,6 +186,32 @@ mod tests {
                 "split at {split}"
             );
         }
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_an_error_however_it_arrives() {
+        let mut l = Lines::default();
+        let piece = vec![b'x'; 64 << 10];
+        let mut err = None;
+        for _ in 0..(MAX_LINE / piece.len() + 1) {
+            if let Err(e) = l.push(&piece) {
+                err = Some(e);
+                break;
+            }
+        }
+        assert_eq!(
+            err.as_deref(),
+            Some("the stream sent a line longer than 1024 KiB")
+        );
+        // One chunk holding a whole over-long line.
+        let mut big = vec![b'y'; MAX_LINE + 1];
+        big.push(b'\n');
+        assert!(Lines::default().push(&big).is_err());
+        // A line of exactly the limit is fine.
+        let mut ok = vec![b'z'; MAX_LINE];
+        ok.extend_from_slice(b"\r\nnext\n");
+        let got = Lines::default().push(&ok).expect("at the limit");
+        assert_eq!((got[0].len(), got[1].as_str()), (MAX_LINE, "next"));
     }
 
     #[test]
