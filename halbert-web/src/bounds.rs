@@ -103,21 +103,21 @@ mod tests {
     fn bounds_and_control_characters() {
         assert!(text("name", "Disk check", NAME_CHARS, Kind::Line).is_ok());
         assert_eq!(
-            text("name", "\u{0}", NAME_CHARS, Kind::Line).unwrap_err(),
+            text("name", "\u{0}", NAME_CHARS, Kind::Line).expect_err("refused"),
             "name must be one line without control characters"
         );
         assert!(text("name", "two\nlines", NAME_CHARS, Kind::Line).is_err());
         assert!(text("message", "two\nlines\tand a tab\r\n", 100, Kind::Text).is_ok());
         assert!(text("message", "bell\u{7}", 100, Kind::Text).is_err());
         assert_eq!(
-            text("url", &"x".repeat(URL_CHARS + 1), URL_CHARS, Kind::Line).unwrap_err(),
+            text("url", &"x".repeat(URL_CHARS + 1), URL_CHARS, Kind::Line).expect_err("refused"),
             "url is longer than 2048 characters"
         );
         // Characters, not bytes.
         assert!(text("name", &"é".repeat(NAME_CHARS), NAME_CHARS, Kind::Line).is_ok());
         let many = vec!["@storage".to_owned(); MENTIONS + 1];
         assert_eq!(
-            lines("mentions", &many, MENTIONS, MENTION_CHARS).unwrap_err(),
+            lines("mentions", &many, MENTIONS, MENTION_CHARS).expect_err("refused"),
             "mentions has 33 entries; at most 32 are allowed"
         );
         assert!(lines("mentions", &many[..MENTIONS], MENTIONS, MENTION_CHARS).is_ok());
