@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::daemon::Daemon;
 use crate::llm::client::{ChatMessage, ChatOptions, ChatReply, LlmClient, LlmError, ToolCall};
 use crate::llm::settings::Endpoint;
-use crate::redact::redact;
+use crate::redact::Scrubber;
 use crate::tools;
 
 /// What the assistant reports while it works.
@@ -32,8 +32,9 @@ pub struct Turn<'a> {
     pub opts: ChatOptions,
     /// Offer the tools (the message asks something they answer).
     pub tools: bool,
-    /// Tool results leave the machine: redact them first.
-    pub remote: bool,
+    /// How tool results are treated before they go to the model (redacted when it is
+    /// elsewhere), the same as the rest of the prompt.
+    pub scrub: Scrubber,
 }
 
 /// A tool call as it is reported back in the response.
@@ -255,7 +256,7 @@ async fn run_calls(
         });
         // The result is data from halbertd, labelled as such (decisions.md §5).
         let text = json!({"source": "halbertd", "tool": call.name, "result": result}).to_string();
-        results.push(if turn.remote { redact(&text) } else { text });
+        results.push(turn.scrub.apply(&text));
     }
     (records, suggestions, results)
 }

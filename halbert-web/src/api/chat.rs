@@ -12,7 +12,7 @@ use crate::bounds::{self, Bounded, Kind};
 use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
 use crate::edits::{self, EditBlock, Unapplied};
 use crate::llm::client::{ChatMessage, ChatOptions};
-use crate::redact::{is_loopback_url, redact};
+use crate::redact::Scrubber;
 
 const MAX_FILE: usize = 512 * 1024;
 const MAX_HISTORY: usize = 10;
@@ -181,13 +181,13 @@ pub async fn config(
     };
     let ep = endpoint_of(&settings, &assignment)?;
     // Anything leaving the machine is redacted first; the edits apply to the original file.
-    let remote = !is_loopback_url(&ep.url);
-    let scrub = |s: &str| if remote { redact(s) } else { s.to_owned() };
+    let scrub = Scrubber::for_url(&ep.url);
+    let remote = scrub.remote();
     let rules_store = st.rules.clone();
     let rules = blocking(move || rules_store.enabled()).await??;
     let mut messages = vec![ChatMessage::new(
         "system",
-        system_prompt(&req.file_path, &scrub(&req.file_content), &rules),
+        system_prompt(&req.file_path, &scrub.apply(&req.file_content), &rules),
     )];
     let skip = req.history.len().saturating_sub(MAX_HISTORY);
     for h in &req.history[skip..] {
@@ -196,9 +196,9 @@ pub async fn config(
         } else {
             "assistant"
         };
-        messages.push(ChatMessage::new(role, scrub(&h.content)));
+        messages.push(ChatMessage::new(role, scrub.apply(&h.content)));
     }
-    let mut user = ChatMessage::new("user", scrub(&req.message));
+    let mut user = ChatMessage::new("user", scrub.apply(&req.message));
     user.images = req.images.clone();
     messages.push(user);
     let opts = ChatOptions {
@@ -600,9 +600,9 @@ pub async fn send(
         system.push('\n');
         system.push_str(&rules_block(&rules));
     }
-    let remote = !is_loopback_url(&ep.url);
-    let scrub = |s: &str| if remote { redact(s) } else { s.to_owned() };
-    let mut messages = vec![ChatMessage::new("system", scrub(&system))];
+    let scrub = Scrubber::for_url(&ep.url);
+    let remote = scrub.remote();
+    let mut messages = vec![ChatMessage::new("system", scrub.apply(&system))];
     let hist: Vec<(String, String)> = req
         .history
         .iter()
@@ -613,9 +613,9 @@ pub async fn send(
         &req.message,
         if model_type == "vision" { 1500 } else { 2000 },
     ) {
-        messages.push(ChatMessage::new(&role, scrub(&content)));
+        messages.push(ChatMessage::new(&role, scrub.apply(&content)));
     }
-    let mut user = ChatMessage::new("user", scrub(&req.message));
+    let mut user = ChatMessage::new("user", scrub.apply(&req.message));
     user.images = req.images.clone();
     messages.push(user);
 
@@ -653,7 +653,7 @@ pub async fn send(
         opts,
         // Vision models rarely take tools; the images are the question there.
         tools: model_type != "vision" && crate::tools::wanted(&req.message),
-        remote,
+        scrub,
     };
     let reply = crate::assistant::answer(&turn, messages, |e| match e {
         crate::assistant::Emit::Token(t) => feed.broadcast(encode(
