@@ -44,25 +44,11 @@ pub enum PeerError {
     Proc(String),
 }
 
-/// Linux ≥ 6.5: a pidfd for the peer, taken by the kernel at connect time.
-const SO_PEERPIDFD: libc::c_int = 77;
-
+/// A pidfd for the peer: on Linux ≥ 6.5 the one the kernel took at connect time
+/// (SO_PEERPIDFD), else one opened now.
 fn peer_pidfd(stream: &UnixStream, pid: i32) -> Option<OwnedFd> {
-    let mut fd: libc::c_int = -1;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `fd`, a c_int we own.
-    let rc = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            SO_PEERPIDFD,
-            (&mut fd as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    if rc == 0 && fd >= 0 {
-        // SAFETY: the kernel handed us a new descriptor that nothing else owns.
-        return Some(unsafe { OwnedFd::from_raw_fd(fd) });
+    if let Ok(fd) = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerPidfd) {
+        return Some(fd);
     }
     if pid <= 0 {
         return None;

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{Action, Item, Kind, ScanCtx, ScanError, Status, slug};
 
@@ -18,60 +17,53 @@ const RUNTIMES: &[(&str, &[&str])] = &[
     ("podman", &["/run/podman/podman.sock"]),
 ];
 
-/// GET `path` on the API socket; returns the body of a 200 answer.
+/// GET `path` on the API socket; returns the body of a 200 answer. HTTP is hyper's (chunked
+/// bodies, keep-alive, malformed answers), with the body capped at [`MAX_BODY`]: this runs as
+/// root against a socket another program owns.
 pub async fn api_get(socket: &std::path::Path, path: &str) -> Result<Vec<u8>, String> {
+    use http_body_util::BodyExt;
     let work = async {
-        let mut s = tokio::net::UnixStream::connect(socket)
+        let stream = tokio::net::UnixStream::connect(socket)
             .await
             .map_err(|e| format!("connect {}: {e}", socket.display()))?;
-        // HTTP/1.0: the daemon closes the connection after the body, no chunking to undo.
-        s.write_all(
-            format!("GET {path} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let mut buf = Vec::new();
-        (&mut s)
-            .take(MAX_BODY as u64 + 65536)
-            .read_to_end(&mut buf)
-            .await
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| e.to_string())?;
+        // The connection is driven beside the request; it ends with this call (aborted on
+        // drop, e.g. at the timeout).
+        let conn = AbortOnDrop(tokio::spawn(conn));
+        let req = hyper::Request::get(path)
+            .header(hyper::header::HOST, "localhost")
+            .header(hyper::header::ACCEPT, "application/json")
+            .body(http_body_util::Empty::<hyper::body::Bytes>::new())
             .map_err(|e| e.to_string())?;
-        Ok::<_, String>(buf)
+        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        if status != hyper::StatusCode::OK {
+            return Err(format!("{path}: HTTP {}", status.as_u16()));
+        }
+        let body = http_body_util::Limited::new(resp.into_body(), MAX_BODY)
+            .collect()
+            .await
+            .map_err(|e| format!("{path}: {e}"))?
+            .to_bytes()
+            .to_vec();
+        drop(conn);
+        Ok::<_, String>(body)
     };
-    let buf = tokio::time::timeout(API_TIMEOUT, work)
+    tokio::time::timeout(API_TIMEOUT, work)
         .await
-        .map_err(|_| format!("{} did not answer within {API_TIMEOUT:?}", socket.display()))??;
-    let split = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("malformed HTTP answer")?;
-    let head = String::from_utf8_lossy(&buf[..split]);
-    let status = head.split_whitespace().nth(1).unwrap_or("");
-    if status != "200" {
-        return Err(format!("{path}: HTTP {status}"));
-    }
-    let body = buf[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        return Ok(dechunk(&body));
-    }
-    Ok(body)
+        .map_err(|_| format!("{} did not answer within {API_TIMEOUT:?}", socket.display()))?
 }
 
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(nl) = b.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..nl]).trim(), 16).unwrap_or(0);
-        if size == 0 || nl + 2 + size > b.len() {
-            break;
-        }
-        out.extend_from_slice(&b[nl + 2..nl + 2 + size]);
-        b = &b[(nl + 4 + size).min(b.len())..];
+#[derive(Debug)]
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
-    out
 }
 
 /// Items from a `/containers/json?all=true` answer.
@@ -213,9 +205,51 @@ mod tests {
             (items[1].status, items[1].status_detail.as_str()),
             (Status::Failed, "Exited (Error)")
         );
+    }
+
+    /// A one-shot HTTP server on a Unix socket that writes `answer` verbatim.
+    async fn serve_once(dir: &std::path::Path, answer: Vec<u8>) -> std::path::PathBuf {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let path = dir.join(format!("api-{}.sock", answer.len()));
+        let l = tokio::net::UnixListener::bind(&path).expect("bind");
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.expect("accept");
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(&answer).await;
+        });
+        path
+    }
+
+    #[tokio::test]
+    async fn the_api_client_reads_chunked_bodies_and_refuses_what_it_must() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let chunked = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n[{\"Id\"\r\n7\r\n:\"ab\"}]\r\n0\r\n\r\n".to_vec();
+        let s = serve_once(dir.path(), chunked).await;
         assert_eq!(
-            dechunk(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
-            b"hello world"
+            api_get(&s, "/containers/json").await.expect("chunked"),
+            br#"[{"Id":"ab"}]"#
         );
+        let s = serve_once(
+            dir.path(),
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        )
+        .await;
+        assert_eq!(
+            api_get(&s, "/containers/json").await.expect_err("500"),
+            "/containers/json: HTTP 500"
+        );
+        let s = serve_once(dir.path(), b"garbage\r\n\r\n".to_vec()).await;
+        assert!(api_get(&s, "/x").await.is_err());
+        // A body over the cap is refused, not read into memory.
+        let mut big = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY + 1
+        )
+        .into_bytes();
+        big.resize(big.len() + MAX_BODY + 1, b' ');
+        let s = serve_once(dir.path(), big).await;
+        let e = api_get(&s, "/containers/json").await.expect_err("too big");
+        assert!(e.contains("length limit"), "{e}");
     }
 }
