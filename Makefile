@@ -48,10 +48,15 @@ test-testbed: build
 
 # Discovery: 10 full scans and 10,000 cached reads, on this machine and in the testbed.
 # Chat: first-token latency added by Halbert, and 200 concurrent streamed chats.
+# Web: new-connection-per-request throughput against a bare axum, and idle RSS after 100,000
+# stored messages.
 bench:
-	$(CARGO) build --release --example bench_discovery --example bench_chat -p halbertd
+	$(CARGO) build --release --example bench_discovery --example bench_chat --example bench_web -p halbertd
+	$(CARGO) build --release -p halbert-web --bin halbert-web
 	@echo "== chat streaming (this machine, scripted model server)"
 	$(CURDIR)/target/release/examples/bench_chat --runs 200 --chats 200
+	@echo "== halbert-web: connections (new one per request, 0 and 5,000 other sockets) and memory (100,000 messages)"
+	$(CURDIR)/target/release/examples/bench_web --sockets 5000 --messages 100000
 	@echo "== this machine"
 	$(CURDIR)/target/release/examples/bench_discovery --runs 10
 	@echo "== testbed (systemd-nspawn, real systemd and D-Bus)"

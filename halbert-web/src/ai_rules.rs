@@ -188,7 +188,8 @@ mod tests {
     #[test]
     fn create_validate_order_update_delete() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::open(dir.path()).expect("db");
+        let db =
+            crate::store::open_locked(dir.path(), std::time::Duration::from_secs(5)).expect("db");
         let rules = Rules::open(&db).expect("rules");
         let low = rules
             .create(RuleInput {

@@ -338,7 +338,9 @@ mod tests {
 
     fn mem() -> (tempfile::TempDir, Memory) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::open(dir.path().join("db")).expect("db");
+        let db =
+            crate::store::open_locked(&dir.path().join("db"), std::time::Duration::from_secs(5))
+                .expect("db");
         (dir, Memory::open(&db))
     }
 
@@ -367,13 +369,19 @@ mod tests {
     fn memory_survives_a_restart() {
         let dir = tempfile::tempdir().expect("tempdir");
         {
-            let db = sled::open(dir.path().join("db")).expect("db");
+            let db = crate::store::open_locked(
+                &dir.path().join("db"),
+                std::time::Duration::from_secs(5),
+            )
+            .expect("db");
             Memory::open(&db)
                 .remember_message("c1", "user", "the raid array is degraded", "storage")
                 .expect("remember");
             db.flush().expect("flush");
         }
-        let db = sled::open(dir.path().join("db")).expect("reopen");
+        let db =
+            crate::store::open_locked(&dir.path().join("db"), std::time::Duration::from_secs(5))
+                .expect("reopen");
         let hits = Memory::open(&db)
             .query(CONVERSATIONS, "degraded raid", 1)
             .expect("query");

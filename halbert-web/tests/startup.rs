@@ -52,3 +52,48 @@ fn rejects_unknown_arguments() {
     assert!(!ok);
     assert!(err.contains("--sandbox"), "{err}");
 }
+
+/// With a token (bound beyond loopback), stdout names where the token is and never the
+/// token: under systemd stdout is the journal, which group adm reads.
+#[test]
+fn the_token_is_never_printed() {
+    use std::io::{BufRead, BufReader};
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_halbert-web"))
+        .args([
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--new-token",
+            "--sandbox",
+            "off",
+        ])
+        .env("HOME", home.path())
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HALBERT_SOCKET", home.path().join("none.sock"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run halbert-web");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut printed = String::new();
+    for _ in 0..2 {
+        out.read_line(&mut printed).expect("read");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    let file = home.path().join(".local/share/halbert/token");
+    let token = std::fs::read_to_string(&file).expect("token file");
+    assert!(token.trim().len() >= 32);
+    assert!(
+        !printed.contains(token.trim()) && !stderr.contains(token.trim()),
+        "the token was printed: {printed}{stderr}"
+    );
+    assert!(printed.contains(&file.display().to_string()), "{printed}");
+}

@@ -396,6 +396,7 @@ impl AuditLog {
         // `audit verify` notices records cut off the end.
         tracing::info!(
             audit_event = "head",
+            audit_dir = %self.dir.display(),
             audit_head = %line.hash,
             audit_file = %open.name,
             "audit record appended"
@@ -792,8 +793,10 @@ fn verify_chain(dir: &Path, anchor: Option<&str>) -> Result<Verification, AuditE
     Ok(out)
 }
 
-/// The newest audit head halbertd logged to the journal, if there is a journal holding one.
-pub async fn journal_head() -> Option<String> {
+/// The newest head of the log in `dir` that halbertd logged to the journal, if there is a
+/// journal holding one. `dir` is matched as halbertd names it (`<state dir>/audit`).
+pub async fn journal_head(dir: &Path) -> Option<String> {
+    let dir_match = format!("HALBERT_AUDIT_DIR={}", dir.display());
     let out = crate::exec::run(
         &[
             "journalctl",
@@ -803,6 +806,7 @@ pub async fn journal_head() -> Option<String> {
             "--lines=1",
             "--output-fields=HALBERT_AUDIT_HEAD",
             "HALBERT_AUDIT_EVENT=head",
+            &dir_match,
         ],
         crate::exec::Limits {
             timeout: std::time::Duration::from_secs(30),

@@ -215,45 +215,12 @@ async fn another_users_connections_are_closed_and_never_lock_the_owner_out() {
     }
     let d = start_daemon(HostRoot::system()).await;
     let w = start_web(&d.socket, 1000).await;
-    let script = r#"
-import resource, socket, sys, time
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-port, n = int(sys.argv[1]), int(sys.argv[2])
-socks = []
-for _ in range(n):
-    s = socket.create_connection(("127.0.0.1", port))
-    socks.append(s)
-print("open", len(socks), flush=True)
-closed = refused = 0
-deadline = time.time() + 20
-for s in socks:
-    s.settimeout(max(0.1, deadline - time.time()))
-    data = b""
-    try:
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        closed += 1
-    except (socket.timeout, ConnectionResetError):
-        if data:
-            closed += 1
-    if b"forbidden_peer" in data:
-        refused += 1
-print("closed", closed, "refused", refused, flush=True)
-time.sleep(float(sys.argv[3]))
-"#;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/testbed/hold_connections.py");
     let n = 1100;
     let child = tokio::process::Command::new("python3")
-        .args([
-            "-c",
-            script,
-            &w.addr.port().to_string(),
-            &n.to_string(),
-            "3",
-        ])
+        .arg(&script)
+        .args([&w.addr.port().to_string(), &n.to_string(), "3"])
         .uid(65534)
         .gid(65534)
         .stdout(std::process::Stdio::piped())

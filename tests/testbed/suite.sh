@@ -305,6 +305,84 @@ check "journald holds halbertd's structured fields" X sh -ec "
 	grep -q '\"HALBERT_CALLER_UID\":\"$ALICE\"' /tmp/j.json
 	grep -q '\"HALBERT_CALLER_UID\":\"$BOB\"' /tmp/j.json
 	grep -q '\"HALBERT_ACTION\":\"org.halbert.guardrails.manage\"' /tmp/j.json"
+check "bob's 1,100 idle connections to alice's halbert-web are answered 403 and closed; alice is served meanwhile" sh -c "
+	out=\$(mktemp); $HERE/exec.sh --name $NAME --user bob python3 /src/tests/testbed/hold_connections.py 8001 1100 5 >\$out & h=\$!
+	sleep 1
+	for i in \$(seq 20); do $HERE/exec.sh --name $NAME --user alice curl -sf -m 2 -o /dev/null http://127.0.0.1:8001/api/health || { echo \"alice's request \$i failed\"; exit 1; }; done
+	wait \$h; cat \$out; grep -q 'closed 1100 refused 1100' \$out"
+flood() {
+	local before
+	before=$(X sh -c 'cat /var/lib/halbert/audit/*.jsonl | wc -l')
+	XU bob sh -c 'for i in $(seq 300); do curl -s -o /dev/null -H "Content-Type: application/json" -d "{\"reason\":\"flood $i\"}" http://127.0.0.1:8002/api/settings/guardrails/safe-mode/enter; done'
+	# A token back in bob's bucket: his next refusal is written, after one record summing up
+	# what was held back.
+	sleep 2
+	XU bob curl -s -o /dev/null -H 'Content-Type: application/json' -d '{"reason":"after the flood"}' $B/api/settings/guardrails/safe-mode/enter
+	X python3 - "$BOB" "$before" <<'PY'
+import glob, json, sys
+bob, before = int(sys.argv[1]), int(sys.argv[2])
+lines = [l for f in sorted(glob.glob("/var/lib/halbert/audit/*.jsonl")) for l in open(f)]
+new = [json.loads(l) for l in lines[before:]]
+denied = [r for r in new if r["outcome"] == "denied" and r["caller"]["uid"] == bob]
+held = [r for r in new if r["outcome"] == "suppressed" and r["caller"]["uid"] == bob]
+size = sum(len(l.encode()) for l in lines[before:])
+count = sum(int(r["details"]["count"]) for r in held)
+print(f"301 denied requests from bob: {len(denied)} records, {len(held)} suppressed record(s) counting {count}, {size} bytes ({size // 301} per request)")
+assert len(denied) + count == 301, (len(denied), count)
+assert len(denied) <= 30 and len(held) >= 1 and size < 40_000
+PY
+}
+check "bob's 301 denied requests: at most 30 records, the rest counted in a suppressed record" flood
+check "cutting the newest audit record is found through the journal's copy of the head" X python3 - <<'PY'
+import glob, shutil, subprocess
+f = sorted(glob.glob("/var/lib/halbert/audit/*.jsonl"))[-1]
+ok = subprocess.run(["halbertd", "audit", "verify"], capture_output=True, text=True)
+print(ok.returncode, ok.stdout)
+assert ok.returncode == 0 and "is in the chain" in ok.stdout, ok.stdout
+shutil.copy(f, "/tmp/audit.bak")
+data = open(f, "rb").read()
+cut = data[: data.rstrip(b"\n").rfind(b"\n") + 1]
+open(f, "wb").write(cut)
+r = subprocess.run(["halbertd", "audit", "verify"], capture_output=True, text=True)
+shutil.copy("/tmp/audit.bak", f)
+print(r.returncode, r.stdout)
+assert r.returncode == 1 and "the journal recorded head" in r.stdout, r.stdout
+PY
+full_disk() {
+	X sh -ec '
+		mkdir -p /srv/small; mountpoint -q /srv/small || mount -t tmpfs -o size=1m tmpfs /srv/small
+		systemd-run --quiet --unit=hb-small /usr/sbin/halbertd serve --socket /run/halbert/small.sock --state-dir /srv/small/state
+		for i in $(seq 100); do [ -S /run/halbert/small.sock ] && break; sleep 0.1; done
+		chmod 666 /run/halbert/small.sock
+		mkdir -p /home/alice/small && chown alice /home/alice/small
+		systemd-run --quiet --uid=alice --unit=halbert-web-small --setenv=XDG_DATA_HOME=/home/alice/small /usr/bin/halbert-web --port 8003 --socket /run/halbert/small.sock
+		for i in $(seq 100); do runuser -u alice -- curl -sf -o /dev/null http://127.0.0.1:8003/api/health && break; sleep 0.1; done
+		dd if=/dev/zero of=/srv/small/fill bs=4k 2>/dev/null || true
+		df -h /srv/small | tail -n1' || return 1
+	X python3 - <<'PY' || return 1
+import json, subprocess
+codes = {}
+for i in range(200):
+    for verb, body in (("enter", json.dumps({"reason": f"full disk {i}"})), ("exit", "{}")):
+        r = subprocess.run(["runuser", "-u", "alice", "--", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                            "-H", "Content-Type: application/json", "-d", body,
+                            f"http://127.0.0.1:8003/api/settings/guardrails/safe-mode/{verb}"], capture_output=True, text=True)
+        codes[r.stdout] = codes.get(r.stdout, 0) + 1
+print("answers on a full disk:", codes)
+assert codes.get("200", 0) > 0, "the reserve must carry some changes"
+assert sum(v for k, v in codes.items() if k != "200") > 0, "the disk never filled up"
+v = subprocess.run(["halbertd", "audit", "verify", "--state-dir", "/srv/small/state"], capture_output=True, text=True)
+print(v.stdout)
+assert v.returncode == 0, "a full disk must not leave a torn record"
+PY
+	X sh -ec '
+		rm /srv/small/fill; systemctl restart hb-small
+		for i in $(seq 100); do [ -S /run/halbert/small.sock ] && break; sleep 0.1; done; chmod 666 /run/halbert/small.sock
+		for i in $(seq 50); do runuser -u alice -- curl -sf -o /dev/null -H "Content-Type: application/json" -d "{\"reason\":\"space again\"}" http://127.0.0.1:8003/api/settings/guardrails/safe-mode/enter && break; sleep 0.2; done
+		halbertd audit verify --state-dir /srv/small/state
+		systemctl stop halbert-web-small hb-small; umount /srv/small'
+}
+check "a full disk: changes go on from the reserve, then fail cleanly; the chain never holds a torn record" full_disk
 check "one flipped byte makes audit verify fail at that record" X python3 - <<'PY'
 import glob, subprocess
 f = sorted(glob.glob("/var/lib/halbert/audit/*.jsonl"))[-1]

@@ -18,17 +18,31 @@ use crate::config::GuardrailsConfig;
 const DESCRIPTION: &str = r#"REST and WebSocket API of halbert-web, Halbert's per-user process.
 
 **Access.** halbert-web listens on 127.0.0.1:8000. Loopback clients must run as the same user as
-halbert-web; `Host` must name this server (`127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`);
-`Origin`, when sent, must be this server on every state-changing request and WebSocket upgrade.
-When bound beyond loopback, every request needs `Authorization: Bearer <token>`.
+halbert-web (a connection of another user is answered 403 `forbidden_peer` and closed before a
+request is read); a request carries exactly one `Host`, naming this server (`127.0.0.1:PORT`,
+`localhost:PORT`, `[::1]:PORT`), and a path as its target (400 otherwise); on every
+state-changing request and WebSocket upgrade, `Origin`, when sent, must be this server and
+`Sec-Fetch-Site`, when sent, `same-origin` or `none`. When bound beyond loopback, every request
+needs `Authorization: Bearer <token>`. Connections are capped (1024 per peer, 4096 in all:
+beyond that 503 `too_many_connections`); one that takes over 15 s to send a request head, or
+stays idle that long between requests, is closed.
 
 **Errors.** Every error is JSON `{"detail": "...", "code": "..."}` (plus `action` when polkit refused
-one). Malformed JSON is 400 `invalid_json`; wrong field types or values are 422
-`validation_failed`; a body that is not `application/json` is 415. Refusals by the web guard are
+one). Malformed JSON is 400 `invalid_json`; wrong field types or values, and bad query parameters,
+are 422 `validation_failed`; a body that is not `application/json` is 415; a body over 2 MiB is
+413 `payload_too_large`. Refusals by the web guard are
 403 (`forbidden_host`, `forbidden_origin`, `forbidden_peer`) or 401 `unauthorized`. halbertd
 unreachable is 503 `daemon_unavailable`; polkit refusing the action is 403 `permission_denied`
 with the action in `action`; a change refused because safe mode is on is **423**
 `safe_mode_active`; halbertd timing out is 504 `daemon_timeout`.
+
+**Field bounds** (422 naming the field beyond them; text in characters): a chat message 32,000;
+`mentions` 32 of at most 128 each; `current_page` and a message's `page` 100; `page_context`
+8,000; `history` 50 turns of at most 32,000; `images` 4; names (conversations, endpoints, models)
+200; an endpoint `url` 2,048 and `api_key` 4,096; a config-chat `file_path` 4,096 and
+`file_content` 512 KiB; scan `types` 8; a memory `query` 4,000; `entry_ids` 1,000; a conversation
+message 200,000; an AI rule 2,000. One-line fields (names, URLs, keys, mentions, pages) refuse
+control characters; text fields refuse them except tab and line breaks.
 
 **Timestamps** are ISO 8601 in UTC with a `Z` suffix, to the second.
 
