@@ -31,6 +31,8 @@ usage: halbert-web [--host ADDR] [--port N] [--socket PATH] [--sandbox strict|be
 --status-interval-ms  how often system_status is pushed on /ws (default 5000)";
 
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+/// Threads for blocking work (see the runtime's construction in `main`).
+const BLOCKING_THREADS: usize = 8;
 
 #[derive(Debug)]
 struct Args {
@@ -243,6 +245,12 @@ fn main() -> Result<()> {
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Store work (sled, fsync) runs on blocking threads. tokio's default allows 512, and
+        // every thread that ever ran keeps its touched stack and its own malloc arena, so a
+        // burst of concurrent writes left RSS high for good (182 MiB after 100,000 appends
+        // from 100 clients, against 37 MiB for the same data written from one thread). Sled
+        // serializes its writers anyway; a few threads lose nothing.
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()?;
     rt.block_on(async move {
