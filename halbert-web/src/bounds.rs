@@ -95,6 +95,11 @@ pub fn lines(field: &str, items: &[String], max: usize, max_chars: usize) -> Res
         .try_for_each(|i| text(&format!("an entry of {field}"), i, max_chars, Kind::Line))
 }
 
+/// `@mentions` on a message.
+pub fn mentions(items: &[String]) -> Result<(), String> {
+    lines("mentions", items, MENTIONS, MENTION_CHARS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

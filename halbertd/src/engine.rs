@@ -515,46 +515,26 @@ impl Engine {
             intent: None,
         };
         if let Some(problem) = m.invalid {
-            let err = EngineError::InvalidArgument(problem);
             let summary = format!("{} rejected as invalid", m.rpc);
-            self.audit_refusal(record(
-                &details,
-                Outcome::Invalid,
-                Some(err.to_string()),
-                summary,
-            ))
-            .await?;
-            return Err(err);
+            let entry = record(&details, Outcome::Invalid, None, summary);
+            return Err(self
+                .refused(entry, EngineError::InvalidArgument(problem))
+                .await);
         }
         let grant = match self.authz.check_action(m.caller, m.action, &details).await {
             Ok(g) => g,
             Err(e) => {
-                let err = EngineError::from(e);
-                let summary = format!("{} denied", m.rpc);
-                self.audit_refusal(record(
-                    &details,
-                    Outcome::Denied,
-                    Some(err.to_string()),
-                    summary,
-                ))
-                .await?;
-                return Err(err);
+                let entry = record(&details, Outcome::Denied, None, format!("{} denied", m.rpc));
+                return Err(self.refused(entry, EngineError::from(e)).await);
             }
         };
         details.insert("granted_by".into(), grant.as_str().into());
         if !m.allowed_in_safe_mode
             && let Err(reason) = self.guardrails.check_mutation_allowed()
         {
-            let err = EngineError::SafeMode { reason };
             let summary = format!("{} refused in safe mode", m.rpc);
-            self.audit_refusal(record(
-                &details,
-                Outcome::Refused,
-                Some(err.to_string()),
-                summary,
-            ))
-            .await?;
-            return Err(err);
+            let entry = record(&details, Outcome::Refused, None, summary);
+            return Err(self.refused(entry, EngineError::SafeMode { reason }).await);
         }
         let intent = self
             .audit(record(
@@ -592,6 +572,16 @@ impl Engine {
             "mutation"
         );
         result.map(|a| a.value)
+    }
+
+    /// Audits a refusal (with `err` as its error) and hands back the error to answer with,
+    /// or the audit failure if the record could not be written.
+    async fn refused(self: &Arc<Self>, mut entry: Entry, err: EngineError) -> EngineError {
+        entry.error = Some(err.to_string());
+        match self.audit_refusal(entry).await {
+            Ok(()) => err,
+            Err(audit) => audit,
+        }
     }
 
     /// Audits a refusal unless the caller's uid is over its rate; a held-back count is written

@@ -19,3 +19,4 @@ pub mod rpc;
 pub mod server;
 pub mod statefile;
 pub mod status;
+pub mod unix_http;

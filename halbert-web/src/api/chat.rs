@@ -260,12 +260,7 @@ pub struct ChatSendRequest {
 impl Bounded for ChatSendRequest {
     fn check_bounds(&self) -> Result<(), String> {
         bounds::text("message", &self.message, bounds::MESSAGE_CHARS, Kind::Text)?;
-        bounds::lines(
-            "mentions",
-            &self.mentions,
-            bounds::MENTIONS,
-            bounds::MENTION_CHARS,
-        )?;
+        bounds::mentions(&self.mentions)?;
         bounds::opt_line("persona", &self.persona, bounds::WORD_CHARS)?;
         bounds::opt_line("current_page", &self.current_page, bounds::PAGE_CHARS)?;
         if let Some(c) = &self.page_context {

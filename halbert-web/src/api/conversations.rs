@@ -71,12 +71,7 @@ impl Bounded for NewMessage {
     fn check_bounds(&self) -> Result<(), String> {
         bounds::text("role", &self.role, bounds::WORD_CHARS, Kind::Line)?;
         bounds::text("content", &self.content, 200_000, Kind::Text)?;
-        bounds::lines(
-            "mentions",
-            &self.mentions,
-            bounds::MENTIONS,
-            bounds::MENTION_CHARS,
-        )?;
+        bounds::mentions(&self.mentions)?;
         bounds::opt_line("page", &self.page, bounds::PAGE_CHARS)
     }
 }
