@@ -218,7 +218,13 @@ async fn another_users_connections_are_closed_and_never_lock_the_owner_out() {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/testbed/hold_connections.py");
     let n = 1100;
-    let child = tokio::process::Command::new("python3")
+    // Debian's interpreter: one from a user's own toolchain (e.g. under /root) may not be
+    // executable by the other uid.
+    let python = ["/usr/bin/python3", "python3"]
+        .into_iter()
+        .find(|p| !p.starts_with('/') || std::path::Path::new(p).exists())
+        .unwrap_or("python3");
+    let child = tokio::process::Command::new(python)
         .arg(&script)
         .args([&w.addr.port().to_string(), &n.to_string(), "3"])
         .uid(65534)
