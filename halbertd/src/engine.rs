@@ -192,14 +192,16 @@ impl Engine {
             host_info: std::sync::OnceLock::new(),
             changed: tokio::sync::Notify::new(),
         };
-        engine.reconcile()?;
+        engine.reconcile();
         Ok(engine)
     }
 
     /// Records the end of every action that was interrupted (halbertd killed between its
     /// intent record and its outcome), with the state found now, so that every change on
-    /// disk has a record saying who asked for it and what came of it.
-    fn reconcile(&self) -> Result<(), audit::AuditError> {
+    /// disk has a record saying who asked for it and what came of it. A record that cannot be
+    /// written (a full disk) does not keep halbertd from starting: its intent stays without an
+    /// outcome, and the next start tries again.
+    fn reconcile(&self) {
         for d in self.audit.take_dangling() {
             let sm = self.guardrails.get();
             let found = if sm.active {
@@ -216,9 +218,10 @@ impl Engine {
             entry.summary = format!("{} interrupted; at start-up {found}", entry.rpc);
             entry.intent = Some(d.hash);
             tracing::warn!(rpc = %entry.rpc, caller_uid = entry.caller.uid, "recording an action interrupted by a stop of halbertd");
-            self.audit.append(&entry, now())?;
+            if let Err(e) = self.audit.append(&entry, now()) {
+                tracing::error!(error = %e, rpc = %entry.rpc, "cannot record the interrupted action now; the next start tries again");
+            }
         }
-        Ok(())
     }
 
     /// Writes one `suppressed` record per uid whose refusals the rate limit held back since

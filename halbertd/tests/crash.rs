@@ -140,3 +140,55 @@ async fn kill_in_a_loop_never_leaves_a_change_without_its_record() {
     }
     eprintln!("{rounds} kills; {interrupted_seen} actions were cut between intent and outcome");
 }
+
+/// A start with a dangling intent on a disk that takes no more records (here: the log file made
+/// immutable) still starts; the intent is recorded as interrupted by the next start that can.
+#[test]
+fn an_unwritable_log_does_not_keep_halbertd_from_starting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let log = halbertd::audit::AuditLog::open(&state.join("audit")).expect("log");
+    let intent = halbertd::audit::Entry {
+        rpc: "Guardrails.EnterSafeMode".into(),
+        request_id: "req-1".into(),
+        caller: halbertd::audit::CallerRef {
+            uid: 1000,
+            pid: 42,
+            comm: "halbert-web".into(),
+        },
+        action: Some("org.halbert.guardrails.manage".into()),
+        details: Default::default(),
+        outcome: halbertd::audit::Outcome::Intent,
+        error: None,
+        summary: "Guardrails.EnterSafeMode starting".into(),
+        intent: None,
+    };
+    log.append(&intent, time::OffsetDateTime::now_utc())
+        .expect("append");
+    drop(log);
+    let file = halbertd::audit::log_files(&state.join("audit")).expect("files")[0].clone();
+    let chattr = |flag: &str| {
+        Command::new("chattr")
+            .arg(flag)
+            .arg(&file)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !chattr("+i") {
+        eprintln!("SKIPPED: chattr +i is not available here (needs root and ext4-like files)");
+        return;
+    }
+    let opened = halbertd::engine::Engine::open(&state, halbertd::host::HostRoot::system());
+    assert!(chattr("-i"));
+    assert!(opened.is_ok(), "{:?}", opened.err());
+    drop(opened);
+    let interrupted = |recs: &[serde_json::Value]| {
+        recs.iter()
+            .filter(|r| r["outcome"] == "interrupted")
+            .count()
+    };
+    assert_eq!(interrupted(&common::audit_records(&state)), 0);
+    let _engine =
+        halbertd::engine::Engine::open(&state, halbertd::host::HostRoot::system()).expect("open");
+    assert_eq!(interrupted(&common::audit_records(&state)), 1);
+}
