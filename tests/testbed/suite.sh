@@ -285,6 +285,43 @@ assert [(c["tool"], c["ok"]) for c in b["tool_calls"]] == [("read_journal", Fals
 assert "org.halbert.journal.read" in b["response"] and "data.db" not in b["response"], b["response"]
 PY
 
+# An endpoint beyond loopback: a second address on lo inside the testbed's own network
+# namespace (--private-network), so nothing leaves it. The scripted model echoes the question
+# it received, which shows what left halbert-web.
+far_chat() {
+	X sh -ec '
+		ip addr add 192.0.2.10/32 dev lo 2>/dev/null || true
+		systemd-run --quiet --uid=alice --unit=scripted-llm-far /halbert-bin/scripted-llm --host 192.0.2.10 --port 11436
+		for i in $(seq 50); do curl -sf http://192.0.2.10:11436/api/tags >/dev/null && break; sleep 0.1; done' || return 1
+	XU alice curl -sf "${JSON[@]}" -d '{"id":"far","name":"Far","url":"http://192.0.2.10:11436","provider":"ollama"}' $A/api/settings/endpoints >/dev/null || return 1
+	XU alice curl -sf "${JSON[@]}" -d '{"endpoint_id":"far","model":"scripted:8b"}' $A/api/settings/assign/guide >/dev/null || return 1
+	X python3 - <<'PY'
+import json, subprocess
+def ask(message):
+    r = subprocess.run(["runuser", "-u", "alice", "--", "curl", "-s", "-H", "Content-Type: application/json",
+                        "-d", json.dumps({"message": message, "debug": True}), "http://127.0.0.1:8001/api/chat/send"], capture_output=True, text=True).stdout
+    return json.loads(r)
+a = ask("explain DB_PASSWORD=hunter2 GITHUB_TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ012345")
+print(a["response"], a["debug"].get("redacted"))
+assert a["debug"]["redacted"] is True, a["debug"]
+assert "DB_PASSWORD=<secret>" in a["response"] and "GITHUB_TOKEN=<secret>" in a["response"], a["response"]
+assert "hunter2" not in a["response"] and "ghp_" not in a["response"], a["response"]
+PY
+	local rc=$?
+	XU alice curl -sf "${JSON[@]}" -d '{"endpoint_id":"local","model":"scripted:8b"}' $A/api/settings/assign/guide >/dev/null
+	X systemctl stop scripted-llm-far
+	return $rc
+}
+check "chat to an endpoint beyond loopback: secrets are redacted before they leave" far_chat
+check "... and to the local one the same words arrive as typed" X python3 - <<'PY'
+import json, subprocess
+r = subprocess.run(["runuser", "-u", "alice", "--", "curl", "-s", "-H", "Content-Type: application/json",
+                    "-d", json.dumps({"message": "explain DB_PASSWORD=hunter2", "debug": True}), "http://127.0.0.1:8001/api/chat/send"], capture_output=True, text=True).stdout
+a = json.loads(r)
+print(a["response"])
+assert "DB_PASSWORD=hunter2" in a["response"] and a["debug"]["redacted"] is False, a
+PY
+
 # ---------------------------------------------------------------- audit and journal
 check "halbertd audit verify passes" X halbertd audit verify
 check "audit records carry both uids (alice allowed, bob denied)" X python3 - "$ALICE" "$BOB" <<'PY'
