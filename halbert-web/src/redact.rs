@@ -41,11 +41,14 @@ struct Rule {
 const SECRET_WORDS: &str = r"password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|psk|accountkey|auth[_-]?key";
 
 #[allow(clippy::unwrap_used)] // fixed patterns, checked by the tests
-static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
-    let r = |p: &str, with| Rule {
-        re: Regex::new(p).unwrap(),
+fn r(pattern: &str, with: &'static str) -> Rule {
+    Rule {
+        re: Regex::new(pattern).unwrap(),
         with,
-    };
+    }
+}
+
+static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     vec![
         // 1. PEM blocks.
         r(
@@ -92,12 +95,7 @@ static NAMED: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
-#[allow(clippy::unwrap_used)]
 static PERSONAL: LazyLock<Vec<Rule>> = LazyLock::new(|| {
-    let r = |p: &str, with| Rule {
-        re: Regex::new(p).unwrap(),
-        with,
-    };
     vec![
         r(r"/home/[^/\s:]+", "/home/<user>"),
         r(
