@@ -31,13 +31,19 @@ pub fn canonical(addr: SocketAddr) -> SocketAddr {
 /// when the kernel has no such socket (it closed already).
 pub fn client_uid(client: SocketAddr, server: SocketAddr) -> Option<u32> {
     let (client, server) = (canonical(client), canonical(server));
-    match sock_diag_uid(client, server) {
+    match netlink_client_uid(client, server) {
         Ok(uid) => uid,
         Err(e) => {
             tracing::debug!(error = %e, "sock_diag unavailable; reading /proc/net/tcp");
             proc_client_uid(Path::new("/proc"), client, server)
         }
     }
+}
+
+/// As [`client_uid`], without the fallback: microseconds, so callers on an async runtime may
+/// call it inline and take the slow `/proc` path elsewhere when it fails.
+pub fn netlink_client_uid(client: SocketAddr, server: SocketAddr) -> nix::Result<Option<u32>> {
+    sock_diag_uid(canonical(client), canonical(server))
 }
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;

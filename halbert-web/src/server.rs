@@ -227,7 +227,16 @@ async fn connection(
     let remote = peer_uid::canonical(remote);
     let local = peer_uid::canonical(stream.local_addr().unwrap_or(remote));
     let uid = if remote.ip().is_loopback() {
-        peer_uid::client_uid(remote, local)
+        match peer_uid::netlink_client_uid(remote, local) {
+            Ok(uid) => uid,
+            // The fallback reads the whole socket table: not on a runtime thread.
+            Err(_) => tokio::task::spawn_blocking(move || {
+                peer_uid::proc_client_uid(std::path::Path::new("/proc"), remote, local)
+            })
+            .await
+            .ok()
+            .flatten(),
+        }
     } else {
         None
     };
