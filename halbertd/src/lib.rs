@@ -1,15 +1,14 @@
 //! halbertd: Halbert's privileged daemon.
 //!
-//! Domain modules (`status`, `guardrails`, `audit`, `authz`, `discovery`, `inspect`, `engine`)
-//! know nothing of gRPC; `rpc/` translates and delegates; `server` wires the services to a
-//! listener; `peer` gets the caller's identity from the kernel. See ARCHITECTURE.md for the map and the invariants.
+//! Domain modules (`engine/`, `gate/` with authorization, safe mode and the audit log, `host/`,
+//! `exec/`, `discovery/`, `inspect/`, `status`) know nothing of gRPC; `rpc/` translates and
+//! delegates; `server` wires the services to a listener; `peer` gets the caller's identity from
+//! the kernel. See ARCHITECTURE.md for the map and the invariants.
 
-pub mod audit;
-pub mod authz;
 pub mod discovery;
 pub mod engine;
 pub mod exec;
-pub mod guardrails;
+pub mod gate;
 pub mod host;
 pub mod inspect;
 pub mod logging;
@@ -17,6 +16,5 @@ pub mod peer;
 pub mod privileges;
 pub mod rpc;
 pub mod server;
-pub mod statefile;
 pub mod status;
 pub mod unix_http;

@@ -104,8 +104,8 @@ fn audit_verify(state_dir: &Path) -> Result<()> {
     let anchor = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(halbertd::audit::journal_head(&dir));
-    let v = halbertd::audit::verify_anchored(&dir, anchor.as_deref())
+        .block_on(halbertd::gate::audit::journal_head(&dir));
+    let v = halbertd::gate::audit::verify_anchored(&dir, anchor.as_deref())
         .with_context(|| format!("reading {}", dir.display()))?;
     match v.broken {
         None => {

@@ -115,7 +115,7 @@ async fn kill_in_a_loop_never_leaves_a_change_without_its_record() {
             .await
             .expect("serving again");
         let records = common::audit_records(&state);
-        let v = halbertd::audit::verify(&state.join("audit")).expect("verify");
+        let v = halbertd::gate::audit::verify(&state.join("audit")).expect("verify");
         assert_eq!(v.broken, None, "round {round}");
         assert_eq!(
             replay(&records),
@@ -147,18 +147,18 @@ async fn kill_in_a_loop_never_leaves_a_change_without_its_record() {
 fn an_unwritable_log_does_not_keep_halbertd_from_starting() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
-    let log = halbertd::audit::AuditLog::open(&state.join("audit")).expect("log");
-    let intent = halbertd::audit::Entry {
+    let log = halbertd::gate::audit::AuditLog::open(&state.join("audit")).expect("log");
+    let intent = halbertd::gate::audit::Entry {
         rpc: "Guardrails.EnterSafeMode".into(),
         request_id: "req-1".into(),
-        caller: halbertd::audit::CallerRef {
+        caller: halbertd::gate::audit::CallerRef {
             uid: 1000,
             pid: 42,
             comm: "halbert-web".into(),
         },
         action: Some("org.halbert.guardrails.manage".into()),
         details: Default::default(),
-        outcome: halbertd::audit::Outcome::Intent,
+        outcome: halbertd::gate::audit::Outcome::Intent,
         error: None,
         summary: "Guardrails.EnterSafeMode starting".into(),
         intent: None,
@@ -166,7 +166,7 @@ fn an_unwritable_log_does_not_keep_halbertd_from_starting() {
     log.append(&intent, time::OffsetDateTime::now_utc())
         .expect("append");
     drop(log);
-    let file = halbertd::audit::log_files(&state.join("audit")).expect("files")[0].clone();
+    let file = halbertd::gate::audit::log_files(&state.join("audit")).expect("files")[0].clone();
     let chattr = |flag: &str| {
         Command::new("chattr")
             .arg(flag)

@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::fixture;
-use halbertd::discovery::{
-    self, Item, Kind, RecordedTools, ScanCtx, Status, ToolError, ToolFuture, ToolOutput, Tools,
-};
+use halbertd::discovery::{self, Item, Kind, ScanCtx, Status};
+use halbertd::exec::{RecordedTools, ToolError, ToolFuture, ToolOutput, Tools};
 use halbertd::host::HostRoot;
 use serde_json::Value;
 

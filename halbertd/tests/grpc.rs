@@ -219,7 +219,7 @@ async fn safe_mode_refuses_other_mutations_with_failed_precondition() {
             flag.store(true, std::sync::atomic::Ordering::SeqCst);
             Ok(Acted {
                 value: (),
-                outcome: halbertd::audit::Outcome::Ok,
+                outcome: halbertd::gate::audit::Outcome::Ok,
                 summary: "restarted".into(),
             })
         })
@@ -243,7 +243,7 @@ async fn safe_mode_refuses_other_mutations_with_failed_precondition() {
         (detail.code.as_str(), detail.safe_mode_reason.as_str()),
         ("safe_mode_active", "maintenance window")
     );
-    let v = halbertd::audit::verify(&d.state_dir().join("audit")).expect("verify");
+    let v = halbertd::gate::audit::verify(&d.state_dir().join("audit")).expect("verify");
     // enter (intent, ok), then the refusal
     assert_eq!((v.records, v.broken), (3, None));
     d.shutdown().await;
@@ -261,7 +261,8 @@ async fn audit_verify_rpc_reports_tampering() {
     g.exit_safe_mode(pb::ExitSafeModeRequest {})
         .await
         .expect("exit");
-    let file = halbertd::audit::log_files(&d.state_dir().join("audit")).expect("files")[0].clone();
+    let file =
+        halbertd::gate::audit::log_files(&d.state_dir().join("audit")).expect("files")[0].clone();
     let text = std::fs::read_to_string(&file).expect("read");
     std::fs::write(
         &file,
@@ -281,7 +282,7 @@ async fn audit_verify_rpc_reports_tampering() {
 }
 
 fn audit_bytes(state_dir: &std::path::Path) -> u64 {
-    halbertd::audit::log_files(&state_dir.join("audit"))
+    halbertd::gate::audit::log_files(&state_dir.join("audit"))
         .expect("files")
         .iter()
         .map(|f| std::fs::metadata(f).expect("meta").len())
@@ -419,7 +420,7 @@ async fn refusals_of_another_uid_are_rate_limited() {
     assert!(suppressed.iter().all(|r| r["caller"]["uid"] == 65534));
     assert!(bytes < 40 << 10, "{bytes} bytes");
     assert_eq!(
-        halbertd::audit::verify(&d.state_dir().join("audit"))
+        halbertd::gate::audit::verify(&d.state_dir().join("audit"))
             .expect("verify")
             .broken,
         None

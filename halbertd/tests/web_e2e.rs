@@ -302,7 +302,7 @@ async fn the_guard_refuses_foreign_hosts_and_origins() {
         !d.engine.safe_mode().active,
         "a refused cross-origin POST must not change state"
     );
-    let records = halbertd::audit::verify(&d.state_dir().join("audit"))
+    let records = halbertd::gate::audit::verify(&d.state_dir().join("audit"))
         .expect("verify")
         .records;
     assert_eq!(records, 0, "it never reached halbertd");

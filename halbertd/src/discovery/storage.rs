@@ -7,7 +7,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use super::{Action, Item, Kind, ScanCtx, ScanError, Status, ToolError, slug};
+use super::{Action, Item, Kind, ScanCtx, ScanError, Status, slug};
+use crate::exec::{ToolError, ToolOutput};
 use crate::host::HostRoot;
 use crate::status::{fs_usage, parse_mountinfo, real_filesystems};
 
@@ -46,7 +47,7 @@ fn transport(root: &HostRoot, name: &str) -> &'static str {
 }
 
 /// SMART verdict from `smartctl --json -H -i`: (smart_status, status, detail).
-pub fn smart_verdict(res: &Result<super::ToolOutput, ToolError>) -> (&'static str, Status, String) {
+pub fn smart_verdict(res: &Result<ToolOutput, ToolError>) -> (&'static str, Status, String) {
     match res {
         Err(ToolError::Missing(_)) => (
             "N/A",
@@ -613,7 +614,7 @@ mod tests {
     #[test]
     fn smart_never_claims_health_without_a_verdict() {
         let ok = |code, stdout: &str| {
-            Ok(super::super::ToolOutput {
+            Ok(crate::exec::ToolOutput {
                 code: Some(code),
                 stdout: stdout.into(),
             })

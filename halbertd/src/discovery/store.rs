@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::{Item, Kind, ScanCtx, ScanError, check_unique, scan};
-use crate::statefile;
+use crate::host::statefile;
 
 /// Bumped whenever the file layout changes; older files are ignored and rescanned.
 const FORMAT: u32 = 1;

@@ -2,6 +2,9 @@
 //! with a clean environment, no stdin, a timeout that kills the whole process group, and capped
 //! output.
 
+mod tools;
+pub use tools::{ExecTools, RecordedTools, ToolError, ToolFuture, ToolOutput, Tools};
+
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

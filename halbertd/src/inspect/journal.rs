@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::InspectError;
-use crate::discovery::{ToolError, Tools};
+use crate::exec::{ToolError, Tools};
 
 pub const MAX_LINES: u32 = 100;
 /// Lines read when filtering: the filter then picks the newest matches among them.

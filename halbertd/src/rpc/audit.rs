@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::{Ctx, to_status};
-use crate::audit::Verification;
+use crate::gate::audit::Verification;
 
 #[derive(Debug, Clone)]
 pub struct AuditService(pub Ctx);

@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::{Ctx, request_id, to_status};
-use crate::guardrails::SafeModeState;
+use crate::gate::safe_mode::SafeModeState;
 
 #[derive(Debug, Clone)]
 pub struct GuardrailsService(pub Ctx);

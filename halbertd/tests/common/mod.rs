@@ -47,7 +47,7 @@ pub async fn start_daemon_in(dir: tempfile::TempDir, root: HostRoot) -> Daemon {
 
 /// Starts halbertd on a copy of a fixture tree, with the tree's recorded tool outputs.
 pub async fn start_daemon_on_tree(dir: tempfile::TempDir, tree: &Path) -> Daemon {
-    let tools = Arc::new(halbertd::discovery::RecordedTools {
+    let tools = Arc::new(halbertd::exec::RecordedTools {
         dir: tree.join("tools"),
     });
     let engine = Arc::new(
@@ -91,7 +91,7 @@ fn serve_engine(dir: tempfile::TempDir, engine: Arc<Engine>) -> Daemon {
 
 /// Every audit record under a state dir, in chain order.
 pub fn audit_records(state_dir: &Path) -> Vec<serde_json::Value> {
-    halbertd::audit::log_files(&state_dir.join("audit"))
+    halbertd::gate::audit::log_files(&state_dir.join("audit"))
         .expect("audit files")
         .iter()
         .flat_map(|f| {

@@ -2,6 +2,8 @@
 //! through a [`HostRoot`], so parsers and scanners run unchanged against trees captured from
 //! other machines (`tests/fixtures/hosts/`).
 
+pub mod statefile;
+
 use std::io;
 use std::path::{Path, PathBuf};
 

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::statefile;
+use crate::host::statefile;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

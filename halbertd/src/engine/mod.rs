@@ -1,0 +1,242 @@
+//! The engine: halbertd's capabilities as plain async methods on [`Engine`], with no knowledge
+//! of gRPC. `rpc/` translates requests into these calls and results back.
+//!
+//! Every mutation goes through [`Engine::mutate`]: validate → authorize (polkit) → safe-mode
+//! check → intent record → act → outcome record, each record fsync'd before the next step and
+//! before the caller hears the outcome.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::discovery::store::Store;
+use crate::exec::{ExecTools, Tools};
+use crate::gate::audit::{self, AuditLog, Outcome, RefusalLimiter};
+use crate::gate::authz::{Authority, AuthzError, Health};
+use crate::gate::safe_mode::{Guardrails, GuardrailsError, SafeModeState};
+use crate::host::HostRoot;
+use crate::inspect::InspectError;
+use crate::peer::Caller;
+use crate::status::{Snapshot, StatusReader};
+
+mod discovery;
+mod gate;
+mod inspect;
+mod safe_mode;
+mod status;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("permission denied: {reason}")]
+    PermissionDenied {
+        action: Option<String>,
+        reason: String,
+    },
+    #[error("refused: safe mode is active ({reason})")]
+    SafeMode { reason: String },
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// A source the request needs is missing (no system bus, no journalctl); said plainly.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The text is for the log only; clients get a generic message.
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error("the audit record could not be written")]
+    AuditFailed,
+}
+
+impl From<InspectError> for EngineError {
+    fn from(e: InspectError) -> Self {
+        match e {
+            InspectError::Invalid(m) => EngineError::InvalidArgument(m),
+            InspectError::NotFound(m) => EngineError::NotFound(m),
+            InspectError::Unavailable(m) => EngineError::Unavailable(m),
+        }
+    }
+}
+
+impl From<AuthzError> for EngineError {
+    fn from(e: AuthzError) -> Self {
+        match e {
+            AuthzError::Denied { action, reason } => EngineError::PermissionDenied {
+                action: Some(action),
+                reason,
+            },
+            AuthzError::NotReader(reason) => EngineError::PermissionDenied {
+                action: None,
+                reason,
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("state directory {0}: {1}")]
+    StateDir(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Guardrails(#[from] GuardrailsError),
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+    #[error("discovery state in {0}: {1}")]
+    Discovery(PathBuf, std::io::Error),
+}
+
+/// A status snapshot plus halbertd's own health.
+#[derive(Debug, Clone)]
+pub struct StatusView {
+    pub snapshot: Snapshot,
+    pub authorization: Health,
+    pub safe_mode_active: bool,
+    pub timestamp_unix_ms: i64,
+}
+
+/// One mutation request, as the gate sees it.
+#[derive(Debug)]
+pub struct Mutation<'a> {
+    pub rpc: &'static str,
+    pub caller: &'a Caller,
+    pub request_id: &'a str,
+    pub action: &'static str,
+    /// Capped by the gate (see [`audit::cap_details`]) before polkit or the log sees them.
+    pub details: BTreeMap<String, String>,
+    /// Only the guardrails action itself may run while safe mode is on.
+    pub allowed_in_safe_mode: bool,
+    /// What is wrong with the request, found before anything else looks at it.
+    pub invalid: Option<String>,
+}
+
+/// What an action reports back to the gate for the audit record.
+#[derive(Debug)]
+pub struct Acted<T> {
+    pub value: T,
+    /// [`Outcome::Ok`] or [`Outcome::Unchanged`].
+    pub outcome: Outcome,
+    pub summary: String,
+}
+
+impl<T> Acted<T> {
+    /// The result of an idempotent action: `ok` if it changed something, else `unchanged`.
+    pub fn change(value: T, changed: bool, summary: String) -> Self {
+        let outcome = if changed {
+            Outcome::Ok
+        } else {
+            Outcome::Unchanged
+        };
+        Self {
+            value,
+            outcome,
+            summary,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Engine {
+    status: StatusReader,
+    root: HostRoot,
+    tools: Arc<dyn Tools>,
+    discovery: Store,
+    guardrails: Guardrails,
+    audit: AuditLog,
+    refusals: RefusalLimiter,
+    authz: Authority,
+    watchers: AtomicUsize,
+    host_info: std::sync::OnceLock<crate::inspect::host::HostInfo>,
+    /// Woken after every mutation that changed something, so the daemon can refresh its
+    /// one-line status for systemd at once.
+    changed: tokio::sync::Notify,
+}
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, EngineError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| EngineError::Internal(format!("worker task failed: {e}")))
+}
+
+impl Engine {
+    pub fn open(state_dir: &Path, root: HostRoot) -> Result<Self, OpenError> {
+        Self::open_with_tools(state_dir, root, Arc::new(ExecTools))
+    }
+
+    /// As [`Engine::open`], with the tool runner discovery uses (recorded outputs in tests).
+    pub fn open_with_tools(
+        state_dir: &Path,
+        root: HostRoot,
+        tools: Arc<dyn Tools>,
+    ) -> Result<Self, OpenError> {
+        crate::host::statefile::ensure_private_dir(state_dir)
+            .map_err(|e| OpenError::StateDir(state_dir.to_owned(), e))?;
+        let status = StatusReader::new(root.clone());
+        let ddir = state_dir.join("discovery");
+        let discovery = Store::open(&ddir).map_err(|e| OpenError::Discovery(ddir.clone(), e))?;
+        // Take the first CPU sample now, so the first status has a baseline that is not the
+        // average since boot. A failure here shows up again, with context, in the first RPC.
+        let _ = status.read();
+        let engine = Self {
+            status,
+            root,
+            tools,
+            discovery,
+            guardrails: Guardrails::load(state_dir)?,
+            audit: AuditLog::open(&state_dir.join("audit"))?,
+            refusals: RefusalLimiter::default(),
+            authz: Authority::new(),
+            watchers: AtomicUsize::new(0),
+            host_info: std::sync::OnceLock::new(),
+            changed: tokio::sync::Notify::new(),
+        };
+        engine.reconcile();
+        Ok(engine)
+    }
+
+    pub fn safe_mode(&self) -> SafeModeState {
+        self.guardrails.get()
+    }
+
+    pub async fn authorization_health(&self) -> Health {
+        self.authz.health().await
+    }
+
+    /// Resolves after the next mutation that changed state.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
+    /// Number of open `WatchStatus` streams.
+    pub fn watchers(&self) -> usize {
+        self.watchers.load(Ordering::Relaxed)
+    }
+
+    /// Counts a watch stream for as long as the returned guard lives.
+    pub fn watch_guard(self: &Arc<Self>) -> WatchGuard {
+        self.watchers.fetch_add(1, Ordering::Relaxed);
+        WatchGuard(self.clone())
+    }
+
+    pub fn check_read(&self, caller: &Caller) -> Result<(), EngineError> {
+        Ok(self.authz.check_read(caller)?)
+    }
+}
+
+/// Decrements the watcher count when a `WatchStatus` stream ends.
+#[derive(Debug)]
+pub struct WatchGuard(Arc<Engine>);
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.0.watchers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
