@@ -10,7 +10,24 @@ use std::time::{Duration, Instant};
 use common::channel;
 use halbert_proto::v1::{self as pb, guardrails_client::GuardrailsClient};
 
-fn start(dir: &Path) -> Child {
+/// The daemon process, killed when the test ends however it ends (a failed assertion must
+/// not leave a halbertd running).
+struct Daemon(Child);
+
+impl Daemon {
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(dir: &Path) -> Daemon {
     let socket = dir.join("halbertd.sock");
     let _ = std::fs::remove_file(&socket);
     let child = Command::new(env!("CARGO_BIN_EXE_halbertd"))
@@ -31,7 +48,7 @@ fn start(dir: &Path) -> Child {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    child
+    Daemon(child)
 }
 
 /// What the log says safe mode is: the last completed enter/exit, or what the start-up after
@@ -99,8 +116,8 @@ async fn kill_in_a_loop_never_leaves_a_change_without_its_record() {
             .expect("a first change within 30 s")
             .expect("the client made a change");
         tokio::time::sleep(Duration::from_millis((round * 37) % 200)).await;
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reap");
+        child.0.kill().expect("SIGKILL");
+        child.0.wait().expect("reap");
         let acknowledged = client.await.expect("client");
         assert!(
             acknowledged > 0,
@@ -132,11 +149,11 @@ async fn kill_in_a_loop_never_leaves_a_change_without_its_record() {
             .filter(|r| r["outcome"] == "interrupted")
             .count();
         nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::unistd::Pid::from_raw(child.pid() as i32),
             nix::sys::signal::Signal::SIGTERM,
         )
         .expect("SIGTERM");
-        child.wait().expect("reap");
+        child.0.wait().expect("reap");
     }
     eprintln!("{rounds} kills; {interrupted_seen} actions were cut between intent and outcome");
 }
