@@ -136,46 +136,28 @@ async fn every_token_arrives_in_order_for_both_protocols() {
     );
 }
 
+/// The error of a streamed Ollama chat with `model` against the test server.
+async fn stream_error(model: &str) -> LlmError {
+    let (url, _) = server().await;
+    let msgs = [ChatMessage::new("user", "hello")];
+    LlmClient::new()
+        .expect("client")
+        .chat_stream(&endpoint(&url, "ollama"), model, &msgs, OPTS, None, |_| {})
+        .await
+        .expect_err(model)
+}
+
 #[tokio::test]
 async fn malformed_and_cut_streams_are_errors() {
-    let (url, _) = server().await;
-    let client = LlmClient::new().expect("client");
-    let msgs = [ChatMessage::new("user", "hello")];
-    let e = client
-        .chat_stream(
-            &endpoint(&url, "ollama"),
-            "broken",
-            &msgs,
-            OPTS,
-            None,
-            |_| {},
-        )
-        .await
-        .expect_err("malformed");
+    let e = stream_error("broken").await;
     assert!(matches!(e, LlmError::BadReply { .. }), "{e}");
-    let e = client
-        .chat_stream(&endpoint(&url, "ollama"), "cut", &msgs, OPTS, None, |_| {})
-        .await
-        .expect_err("cut");
+    let e = stream_error("cut").await;
     assert!(e.to_string().contains("ended before"), "{e}");
 }
 
 #[tokio::test]
 async fn a_stream_without_newlines_is_cut_off_at_the_line_limit() {
-    let (url, _) = server().await;
-    let client = LlmClient::new().expect("client");
-    let msgs = [ChatMessage::new("user", "hello")];
-    let e = client
-        .chat_stream(
-            &endpoint(&url, "ollama"),
-            "endless-line",
-            &msgs,
-            OPTS,
-            None,
-            |_| {},
-        )
-        .await
-        .expect_err("endless line");
+    let e = stream_error("endless-line").await;
     assert!(
         matches!(&e, LlmError::BadReply { why, .. } if why.contains("longer than 1024 KiB")),
         "{e}"
