@@ -75,10 +75,6 @@ impl Guard {
         &self.hosts
     }
 
-    pub fn own_uid(&self) -> u32 {
-        self.own_uid
-    }
-
     fn host_ok(&self, headers: &HeaderMap) -> bool {
         headers
             .get(header::HOST)

@@ -27,21 +27,10 @@ pub fn canonical(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// The uid of the process that owns the client socket of a connection to `server`. `None`
-/// when the kernel has no such socket (it closed already).
-pub fn client_uid(client: SocketAddr, server: SocketAddr) -> Option<u32> {
-    let (client, server) = (canonical(client), canonical(server));
-    match netlink_client_uid(client, server) {
-        Ok(uid) => uid,
-        Err(e) => {
-            tracing::debug!(error = %e, "sock_diag unavailable; reading /proc/net/tcp");
-            proc_client_uid(Path::new("/proc"), client, server)
-        }
-    }
-}
-
-/// As [`client_uid`], without the fallback: microseconds, so callers on an async runtime may
-/// call it inline and take the slow `/proc` path elsewhere when it fails.
+/// The uid of the process that owns the client socket of a connection to `server`;
+/// `Ok(None)` when the kernel has no such socket (it closed already). Microseconds, so callers
+/// on an async runtime may call it inline; on `Err` (no `inet_diag` in this kernel) the
+/// fallback is [`proc_client_uid`], which reads the whole socket table.
 pub fn netlink_client_uid(client: SocketAddr, server: SocketAddr) -> nix::Result<Option<u32>> {
     sock_diag_uid(canonical(client), canonical(server))
 }
@@ -274,7 +263,7 @@ mod tests {
             let (l, c) = real_pair(listen);
             let (client, server) = (c.local_addr().expect("addr"), l.local_addr().expect("addr"));
             assert_eq!(sock_diag_uid(client, server), Ok(Some(me)), "{listen}");
-            assert_eq!(client_uid(client, server), Some(me), "{listen}");
+            assert_eq!(netlink_client_uid(client, server), Ok(Some(me)), "{listen}");
             assert_eq!(
                 proc_client_uid(Path::new("/proc"), client, server),
                 Some(me),
@@ -298,8 +287,8 @@ mod tests {
         let local = _s.local_addr().expect("local");
         assert_eq!(canonical(seen), c.local_addr().expect("addr"));
         assert_eq!(
-            client_uid(seen, local),
-            Some(nix::unistd::geteuid().as_raw())
+            netlink_client_uid(seen, local),
+            Ok(Some(nix::unistd::geteuid().as_raw()))
         );
     }
 }

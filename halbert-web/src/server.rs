@@ -195,7 +195,12 @@ pub async fn serve_with(
 /// Writes a whole HTTP answer and closes, without reading a request: for connections that
 /// are refused before hyper sees them.
 async fn refuse(mut stream: TcpStream, e: crate::api::ApiError) {
-    let body = serde_json::json!({"detail": e.detail, "code": e.code}).to_string();
+    let body = serde_json::to_string(&crate::api::ErrorBody {
+        detail: e.detail,
+        code: e.code.to_owned(),
+        action: None,
+    })
+    .unwrap_or_default();
     let head = format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         e.status.as_u16(),

@@ -154,18 +154,10 @@ pub async fn config(
     ApiJson(req): ApiJson<ConfigChatRequest>,
 ) -> Result<Json<ConfigChatResponse>, ApiError> {
     if req.message.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "message must not be empty",
-        ));
+        return Err(super::invalid("message must not be empty"));
     }
     if req.file_content.len() > MAX_FILE {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "file_content is larger than 512 KiB",
-        ));
+        return Err(super::invalid("file_content is larger than 512 KiB"));
     }
     let settings = st.models.get();
     let (model_type, assignment) = match (settings.role("specialist"), settings.role("guide")) {
@@ -531,24 +523,17 @@ pub async fn send(
 ) -> Result<Json<ChatSendResponse>, ApiError> {
     use super::ws::encode;
     let t0 = std::time::Instant::now();
-    let invalid = |m: &str| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            m.to_owned(),
-        )
-    };
     if req.message.trim().is_empty() {
-        return Err(invalid("message must not be empty"));
+        return Err(super::invalid("message must not be empty"));
     }
     let persona = req.persona.clone().unwrap_or_else(|| "guide".into());
     if !["guide", "coder"].contains(&persona.as_str()) {
-        return Err(invalid("persona must be guide or coder"));
+        return Err(super::invalid("persona must be guide or coder"));
     }
     let request_id = match &req.request_id {
         Some(r) if valid_request_id(r) => r.clone(),
         Some(_) => {
-            return Err(invalid(
+            return Err(super::invalid(
                 "request_id must be 1 to 64 letters, digits, '-' or '_'",
             ));
         }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bounds::{self, Bounded, Kind};
 
-use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
+use super::{ApiError, ApiJson, AppState, ErrorBody, blocking, invalid};
 use crate::memory::{CONVERSATIONS, EMBEDDING, Entry, MemoryError, Scalar};
 
 impl From<MemoryError> for ApiError {
@@ -35,14 +35,6 @@ impl From<MemoryError> for ApiError {
             }
         }
     }
-}
-
-fn invalid(m: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        m.to_owned(),
-    )
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

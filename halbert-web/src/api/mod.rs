@@ -201,11 +201,7 @@ fn decode_unbounded<T: DeserializeOwned>(
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Data => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                format!("invalid request body: {e}"),
-            ),
+            Category::Data => invalid(format!("invalid request body: {e}")),
             _ => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_json",

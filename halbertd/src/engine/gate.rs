@@ -16,8 +16,9 @@ impl Engine {
     /// written (a full disk) does not keep halbertd from starting: its intent stays without an
     /// outcome, and the next start tries again.
     pub(super) fn reconcile(&self) {
-        for d in self.audit.take_dangling() {
-            let sm = self.guardrails.get();
+        let dangling = self.audit.take_dangling();
+        let sm = self.guardrails.get();
+        for d in dangling {
             let found = if sm.active {
                 format!("safe mode is on ({})", sm.reason)
             } else {
