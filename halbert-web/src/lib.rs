@@ -22,4 +22,3 @@ pub mod sandbox;
 pub mod server;
 pub mod store;
 pub mod tools;
-pub mod workers;

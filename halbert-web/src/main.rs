@@ -15,7 +15,7 @@ use halbert_web::daemon::Daemon;
 use halbert_web::feed::StatusFeed;
 use halbert_web::guard::Guard;
 use halbert_web::sandbox::{self, Mode, Policy};
-use halbert_web::workers::Workers;
+use halbert_workers::Workers;
 use tokio_util::sync::CancellationToken;
 
 const USAGE: &str = "\

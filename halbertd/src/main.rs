@@ -181,17 +181,35 @@ fn notify(states: &[sd_notify::NotifyState]) {
     }
 }
 
-fn status_line(engine: &Engine, authz: &str, socket: &str) -> String {
+fn status_line(
+    engine: &Engine,
+    authz: &str,
+    socket: &str,
+    workers: &halbert_workers::Workers,
+) -> String {
     let sm = engine.safe_mode();
     let safe = if sm.active {
         format!("safe mode ON ({})", sm.reason)
     } else {
         "safe mode off".into()
     };
-    format!(
+    // A worker that stopped on its own (discovery, audit summary) is named, so that
+    // `systemctl status halbertd` shows it without a look at the journal.
+    let stopped: Vec<String> = workers
+        .statuses()
+        .into_iter()
+        .filter(|(_, state)| state != "running")
+        .map(|(name, state)| format!("worker {name} {state}"))
+        .collect();
+    let mut line = format!(
         "serving on {socket}; {safe}; authorization {authz}; {} status streams",
         engine.watchers()
-    )
+    );
+    for w in stopped {
+        line.push_str("; ");
+        line.push_str(&w);
+    }
+    line
 }
 
 fn serve(a: &Args) -> Result<()> {
@@ -220,32 +238,35 @@ fn serve(a: &Args) -> Result<()> {
         let token = CancellationToken::new();
         let server = tokio::spawn(halbertd::server::serve(listener, engine.clone(), token.clone().cancelled_owned()));
 
+        // Background work runs as named workers under the server's token, so a shutdown
+        // waits for all of it within the deadline and a failed loop is logged by name.
+        let workers = halbert_workers::Workers::new(token.clone());
         let authz = engine.authorization_health().await;
-        let line = status_line(&engine, authz.as_str(), &socket_name);
+        let line = status_line(&engine, authz.as_str(), &socket_name, &workers);
         notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&line)]);
         tracing::info!(status = %line, "ready");
 
-        // Worker "status-line": keeps systemd's STATUS= current until shutdown.
-        let status_worker = {
-            let (engine, token, socket_name) = (engine.clone(), token.clone(), socket_name.clone());
-            tokio::spawn(async move {
+        // "status-line": keeps systemd's STATUS= current until shutdown.
+        {
+            let (engine, socket_name, all) = (engine.clone(), socket_name.clone(), workers.clone());
+            workers.spawn("status-line", move |token| async move {
                 loop {
                     tokio::select! {
-                        _ = token.cancelled() => break,
+                        _ = token.cancelled() => return Ok(()),
                         _ = engine.changed() => {}
                         _ = tokio::time::sleep(STATUS_EVERY) => {}
                     }
                     let authz = engine.authorization_health().await;
-                    notify(&[sd_notify::NotifyState::Status(&status_line(&engine, authz.as_str(), &socket_name))]);
+                    notify(&[sd_notify::NotifyState::Status(&status_line(&engine, authz.as_str(), &socket_name, &all))]);
                 }
-            })
-        };
+            });
+        }
 
-        // Worker "audit-summary": writes what the refusal rate limit held back, once a minute
-        // and at shutdown, so the log always says how much it left out.
-        let audit_worker = {
-            let (engine, token) = (engine.clone(), token.clone());
-            tokio::spawn(async move {
+        // "audit-summary": writes what the refusal rate limit held back, once a minute and at
+        // shutdown, so the log always says how much it left out.
+        {
+            let engine = engine.clone();
+            workers.spawn("audit-summary", move |token| async move {
                 loop {
                     tokio::select! {
                         _ = token.cancelled() => break,
@@ -254,31 +275,32 @@ fn serve(a: &Args) -> Result<()> {
                     engine.flush_suppressed().await;
                 }
                 engine.flush_suppressed().await;
-            })
-        };
+                Ok(())
+            });
+        }
 
-        // Worker "discovery": scans what was never scanned right away (a restart serves the
+        // "discovery": scans what was never scanned right away (a restart serves the
         // persisted results at once), then everything every RESCAN_EVERY.
-        let discovery_worker = {
-            let (engine, token) = (engine.clone(), token.clone());
-            tokio::spawn(async move {
+        {
+            let engine = engine.clone();
+            workers.spawn("discovery", move |token| async move {
                 let mut kinds = engine.never_scanned();
                 loop {
                     if !kinds.is_empty() {
                         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
                         tokio::select! {
-                            _ = token.cancelled() => break,
+                            _ = token.cancelled() => return Ok(()),
                             _ = engine.scan_now(&kinds, &tx) => {}
                         }
                     }
                     tokio::select! {
-                        _ = token.cancelled() => break,
+                        _ = token.cancelled() => return Ok(()),
                         _ = tokio::time::sleep(RESCAN_EVERY) => {}
                     }
                     kinds = halbertd::discovery::Kind::ALL.to_vec();
                 }
-            })
-        };
+            });
+        }
 
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
@@ -286,14 +308,12 @@ fn serve(a: &Args) -> Result<()> {
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
         }
         notify(&[sd_notify::NotifyState::Stopping]);
-        token.cancel();
-        let drained = tokio::time::timeout(SHUTDOWN_DEADLINE, async {
-            let _ = status_worker.await;
-            let _ = audit_worker.await;
-            let _ = discovery_worker.await;
-            server.await
-        })
-        .await;
+        let started = std::time::Instant::now();
+        if !workers.shutdown(SHUTDOWN_DEADLINE).await {
+            tracing::warn!(workers = ?workers.statuses(), "workers still running at the shutdown deadline");
+        }
+        let left = SHUTDOWN_DEADLINE.saturating_sub(started.elapsed());
+        let drained = tokio::time::timeout(left, server).await;
         match drained {
             Ok(Ok(Ok(()))) => tracing::info!("halbertd stopped"),
             Ok(Ok(Err(e))) => tracing::error!(error = %e, "server ended with an error"),

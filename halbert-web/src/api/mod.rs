@@ -34,7 +34,7 @@ use crate::daemon::{Daemon, DaemonError};
 use crate::feed::StatusFeed;
 use crate::guard::{self, Guard};
 use crate::sandbox;
-use crate::workers::Workers;
+use halbert_workers::Workers;
 
 pub use docs::ApiDoc;
 

@@ -2,10 +2,9 @@
 //! the common tools (borg/borgmatic, restic, rclone, timeshift, snapper, btrbk, sanoid,
 //! rsnapshot, kopia).
 
-use std::collections::HashMap;
-
 use super::{Action, Item, Kind, ScanCtx, ScanError, Status, slug};
 use crate::host::HostRoot;
+use crate::systemd::{Iface, prop};
 
 /// Tools recognized in cron lines and unit names, with their display names.
 const TOOLS: &[(&str, &str)] = &[
@@ -185,38 +184,23 @@ fn cron_items(root: &HostRoot) -> Vec<Item> {
 }
 
 async fn timer_items(ctx: &ScanCtx) -> Vec<Item> {
-    let Some(bus) = &ctx.bus else {
+    let Some(sd) = &ctx.systemd else {
         return Vec::new();
     };
-    let Ok(units) = super::list_units(bus).await else {
+    let Ok(units) = sd.list_units().await else {
         return Vec::new();
     };
     let mut items = Vec::new();
-    for u in units.iter().filter(|u| u.0.ends_with(".timer")) {
-        let short = u.0.trim_end_matches(".timer");
+    for u in units.iter().filter(|u| u.name.ends_with(".timer")) {
+        let short = u.name.trim_end_matches(".timer");
         let Some((tool, label)) = tool_of(&short.replace(['-', '_', '@', '.'], " ")) else {
             continue;
         };
-        let props: HashMap<String, zbus::OwnedVariant> = match bus
-            .call_method(
-                Some("org.freedesktop.systemd1"),
-                &u.6,
-                Some("org.freedesktop.DBus.Properties"),
-                "GetAll",
-                &("org.freedesktop.systemd1.Timer",),
-            )
+        let props = sd
+            .properties(&u.path, Iface::Timer)
             .await
-        {
-            Ok(m) => m.body().deserialize().unwrap_or_default(),
-            Err(_) => HashMap::new(),
-        };
-        let usec = |k: &str| {
-            props
-                .get(k)
-                .and_then(|v| v.try_clone().ok())
-                .and_then(|v| u64::try_from(v).ok())
-                .filter(|&t| t > 0 && t != u64::MAX)
-        };
+            .unwrap_or_default();
+        let usec = |k: &str| prop::<u64>(&props, k).filter(|&t| t > 0 && t != u64::MAX);
         let iso = |t: Option<u64>| {
             t.and_then(|t| time::OffsetDateTime::from_unix_timestamp((t / 1_000_000) as i64).ok())
                 .and_then(|d| {
@@ -225,8 +209,8 @@ async fn timer_items(ctx: &ScanCtx) -> Vec<Item> {
                 })
         };
         let service = format!("{short}.service");
-        let result = super::unit_active_state(bus, &service).await;
-        let (status, detail) = match (u.3.as_str(), result.as_deref()) {
+        let result = sd.active_state(&service).await;
+        let (status, detail) = match (u.active_state.as_str(), result.as_deref()) {
             (_, Some("failed")) => (Status::Failed, "Last run failed".to_owned()),
             ("active", _) => (Status::Healthy, "Scheduled".to_owned()),
             (s, _) => (Status::Stopped, s.to_owned()),
@@ -234,15 +218,15 @@ async fn timer_items(ctx: &ScanCtx) -> Vec<Item> {
         let mut it = Item::new(
             Kind::Backup,
             format!("backup-timer-{}", slug(short)),
-            u.0.clone(),
+            u.name.clone(),
             format!("{label} Backup: {short}"),
         )
         .status(status, detail);
         it.icon = "archive".into();
         it.source = "systemd D-Bus".into();
-        it.description = u.1.clone();
+        it.description = u.description.clone();
         it.set("tool", tool);
-        it.set("schedule", u.0.clone());
+        it.set("schedule", u.name.clone());
         it.set("last_run", iso(usec("LastTriggerUSec")));
         it.set("next_run", iso(usec("NextElapseUSecRealtime")));
         it.set("service", service);

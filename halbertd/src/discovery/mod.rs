@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::exec::Tools;
 use crate::host::HostRoot;
+use crate::systemd::Systemd;
 
 /// The discovery types, in the order the API lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -209,12 +210,12 @@ pub fn slug(s: &str) -> String {
     if t.is_empty() { "root".into() } else { t }
 }
 
-/// What scanners get: the host root, the tool runner, and the system bus when there is one.
+/// What scanners get: the host root, the tool runner, and systemd when the system bus answers.
 #[derive(Debug, Clone)]
 pub struct ScanCtx {
     pub root: HostRoot,
     pub tools: std::sync::Arc<dyn Tools>,
-    pub bus: Option<zbus::Connection>,
+    pub systemd: Option<Systemd>,
     /// Caps every tool's timeout (tests use short ones); `None` keeps each tool's own.
     pub tool_timeout: Option<Duration>,
     /// Replaces every scanner's own timeout ([`Kind::timeout`]) when set.
@@ -222,15 +223,11 @@ pub struct ScanCtx {
 }
 
 impl ScanCtx {
-    pub fn new(
-        root: HostRoot,
-        tools: std::sync::Arc<dyn Tools>,
-        bus: Option<zbus::Connection>,
-    ) -> Self {
+    pub fn new(root: HostRoot, tools: std::sync::Arc<dyn Tools>, systemd: Option<Systemd>) -> Self {
         Self {
             root,
             tools,
-            bus,
+            systemd,
             tool_timeout: None,
             scanner_timeout: None,
         }
@@ -266,62 +263,6 @@ pub async fn scan(kind: Kind, ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
         Kind::Security => security::scan(ctx).await,
         Kind::Backup => backup::scan(ctx).await,
     }
-}
-
-/// One row of systemd's `ListUnits`: name, description, load, active and sub state, followed
-/// unit, object path, job id, job type, job path.
-pub type UnitRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    zbus::OwnedObjectPath,
-    u32,
-    String,
-    zbus::OwnedObjectPath,
-);
-
-/// Every unit systemd has loaded, in one call.
-pub async fn list_units(bus: &zbus::Connection) -> Result<Vec<UnitRow>, zbus::Error> {
-    bus.call_method(
-        Some("org.freedesktop.systemd1"),
-        "/org/freedesktop/systemd1",
-        Some("org.freedesktop.systemd1.Manager"),
-        "ListUnits",
-        &(),
-    )
-    .await?
-    .body()
-    .deserialize()
-}
-
-/// The ActiveState of a unit, or `None` when systemd does not know it.
-pub async fn unit_active_state(bus: &zbus::Connection, unit: &str) -> Option<String> {
-    let reply = bus
-        .call_method(
-            Some("org.freedesktop.systemd1"),
-            "/org/freedesktop/systemd1",
-            Some("org.freedesktop.systemd1.Manager"),
-            "GetUnit",
-            &(unit,),
-        )
-        .await
-        .ok()?;
-    let path: zbus::OwnedObjectPath = reply.body().deserialize().ok()?;
-    let reply = bus
-        .call_method(
-            Some("org.freedesktop.systemd1"),
-            &path,
-            Some("org.freedesktop.DBus.Properties"),
-            "Get",
-            &("org.freedesktop.systemd1.Unit", "ActiveState"),
-        )
-        .await
-        .ok()?;
-    let v: zbus::OwnedVariant = reply.body().deserialize().ok()?;
-    String::try_from(v).ok()
 }
 
 /// Ids must be unique across the whole set; a scanner bug must not silently hide an item.

@@ -469,8 +469,8 @@ async fn firewall_items(ctx: &ScanCtx) -> Vec<Item> {
         items.push(it);
     }
     if root.path("/etc/firewalld").is_dir() {
-        let state = match &ctx.bus {
-            Some(bus) => super::unit_active_state(bus, "firewalld.service").await,
+        let state = match &ctx.systemd {
+            Some(sd) => sd.active_state("firewalld.service").await,
             None => None,
         };
         let active = state.as_deref() == Some("active");

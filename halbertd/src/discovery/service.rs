@@ -6,16 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
-use zbus::OwnedVariant as OwnedValue;
 
-use super::{Action, Item, Kind, ScanCtx, ScanError, Status, UnitRow, list_units};
+use super::{Action, Item, Kind, ScanCtx, ScanError, Status};
 use crate::host::HostRoot;
+use crate::systemd::{Iface, Props, Systemd, SystemdError, UnitFile, UnitRow, prop};
 
-const DEST: &str = "org.freedesktop.systemd1";
-const MANAGER: &str = "org.freedesktop.systemd1.Manager";
-
-fn bus_err(what: &str) -> impl FnOnce(zbus::Error) -> ScanError + '_ {
-    move |e| ScanError::Failed(format!("systemd D-Bus {what}: {e}"))
+fn failed(e: SystemdError) -> ScanError {
+    ScanError::Failed(e.to_string())
 }
 
 /// Services whose failure takes the machine's management or logging with it.
@@ -182,16 +179,6 @@ fn install_source(path: &str) -> &'static str {
     }
 }
 
-pub(crate) fn prop<T: TryFrom<OwnedValue>>(
-    props: &HashMap<String, OwnedValue>,
-    key: &str,
-) -> Option<T> {
-    props
-        .get(key)
-        .and_then(|v| v.try_clone().ok())
-        .and_then(|v| T::try_from(v).ok())
-}
-
 /// Where unit files and their enablement symlinks live; a change to any of them (or to one of
 /// their `.wants`/`.requires`/`.d` subdirectories) changes what `ListUnitFiles` would say.
 const UNIT_DIRS: &[&str] = &[
@@ -230,14 +217,14 @@ fn unit_dirs_fingerprint(root: &HostRoot) -> Vec<(String, Option<std::time::Syst
     out
 }
 
-type UnitFiles = Arc<Vec<(String, String)>>;
+type UnitFiles = Arc<Vec<UnitFile>>;
 type UnitFilesCache = Mutex<Option<(Vec<(String, Option<std::time::SystemTime>)>, UnitFiles)>>;
 
 /// `ListUnitFiles` makes systemd walk every unit directory (a third of a second on a small
 /// system), so its answer is kept until a unit directory changes.
 static UNIT_FILES: UnitFilesCache = Mutex::new(None);
 
-async fn unit_files(bus: &zbus::Connection, root: &HostRoot) -> Result<UnitFiles, ScanError> {
+async fn unit_files(sd: &Systemd, root: &HostRoot) -> Result<UnitFiles, ScanError> {
     let fp = unit_dirs_fingerprint(root);
     if let Some((seen, files)) = UNIT_FILES
         .lock()
@@ -247,48 +234,41 @@ async fn unit_files(bus: &zbus::Connection, root: &HostRoot) -> Result<UnitFiles
     {
         return Ok(files.clone());
     }
-    let patterns: (Vec<&str>, Vec<&str>) = (vec![], vec!["*.service"]);
-    let files: Vec<(String, String)> = bus
-        .call_method(
-            Some(DEST),
-            "/org/freedesktop/systemd1",
-            Some(MANAGER),
-            "ListUnitFilesByPatterns",
-            &patterns,
-        )
-        .await
-        .map_err(bus_err("ListUnitFilesByPatterns"))?
-        .body()
-        .deserialize()
-        .map_err(bus_err("ListUnitFilesByPatterns reply"))?;
-    let files = Arc::new(files);
+    let files = Arc::new(sd.list_unit_files(&["*.service"]).await.map_err(failed)?);
     *UNIT_FILES.lock().unwrap_or_else(|p| p.into_inner()) = Some((fp, files.clone()));
     Ok(files)
 }
 
-/// A service to report: name, description, ActiveState, SubState and its properties.
-type Row = (String, String, String, String, HashMap<String, OwnedValue>);
+/// A service to report: a loaded unit with its Service properties, or an installed unit file
+/// systemd has not loaded (no properties).
+struct Row {
+    name: String,
+    description: String,
+    active: String,
+    sub: String,
+    props: Props,
+}
 
 pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
-    let bus = ctx
-        .bus
+    let sd = ctx
+        .systemd
         .as_ref()
         .ok_or_else(|| ScanError::Failed("the system bus is not reachable".into()))?;
-    let units: Vec<UnitRow> = list_units(bus).await.map_err(bus_err("ListUnits"))?;
-    let files = unit_files(bus, &ctx.root).await?;
+    let units: Vec<UnitRow> = sd.list_units().await.map_err(failed)?;
+    let files = unit_files(sd, &ctx.root).await?;
     let file_state: HashMap<String, (String, String)> = files
         .iter()
-        .filter_map(|(path, state)| {
+        .filter_map(|f| {
             Some((
-                path.rsplit('/').next()?.to_owned(),
-                (path.clone(), state.clone()),
+                f.path.rsplit('/').next()?.to_owned(),
+                (f.path.clone(), f.state.clone()),
             ))
         })
         .collect();
 
     let services: Vec<UnitRow> = units
         .into_iter()
-        .filter(|u| u.0.ends_with(".service") && u.2 != "not-found")
+        .filter(|u| u.name.ends_with(".service") && u.load_state != "not-found")
         .collect();
     // Properties (memory, main pid, result, type) only matter for units that run or failed;
     // systemd answers one call at a time, so skipping the dead ones keeps a scan fast on
@@ -296,24 +276,13 @@ pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
     let calls: Vec<_> = services
         .iter()
         .map(|u| {
-            let path = u.6.clone();
-            let wanted = u.3 != "inactive";
+            let wanted = u.active_state != "inactive";
             async move {
                 if !wanted {
-                    return HashMap::new();
+                    return Props::new();
                 }
-                let reply = bus
-                    .call_method(
-                        Some(DEST),
-                        &path,
-                        Some("org.freedesktop.DBus.Properties"),
-                        "GetAll",
-                        &("org.freedesktop.systemd1.Service",),
-                    )
-                    .await;
-                reply
-                    .ok()
-                    .and_then(|m| m.body().deserialize::<HashMap<String, OwnedValue>>().ok())
+                sd.properties(&u.path, Iface::Service)
+                    .await
                     .unwrap_or_default()
             }
         })
@@ -328,28 +297,38 @@ pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
     let mut rows: Vec<Row> = services
         .iter()
         .zip(props)
-        .map(|(u, p)| (u.0.clone(), u.1.clone(), u.3.clone(), u.4.clone(), p))
+        .map(|(u, props)| Row {
+            name: u.name.clone(),
+            description: u.description.clone(),
+            active: u.active_state.clone(),
+            sub: u.sub_state.clone(),
+            props,
+        })
         .collect();
     let mut unloaded: Vec<&String> = file_state
         .keys()
         .filter(|n| {
-            n.ends_with(".service") && !n.contains("@.") && !services.iter().any(|u| &u.0 == *n)
+            n.ends_with(".service") && !n.contains("@.") && !services.iter().any(|u| &u.name == *n)
         })
         .collect();
     unloaded.sort();
-    rows.extend(unloaded.into_iter().map(|n| {
-        (
-            n.clone(),
-            String::new(),
-            "inactive".into(),
-            "dead".into(),
-            HashMap::new(),
-        )
+    rows.extend(unloaded.into_iter().map(|n| Row {
+        name: n.clone(),
+        description: String::new(),
+        active: "inactive".into(),
+        sub: "dead".into(),
+        props: Props::new(),
     }));
 
     let mut items = Vec::with_capacity(rows.len());
-    for (name, description, active, sub, p) in rows {
-        let (name, description, active, sub) = (&name, &description, &active, &sub);
+    for row in rows {
+        let (name, description, active, sub, p) = (
+            &row.name,
+            &row.description,
+            &row.active,
+            &row.sub,
+            &row.props,
+        );
         let short = name.trim_end_matches(".service");
         let (status, detail) = unit_status(active, sub);
         let mut it = Item::new(
@@ -373,15 +352,15 @@ pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
         if enabled == "masked" {
             it.status_detail = "Masked".into();
         }
-        let memory: Option<u64> = prop(&p, "MemoryCurrent").filter(|&m: &u64| m != u64::MAX);
-        let cpu_ns: Option<u64> = prop(&p, "CPUUsageNSec").filter(|&c: &u64| c != u64::MAX);
+        let memory: Option<u64> = prop(p, "MemoryCurrent").filter(|&m: &u64| m != u64::MAX);
+        let cpu_ns: Option<u64> = prop(p, "CPUUsageNSec").filter(|&c: &u64| c != u64::MAX);
         it.set("service_type", "systemd");
-        it.set("unit_type", prop::<String>(&p, "Type").unwrap_or_default());
+        it.set("unit_type", prop::<String>(p, "Type").unwrap_or_default());
         it.set("enabled", enabled.clone());
         it.set("active_state", active.clone());
         it.set("sub_state", sub.clone());
-        it.set("result", prop::<String>(&p, "Result").unwrap_or_default());
-        it.set("main_pid", prop::<u32>(&p, "MainPID").unwrap_or(0));
+        it.set("result", prop::<String>(p, "Result").unwrap_or_default());
+        it.set("main_pid", prop::<u32>(p, "MainPID").unwrap_or(0));
         it.set(
             "memory_mb",
             memory.map(|m| ((m as f64 / 1048576.0) * 10.0).round() / 10.0),
@@ -407,6 +386,63 @@ pub async fn scan(ctx: &ScanCtx) -> Result<Vec<Item>, ScanError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::RecordedTools;
+    use crate::systemd::sim::{SimSystemd, SimUnit};
+
+    /// The scan against a simulated manager: loaded units with their properties, an
+    /// installed file systemd has not loaded, a template (not a service) and a masked unit.
+    #[tokio::test]
+    async fn scan_reads_units_files_and_properties_from_systemd() {
+        let sim = Arc::new(SimSystemd::new());
+        sim.add_unit(
+            "nginx.service",
+            SimUnit::new("A high performance web server", "active", "running")
+                .with(Iface::Service, "MainPID", 812u32)
+                .with(Iface::Service, "MemoryCurrent", 10_485_760u64)
+                .with(Iface::Service, "Type", "forking"),
+        );
+        sim.add_unit(
+            "ssh.service",
+            SimUnit::new("OpenBSD Secure Shell server", "failed", "failed"),
+        );
+        sim.add_unit(
+            "nginx.socket",
+            SimUnit::new("not a service", "active", "listening"),
+        );
+        sim.add_unit_file("/usr/lib/systemd/system/nginx.service", "enabled");
+        sim.add_unit_file("/etc/systemd/system/ssh.service", "masked");
+        sim.add_unit_file("/usr/lib/systemd/system/cups.service", "disabled");
+        sim.add_unit_file("/usr/lib/systemd/system/getty@.service", "enabled");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = ScanCtx::new(
+            HostRoot::new(dir.path()),
+            Arc::new(RecordedTools {
+                dir: dir.path().into(),
+            }),
+            Some(Systemd::Sim(sim)),
+        );
+        let items = scan(&ctx).await.expect("scan");
+        let names: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["nginx.service", "ssh.service", "cups.service"]);
+        let nginx = &items[0];
+        assert_eq!(nginx.status, Status::Healthy);
+        assert_eq!(nginx.data["main_pid"], 812);
+        assert_eq!(nginx.data["memory_mb"], 10.0);
+        assert_eq!(nginx.data["unit_type"], "forking");
+        assert_eq!(nginx.data["enabled"], "enabled");
+        assert_eq!(nginx.data["install_source"], "package");
+        let ssh = &items[1];
+        assert_eq!(
+            (ssh.status, ssh.status_detail.as_str()),
+            (Status::Failed, "Masked")
+        );
+        assert_eq!(ssh.data["is_critical"], true);
+        let cups = &items[2];
+        assert_eq!(
+            (cups.status, cups.data["enabled"].as_str()),
+            (Status::Stopped, Some("disabled"))
+        );
+    }
 
     #[test]
     fn statuses() {

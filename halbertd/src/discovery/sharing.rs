@@ -132,8 +132,8 @@ async fn samba_items(ctx: &ScanCtx) -> Vec<Item> {
     let Ok(text) = ctx.root.read_to_string("/etc/samba/smb.conf") else {
         return Vec::new();
     };
-    let smbd = match &ctx.bus {
-        Some(bus) => super::unit_active_state(bus, "smbd.service").await,
+    let smbd = match &ctx.systemd {
+        Some(sd) => sd.active_state("smbd.service").await,
         None => None,
     };
     let running = smbd.as_deref() == Some("active");

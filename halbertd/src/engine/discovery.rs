@@ -54,7 +54,7 @@ impl Engine {
         let ctx = ScanCtx::new(
             self.root.clone(),
             self.tools.clone(),
-            self.authz.bus().await,
+            self.systemd().await.ok(),
         );
         self.discovery.scan(kinds, &ctx, progress).await;
     }

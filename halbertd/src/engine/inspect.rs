@@ -16,8 +16,8 @@ impl Engine {
     ) -> Result<inspect::units::ServiceState, EngineError> {
         self.check_read(caller)?;
         let unit = inspect::unit_name(unit)?;
-        let bus = self.system_bus().await?;
-        Ok(inspect::units::service_status(&bus, &unit).await?)
+        let sd = self.systemd().await?;
+        Ok(inspect::units::service_status(&sd, &unit).await?)
     }
 
     /// Running services whose name contains `filter`: at most 100, and how many matched.
@@ -28,8 +28,8 @@ impl Engine {
     ) -> Result<(Vec<inspect::units::RunningService>, usize), EngineError> {
         self.check_read(caller)?;
         let filter = inspect::search_term(filter, "filter")?;
-        let bus = self.system_bus().await?;
-        Ok(inspect::units::running_services(&bus, &filter).await?)
+        let sd = self.systemd().await?;
+        Ok(inspect::units::running_services(&sd, &filter).await?)
     }
 
     /// A unit's newest journal lines. Reading logs for someone needs polkit's
@@ -80,12 +80,5 @@ impl Engine {
         let root = self.root.clone();
         let h = blocking(move || inspect::host::read(&root)).await?;
         Ok(self.host_info.get_or_init(|| h).clone())
-    }
-
-    async fn system_bus(&self) -> Result<zbus::Connection, EngineError> {
-        self.authz
-            .bus()
-            .await
-            .ok_or_else(|| EngineError::Unavailable("the system bus is not reachable".into()))
     }
 }

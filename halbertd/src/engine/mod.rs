@@ -16,9 +16,11 @@ use crate::gate::audit::{self, AuditLog, Outcome, RefusalLimiter};
 use crate::gate::authz::{Authority, AuthzError, Health};
 use crate::gate::safe_mode::{Guardrails, GuardrailsError, SafeModeState};
 use crate::host::HostRoot;
+use crate::host::bus::SystemBus;
 use crate::inspect::InspectError;
 use crate::peer::Caller;
 use crate::status::{Snapshot, StatusReader};
+use crate::systemd::Systemd;
 
 mod discovery;
 mod gate;
@@ -147,6 +149,9 @@ pub struct Engine {
     audit: AuditLog,
     refusals: RefusalLimiter,
     authz: Authority,
+    bus: Arc<SystemBus>,
+    /// Stands in for systemd on the bus in unit tests ([`Engine::with_systemd`]).
+    systemd: Option<Systemd>,
     watchers: AtomicUsize,
     host_info: std::sync::OnceLock<crate::inspect::host::HostInfo>,
     /// Woken after every mutation that changed something, so the daemon can refresh its
@@ -185,6 +190,7 @@ impl Engine {
         // Take the first CPU sample now, so the first status has a baseline that is not the
         // average since boot. A failure here shows up again, with context, in the first RPC.
         let _ = status.read();
+        let bus = Arc::new(SystemBus::new());
         let engine = Self {
             status,
             root,
@@ -193,7 +199,9 @@ impl Engine {
             guardrails: Guardrails::load(state_dir)?,
             audit: AuditLog::open(&state_dir.join("audit"))?,
             refusals: RefusalLimiter::default(),
-            authz: Authority::new(),
+            authz: Authority::new(bus.clone()),
+            bus,
+            systemd: None,
             watchers: AtomicUsize::new(0),
             host_info: std::sync::OnceLock::new(),
             changed: tokio::sync::Notify::new(),
@@ -228,6 +236,25 @@ impl Engine {
 
     pub fn check_read(&self, caller: &Caller) -> Result<(), EngineError> {
         Ok(self.authz.check_read(caller)?)
+    }
+
+    /// Answers every systemd question from `sd` instead of PID 1 on the system bus (unit
+    /// tests with [`crate::systemd::sim::SimSystemd`]).
+    pub fn with_systemd(mut self, sd: Systemd) -> Self {
+        self.systemd = Some(sd);
+        self
+    }
+
+    /// systemd: the simulated one when set, else PID 1 over the shared system bus.
+    pub(crate) async fn systemd(&self) -> Result<Systemd, EngineError> {
+        if let Some(sd) = &self.systemd {
+            return Ok(sd.clone());
+        }
+        self.bus
+            .get()
+            .await
+            .map(Systemd::Bus)
+            .map_err(|e| EngineError::Unavailable(e.to_string()))
     }
 }
 

@@ -6,11 +6,12 @@
 //! `degraded` — never a silent allow.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use zbus::Variant as Value;
 
+use crate::host::bus::{BusError, SystemBus};
 use crate::peer::Caller;
 
 /// Members may use the read-only RPCs.
@@ -67,6 +68,8 @@ impl Health {
 enum PolkitError {
     #[error("system bus: {0}")]
     Bus(#[from] zbus::Error),
+    #[error(transparent)]
+    Connect(#[from] BusError),
     #[error("polkit did not answer within {0:?}")]
     Timeout(Duration),
 }
@@ -74,16 +77,17 @@ enum PolkitError {
 #[derive(Debug)]
 pub struct Authority {
     own_uid: u32,
-    bus: tokio::sync::Mutex<Option<zbus::Connection>>,
+    bus: Arc<SystemBus>,
     /// Result and time of the last contact with polkit.
     last: Mutex<Option<(Instant, Health)>>,
 }
 
 impl Authority {
-    pub fn new() -> Self {
+    /// An authority asking polkit over `bus` (shared with the rest of halbertd).
+    pub fn new(bus: Arc<SystemBus>) -> Self {
         Self {
             own_uid: nix::unistd::geteuid().as_raw(),
-            bus: tokio::sync::Mutex::new(None),
+            bus,
             last: Mutex::new(None),
         }
     }
@@ -176,23 +180,6 @@ impl Authority {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), h));
     }
 
-    /// The shared system-bus connection, for other D-Bus clients in halbertd (discovery).
-    pub async fn bus(&self) -> Option<zbus::Connection> {
-        self.connection().await.ok()
-    }
-
-    async fn connection(&self) -> Result<zbus::Connection, PolkitError> {
-        let mut g = self.bus.lock().await;
-        if let Some(c) = g.as_ref() {
-            return Ok(c.clone());
-        }
-        let c = tokio::time::timeout(POLKIT_TIMEOUT, zbus::Connection::system())
-            .await
-            .map_err(|_| PolkitError::Timeout(POLKIT_TIMEOUT))??;
-        *g = Some(c.clone());
-        Ok(c)
-    }
-
     /// Runs one bus call; a failure drops the cached connection so the next call reconnects
     /// (the bus may have restarted).
     async fn call<B>(
@@ -204,7 +191,7 @@ impl Authority {
     where
         B: serde::Serialize + zbus::zvariant::DynamicType,
     {
-        let conn = self.connection().await?;
+        let conn = self.bus.get().await?;
         let fut = conn.call_method(
             Some("org.freedesktop.PolicyKit1"),
             "/org/freedesktop/PolicyKit1/Authority",
@@ -217,7 +204,7 @@ impl Authority {
             Ok(Err(e)) => PolkitError::Bus(e),
             Err(_) => PolkitError::Timeout(POLKIT_TIMEOUT),
         };
-        *self.bus.lock().await = None;
+        self.bus.reset().await;
         Err(res)
     }
 
@@ -257,11 +244,5 @@ impl Authority {
         let (authorized, _challenge, _details): (bool, bool, HashMap<String, String>) =
             reply.body().deserialize().map_err(PolkitError::Bus)?;
         Ok(authorized)
-    }
-}
-
-impl Default for Authority {
-    fn default() -> Self {
-        Self::new()
     }
 }

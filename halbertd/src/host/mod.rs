@@ -1,7 +1,9 @@
 //! The injectable host root: every read of `/proc`, `/sys` or `/etc` made by domain code goes
 //! through a [`HostRoot`], so parsers and scanners run unchanged against trees captured from
-//! other machines (`tests/fixtures/hosts/`).
+//! other machines (`tests/fixtures/hosts/`). The system-bus connection ([`bus::SystemBus`])
+//! lives here too: it is the other way halbertd sees the host.
 
+pub mod bus;
 pub mod statefile;
 
 use std::io;

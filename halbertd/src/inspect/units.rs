@@ -1,15 +1,19 @@
 //! One unit's state (`LoadUnit`, then the Unit and Service properties) and the running
 //! services (`ListUnits`), from systemd over D-Bus.
 
-use std::collections::HashMap;
-
-use zbus::OwnedVariant as OwnedValue;
-
 use super::InspectError;
-use crate::discovery::list_units;
-use crate::discovery::service::prop;
+use crate::systemd::{Iface, Systemd, SystemdError, prop};
 
-const DEST: &str = "org.freedesktop.systemd1";
+impl From<SystemdError> for InspectError {
+    fn from(e: SystemdError) -> Self {
+        match e {
+            SystemdError::NoSuchUnit(u) => {
+                InspectError::NotFound(format!("systemd knows no unit {u}"))
+            }
+            other => InspectError::Unavailable(other.to_string()),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceState {
@@ -35,49 +39,11 @@ pub struct RunningService {
     pub sub_state: String,
 }
 
-fn bus_err(what: &'static str) -> impl FnOnce(zbus::Error) -> InspectError {
-    move |e| InspectError::Unavailable(format!("systemd did not answer {what}: {e}"))
-}
-
-async fn get_all(
-    bus: &zbus::Connection,
-    path: &zbus::ObjectPath<'_>,
-    iface: &str,
-) -> Result<HashMap<String, OwnedValue>, InspectError> {
-    bus.call_method(
-        Some(DEST),
-        path,
-        Some("org.freedesktop.DBus.Properties"),
-        "GetAll",
-        &(iface,),
-    )
-    .await
-    .map_err(bus_err("GetAll"))?
-    .body()
-    .deserialize()
-    .map_err(|e| InspectError::Unavailable(format!("unexpected GetAll reply: {e}")))
-}
-
 /// The state of `unit` (already validated by [`super::unit_name`]). A unit systemd cannot
 /// find is [`InspectError::NotFound`].
-pub async fn service_status(
-    bus: &zbus::Connection,
-    unit: &str,
-) -> Result<ServiceState, InspectError> {
-    let path: zbus::OwnedObjectPath = bus
-        .call_method(
-            Some(DEST),
-            "/org/freedesktop/systemd1",
-            Some("org.freedesktop.systemd1.Manager"),
-            "LoadUnit",
-            &(unit,),
-        )
-        .await
-        .map_err(bus_err("LoadUnit"))?
-        .body()
-        .deserialize()
-        .map_err(|e| InspectError::Unavailable(format!("unexpected LoadUnit reply: {e}")))?;
-    let u = get_all(bus, &path, "org.freedesktop.systemd1.Unit").await?;
+pub async fn service_status(sd: &Systemd, unit: &str) -> Result<ServiceState, InspectError> {
+    let path = sd.load_unit(unit).await?;
+    let u = sd.properties(&path, Iface::Unit).await?;
     let s = |k: &str| prop::<String>(&u, k).unwrap_or_default();
     let load_state = s("LoadState");
     if load_state == "not-found" {
@@ -102,7 +68,7 @@ pub async fn service_status(
         ..Default::default()
     };
     if unit.ends_with(".service") {
-        let sv = get_all(bus, &path, "org.freedesktop.systemd1.Service").await?;
+        let sv = sd.properties(&path, Iface::Service).await?;
         st.result = prop::<String>(&sv, "Result").unwrap_or_default();
         st.main_pid = prop::<u32>(&sv, "MainPID").unwrap_or(0);
         st.restarts = prop::<u32>(&sv, "NRestarts").unwrap_or(0);
@@ -120,19 +86,21 @@ pub const MAX_LISTED: usize = 100;
 /// Running services whose name contains `filter` (lower-case; empty for all): the first
 /// [`MAX_LISTED`] by name, and how many matched.
 pub async fn running_services(
-    bus: &zbus::Connection,
+    sd: &Systemd,
     filter: &str,
 ) -> Result<(Vec<RunningService>, usize), InspectError> {
-    let mut all: Vec<RunningService> = list_units(bus)
-        .await
-        .map_err(bus_err("ListUnits"))?
+    let mut all: Vec<RunningService> = sd
+        .list_units()
+        .await?
         .into_iter()
-        .filter(|u| u.0.ends_with(".service") && u.3 == "active" && u.4 == "running")
-        .filter(|u| u.0.to_lowercase().contains(filter))
+        .filter(|u| {
+            u.name.ends_with(".service") && u.active_state == "active" && u.sub_state == "running"
+        })
+        .filter(|u| u.name.to_lowercase().contains(filter))
         .map(|u| RunningService {
-            unit: u.0,
-            description: u.1,
-            sub_state: u.4,
+            unit: u.name,
+            description: u.description,
+            sub_state: u.sub_state,
         })
         .collect();
     all.sort_by(|a, b| a.unit.cmp(&b.unit));

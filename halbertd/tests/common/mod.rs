@@ -128,7 +128,7 @@ pub struct Web {
     /// A client for [`Web::call`] (one, so connections are reused).
     pub http: reqwest::Client,
     pub stop: CancellationToken,
-    pub workers: halbert_web::workers::Workers,
+    pub workers: halbert_workers::Workers,
     pub task: JoinHandle<std::io::Result<()>>,
     _db_dir: tempfile::TempDir,
 }
@@ -202,7 +202,7 @@ pub async fn start_web_with(
     let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let stop = CancellationToken::new();
-    let workers = halbert_web::workers::Workers::new(stop.clone());
+    let workers = halbert_workers::Workers::new(stop.clone());
     let daemon = halbert_web::daemon::Daemon::new(socket);
     let feed = Arc::new(halbert_web::feed::StatusFeed::default());
     {

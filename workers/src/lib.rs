@@ -1,5 +1,7 @@
 //! Named long-running workers under one cancellation token, each with a status, stopped
-//! together within a deadline.
+//! together within a deadline. Both daemons run their background work this way (halbertd:
+//! discovery, the status line, the audit summary; halbert-web: the status feed), so that a
+//! shutdown waits for all of it and a failed loop shows up by name instead of vanishing.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -67,5 +69,37 @@ impl Workers {
         tokio::time::timeout(deadline, self.tracker.wait())
             .await
             .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn statuses_follow_the_work_and_shutdown_cancels_it() {
+        let w = Workers::new(CancellationToken::new());
+        w.spawn("waits", |t| async move {
+            t.cancelled().await;
+            Ok(())
+        });
+        w.spawn("fails", |_| async { Err("no socket".to_owned()) });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let s = w.statuses();
+        assert_eq!(s["waits"], "running");
+        assert_eq!(s["fails"], "failed: no socket");
+        assert!(w.shutdown(Duration::from_secs(5)).await);
+        assert_eq!(w.statuses()["waits"], "stopped");
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_ignores_cancellation_misses_the_deadline() {
+        let w = Workers::new(CancellationToken::new());
+        w.spawn("stubborn", |_| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(())
+        });
+        assert!(!w.shutdown(Duration::from_millis(50)).await);
+        assert_eq!(w.statuses()["stubborn"], "running");
     }
 }

@@ -1,0 +1,144 @@
+//! Everything halbertd asks systemd: the units it has loaded, the unit files installed, a
+//! unit's properties. Callers (discovery, inspect, later the service actions) get named rows
+//! ([`UnitRow`], [`UnitFile`]) and typed errors, never raw D-Bus tuples.
+//!
+//! [`Systemd`] is either the real manager on the system bus (`dbus.rs`, typed zbus proxies) or
+//! a simulated one (`sim.rs`) that unit tests fill with the units they need; the testbed runs
+//! every path against the real systemd.
+
+mod dbus;
+pub mod sim;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use zbus::{OwnedObjectPath, OwnedVariant as OwnedValue, Type};
+
+/// A unit's properties on one interface, as `GetAll` returns them.
+pub type Props = HashMap<String, OwnedValue>;
+
+/// One row of the manager's `ListUnits`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Type)]
+pub struct UnitRow {
+    pub name: String,
+    pub description: String,
+    pub load_state: String,
+    pub active_state: String,
+    pub sub_state: String,
+    /// The unit this one follows (a device alias), or empty.
+    pub followed: String,
+    pub path: OwnedObjectPath,
+    pub job_id: u32,
+    pub job_type: String,
+    pub job_path: OwnedObjectPath,
+}
+
+/// One row of the manager's `ListUnitFilesByPatterns`: the file and its enablement state.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Type)]
+pub struct UnitFile {
+    pub path: String,
+    pub state: String,
+}
+
+/// The unit interfaces whose properties halbertd reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Iface {
+    Unit,
+    Service,
+    Timer,
+}
+
+impl Iface {
+    pub fn name(self) -> &'static str {
+        match self {
+            Iface::Unit => "org.freedesktop.systemd1.Unit",
+            Iface::Service => "org.freedesktop.systemd1.Service",
+            Iface::Timer => "org.freedesktop.systemd1.Timer",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SystemdError {
+    #[error("systemd did not answer {call}: {reason}")]
+    Call { call: &'static str, reason: String },
+    #[error("systemd knows no unit {0}")]
+    NoSuchUnit(String),
+}
+
+/// The systemd manager halbertd talks to.
+#[derive(Debug, Clone)]
+pub enum Systemd {
+    /// PID 1 on the system bus.
+    Bus(zbus::Connection),
+    /// An in-memory manager for unit tests.
+    Sim(Arc<sim::SimSystemd>),
+}
+
+impl Systemd {
+    /// Every unit systemd has loaded, in one call.
+    pub async fn list_units(&self) -> Result<Vec<UnitRow>, SystemdError> {
+        match self {
+            Systemd::Bus(c) => dbus::list_units(c).await,
+            Systemd::Sim(s) => Ok(s.list_units()),
+        }
+    }
+
+    /// Installed unit files whose names match one of `patterns` (shell globs), in any state.
+    pub async fn list_unit_files(&self, patterns: &[&str]) -> Result<Vec<UnitFile>, SystemdError> {
+        match self {
+            Systemd::Bus(c) => dbus::list_unit_files(c, patterns).await,
+            Systemd::Sim(s) => Ok(s.list_unit_files(patterns)),
+        }
+    }
+
+    /// The object of `unit`, loading it from disk if systemd has not; a unit without a file
+    /// comes back with `LoadState` "not-found".
+    pub async fn load_unit(&self, unit: &str) -> Result<OwnedObjectPath, SystemdError> {
+        match self {
+            Systemd::Bus(c) => dbus::load_unit(c, unit).await,
+            Systemd::Sim(s) => Ok(s.load_unit(unit)),
+        }
+    }
+
+    /// The object of a loaded `unit`; [`SystemdError::NoSuchUnit`] when it is not loaded.
+    pub async fn get_unit(&self, unit: &str) -> Result<OwnedObjectPath, SystemdError> {
+        match self {
+            Systemd::Bus(c) => dbus::get_unit(c, unit).await,
+            Systemd::Sim(s) => s
+                .get_unit(unit)
+                .ok_or_else(|| SystemdError::NoSuchUnit(unit.to_owned())),
+        }
+    }
+
+    /// A unit's properties on `iface`.
+    pub async fn properties(
+        &self,
+        path: &OwnedObjectPath,
+        iface: Iface,
+    ) -> Result<Props, SystemdError> {
+        match self {
+            Systemd::Bus(c) => dbus::properties(c, path, iface).await,
+            Systemd::Sim(s) => Ok(s.properties(path, iface)),
+        }
+    }
+
+    /// The ActiveState of a loaded unit, or `None` when systemd does not know it or does not
+    /// answer (callers show "unknown").
+    pub async fn active_state(&self, unit: &str) -> Option<String> {
+        let path = self.get_unit(unit).await.ok()?;
+        prop(
+            &self.properties(&path, Iface::Unit).await.ok()?,
+            "ActiveState",
+        )
+    }
+}
+
+/// One property of a `GetAll` answer, converted; `None` when it is missing or of another type.
+pub fn prop<T: TryFrom<OwnedValue>>(props: &Props, key: &str) -> Option<T> {
+    props
+        .get(key)
+        .and_then(|v| v.try_clone().ok())
+        .and_then(|v| T::try_from(v).ok())
+}
