@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{Item, Kind, ScanCtx, ScanError, Status, slug};
 use crate::host::HostRoot;
-use crate::status::parse_mountinfo;
+use crate::host::mounts::parse_mountinfo;
 
 fn mount_items(root: &HostRoot) -> Vec<Item> {
     let Ok(text) = root.read_to_string("/proc/self/mountinfo") else {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{Action, Item, Kind, ScanCtx, ScanError, Status, slug};
 use crate::exec::{ToolError, ToolOutput};
 use crate::host::HostRoot;
-use crate::status::{fs_usage, parse_mountinfo, real_filesystems};
+use crate::host::mounts::{fs_usage, parse_mountinfo, real_filesystems};
 
 const SMART_TIMEOUT: Duration = Duration::from_secs(10);
 

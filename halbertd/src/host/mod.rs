@@ -1,9 +1,11 @@
 //! The injectable host root: every read of `/proc`, `/sys` or `/etc` made by domain code goes
 //! through a [`HostRoot`], so parsers and scanners run unchanged against trees captured from
 //! other machines (`tests/fixtures/hosts/`). The system-bus connection ([`bus::SystemBus`])
-//! lives here too: it is the other way halbertd sees the host.
+//! lives here too: it is the other way halbertd sees the host; and so do the parsers more than
+//! one capability reads (`mounts`).
 
 pub mod bus;
+pub mod mounts;
 pub mod statefile;
 
 use std::io;
