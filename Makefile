@@ -51,7 +51,8 @@ test-testbed: build
 # Web: new-connection-per-request throughput against a bare axum, and idle RSS after 100,000
 # stored messages.
 bench:
-	$(CARGO) build --release --example bench_discovery --example bench_chat --example bench_web -p halbertd
+	$(CARGO) build --release --example bench_discovery -p halbertd
+	$(CARGO) build --release --example bench_chat --example bench_web -p halbert-e2e
 	$(CARGO) build --release -p halbert-web --bin halbert-web
 	@echo "== chat streaming (this machine, scripted model server)"
 	$(CURDIR)/target/release/examples/bench_chat --runs 200 --chats 200

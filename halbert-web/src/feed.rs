@@ -7,13 +7,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
-use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::ws::{encode, status_view};
 use crate::daemon::Daemon;
+use crate::events::{Encoded, Event, status_view};
 
 /// Messages kept for clients that fall behind; older ones are skipped (and the client told so
 /// with `feed_lagged`). Streamed chats send one message per token, and many may run at once
@@ -26,15 +24,9 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 pub struct StatusFeed {
-    tx: broadcast::Sender<Utf8Bytes>,
-    latest: watch::Sender<Option<Utf8Bytes>>,
+    tx: broadcast::Sender<Encoded>,
+    latest: watch::Sender<Option<Encoded>>,
     connected: AtomicBool,
-}
-
-#[derive(Debug, Serialize)]
-struct DaemonStatus<'a> {
-    connected: bool,
-    detail: &'a str,
 }
 
 impl Default for StatusFeed {
@@ -48,12 +40,12 @@ impl Default for StatusFeed {
 }
 
 impl StatusFeed {
-    pub fn subscribe(&self) -> broadcast::Receiver<Utf8Bytes> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Encoded> {
         self.tx.subscribe()
     }
 
     /// The last `system_status` message, for a client that just connected.
-    pub fn latest(&self) -> Option<Utf8Bytes> {
+    pub fn latest(&self) -> Option<Encoded> {
         self.latest.borrow().clone()
     }
 
@@ -72,22 +64,22 @@ impl StatusFeed {
             } else {
                 tracing::warn!(detail, "status stream from halbertd lost");
             }
-            let _ = self.tx.send(encode(
-                "daemon_status",
-                DaemonStatus {
+            let _ = self.tx.send(
+                Event::DaemonStatus {
                     connected: up,
-                    detail,
-                },
-            ));
+                    detail: detail.to_owned(),
+                }
+                .encode(),
+            );
         }
     }
 
     /// Sends any other event (e.g. `discovery_scan`) to every connected client.
-    pub fn broadcast(&self, msg: Utf8Bytes) {
-        let _ = self.tx.send(msg);
+    pub fn broadcast(&self, event: &Event) {
+        let _ = self.tx.send(event.encode());
     }
 
-    fn publish(&self, msg: Utf8Bytes) {
+    fn publish(&self, msg: Encoded) {
         self.latest.send_replace(Some(msg.clone()));
         // No receivers is fine: nobody is watching right now.
         let _ = self.tx.send(msg);
@@ -110,7 +102,7 @@ impl StatusFeed {
                             Ok(Some(s)) => {
                                 self.set_connected(true, "");
                                 backoff = BACKOFF_MIN;
-                                self.publish(encode("system_status", status_view(&s)));
+                                self.publish(Event::SystemStatus(status_view(&s)).encode());
                             }
                             Ok(None) => break "halbertd closed the status stream".to_owned(),
                             Err(e) => break daemon.stream_error(e).to_string(),
@@ -138,7 +130,7 @@ mod tests {
         let feed = StatusFeed::default();
         let mut slow = feed.subscribe();
         for i in 0..(BACKLOG + 100) {
-            feed.publish(format!("{{\"n\":{i}}}").into());
+            feed.publish(Encoded(format!("{{\"n\":{i}}}").into()));
         }
         // The backlog is bounded: the slow receiver is told what it missed, then gets only
         // the newest BACKLOG messages.

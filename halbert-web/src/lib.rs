@@ -1,24 +1,24 @@
 //! halbert-web: Halbert's unprivileged per-user process. Serves the REST/WebSocket API, /docs
-//! and the page on 127.0.0.1:8000, and reaches halbertd only through `daemon` (gRPC on its
-//! Unix socket). See ARCHITECTURE.md.
+//! and the dashboard on 127.0.0.1:8000, and reaches halbertd only through `daemon` (gRPC on
+//! its Unix socket). See ARCHITECTURE.md.
+//!
+//! `app` builds the state and workers (for `main` and the tests alike); `server` accepts
+//! connections and learns who is calling; `guard` decides whether a request may be answered;
+//! `api` is the HTTP transport. The rest is domain: `chat` (a turn, from routing to the
+//! answer), `llm`, `memory`, `store`, `feed`, `events`, `daemon`, `config`, `sandbox`, `time`.
 
-pub mod ai_rules;
 pub mod api;
-pub mod assistant;
+pub mod app;
 pub mod bounds;
+pub mod chat;
 pub mod config;
-pub mod context;
-pub mod conversations;
 pub mod daemon;
-pub mod edits;
+pub mod events;
 pub mod feed;
 pub mod guard;
 pub mod llm;
 pub mod memory;
-pub mod peer_uid;
-pub mod redact;
-pub mod routing;
 pub mod sandbox;
 pub mod server;
 pub mod store;
-pub mod tools;
+pub mod time;

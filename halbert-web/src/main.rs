@@ -9,13 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use halbert_web::api::{AppState, router};
+use halbert_web::api::router;
 use halbert_web::config::{Dirs, GuardrailsConfig};
-use halbert_web::daemon::Daemon;
-use halbert_web::feed::StatusFeed;
 use halbert_web::guard::Guard;
 use halbert_web::sandbox::{self, Mode, Policy};
-use halbert_workers::Workers;
 use tokio_util::sync::CancellationToken;
 
 const USAGE: &str = "\
@@ -236,12 +233,13 @@ fn main() -> Result<()> {
         "sandbox"
     );
 
-    let db = halbert_web::store::open(&dirs.state)?;
-    let conversations = halbert_web::conversations::Conversations::open(&db)?;
-    let memory = halbert_web::memory::Memory::open(&db);
-    let rules = halbert_web::ai_rules::Rules::open(&db)?;
-    let models = Arc::new(halbert_web::llm::settings::Settings::open(&dirs.state)?);
-    let llm = halbert_web::llm::client::LlmClient::new().map_err(anyhow::Error::msg)?;
+    let stores = halbert_web::app::Stores::open(&dirs.state)?;
+    let opts = halbert_web::app::Options {
+        daemon_socket: args.socket.clone(),
+        status_interval_ms: args.status_interval_ms,
+        guardrails,
+        sandbox,
+    };
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -256,16 +254,9 @@ fn main() -> Result<()> {
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let shutdown = CancellationToken::new();
-        let workers = Workers::new(shutdown.clone());
-        let daemon = Daemon::new(&args.socket);
-        let feed = Arc::new(StatusFeed::default());
-        {
-            let (feed, daemon) = (feed.clone(), daemon.clone());
-            let interval = args.status_interval_ms;
-            workers.spawn("status-feed", move |token| async move { feed.run(daemon, interval, token).await });
-        }
+        let state = halbert_web::app::build(opts, stores, shutdown.clone());
+        let workers = state.workers.clone();
         let guard = Arc::new(Guard::new(bound, &args.allowed_hosts, token.clone()));
-        let state = AppState { daemon, guardrails, feed, workers: workers.clone(), shutdown: shutdown.clone(), sandbox, conversations, memory, rules, models, llm, db };
         let app = router(state, guard);
 
         let shown = if bound.ip().is_unspecified() { SocketAddr::new([127, 0, 0, 1].into(), bound.port()) } else { bound };

@@ -8,35 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::bounds::{self, Bounded, Kind};
 
 use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
-use crate::conversations::{Conversation, ConversationError, Message, Summary};
-
-impl From<ConversationError> for ApiError {
-    fn from(e: ConversationError) -> Self {
-        let detail = e.to_string();
-        match e {
-            ConversationError::BadId => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", detail)
-            }
-            ConversationError::NotFound(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", detail)
-            }
-            ConversationError::Invalid(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                detail,
-            ),
-            ConversationError::Memory(m) => m.into(),
-            ConversationError::Store(_) | ConversationError::Corrupt(_) => {
-                tracing::error!(error = %detail, "conversation store");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "storage_error",
-                    "the conversation store failed (see the log)",
-                )
-            }
-        }
-    }
-}
+use crate::store::conversations::{Conversation, Message, Summary};
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

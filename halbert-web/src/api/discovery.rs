@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::bounds::{self, Bounded};
 use serde_json::{Map, Value};
 
-use super::guardrails::iso8601;
-use super::ws::encode;
-use super::{ApiError, AppState, ErrorBody, decode_json};
+use super::{ApiError, AppState, Code, ErrorBody, decode_json};
+use crate::events::{Event, ScanProgress};
 
 /// The discovery types, as the API names them.
 pub const TYPES: [&str; 8] = [
@@ -27,17 +26,14 @@ pub const TYPES: [&str; 8] = [
 ];
 
 /// ISO 8601 of a Unix-milliseconds time; `None` for 0 ("never").
-fn iso_ms(ms: i64) -> Option<String> {
-    (ms > 0).then(|| iso8601(ms / 1000)).flatten()
-}
+use crate::time::iso8601_ms as iso_ms;
 
 fn check_type(t: &str) -> Result<(), ApiError> {
     if TYPES.contains(&t) {
         Ok(())
     } else {
         Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "unknown_type",
+            Code::UnknownType,
             format!(
                 "unknown discovery type {t:?}; valid types: {}",
                 TYPES.join(", ")
@@ -165,8 +161,7 @@ pub async fn get_item(
     let item = st.daemon.discovery_get(&id).await?;
     if item.r#type != kind {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            Code::NotFound,
             format!("no {kind} discovery with id {id:?}"),
         ));
     }
@@ -238,20 +233,6 @@ pub struct ScanStarted {
     pub status: String,
 }
 
-/// `data` of a `discovery_scan` WebSocket message.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ScanProgress {
-    pub scan_id: String,
-    /// The type this event is about; absent on the final `complete` / `failed` event.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// `started`, `done`, `failed` per type; then `complete` (or `failed` without a type).
-    pub state: String,
-    pub items: u32,
-    pub duration_ms: u64,
-    pub error: Option<String>,
-}
-
 /// Start a scan of all or some types. Answers at once with a scan id; progress and completion
 /// arrive on `/ws` as `discovery_scan` messages (schema `ScanProgress`).
 #[utoipa::path(post, path = "/api/discovery/scan", tag = "discovery",
@@ -282,7 +263,7 @@ pub async fn scan(
     let mut stream = st.daemon.discovery_scan(types.clone()).await?;
     let scan_id = format!("scan-{}", uuid::Uuid::new_v4().simple());
     let (feed, daemon, id) = (st.feed.clone(), st.daemon.clone(), scan_id.clone());
-    let send = move |p: ScanProgress| feed.broadcast(encode("discovery_scan", p));
+    let send = move |p: ScanProgress| feed.broadcast(&Event::DiscoveryScan(p));
     tokio::spawn(async move {
         let progress =
             |kind: Option<String>, state: &str, items, duration_ms, error: Option<String>| {

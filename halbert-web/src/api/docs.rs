@@ -7,13 +7,13 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::ErrorBody;
 use super::discovery::{
-    DiscoveryActionView, DiscoveryListView, DiscoveryView, MentionView, Mentions, ScanProgress,
-    ScanRequest, ScanStarted, SummaryView, TypeSummaryView,
+    DiscoveryActionView, DiscoveryListView, DiscoveryView, MentionView, Mentions, ScanRequest,
+    ScanStarted, SummaryView, TypeSummaryView,
 };
 use super::guardrails::{EnterSafeModeRequest, GuardrailsStatus};
 use super::health::{Health, SandboxView};
-use super::ws::SystemStatusData;
 use crate::config::GuardrailsConfig;
+use crate::events::{ScanProgress, SystemStatusData};
 
 const DESCRIPTION: &str = r#"REST and WebSocket API of halbert-web, Halbert's per-user process.
 
@@ -86,15 +86,15 @@ or the POST answer, which are always whole."#;
         ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData,
         DiscoveryView, DiscoveryActionView, DiscoveryListView, SummaryView, TypeSummaryView, ScanRequest, ScanStarted,
         ScanProgress, Mentions, MentionView,
-        crate::conversations::Conversation, crate::conversations::Summary, crate::conversations::Message,
+        crate::store::conversations::Conversation, crate::store::conversations::Summary, crate::store::conversations::Message,
         super::conversations::NewConversation, super::conversations::NewMessage, super::conversations::Rename,
         super::conversations::Deleted, super::conversations::ConversationList,
-        crate::ai_rules::Rule, crate::ai_rules::RuleInput, super::rules::RuleList,
+        crate::store::rules::Rule, crate::store::rules::RuleInput, super::rules::RuleList,
         super::models::EndpointView, super::models::EndpointList, super::models::EndpointDeleted, super::models::ModelList,
         super::models::TestResult, super::models::AssignRequest, super::models::RoleView, super::models::Cleared,
         super::models::LoadedView, super::models::RoutingSettings, crate::llm::client::LoadedModel, crate::llm::settings::EndpointInput,
         super::chat::ConfigChatRequest, super::chat::ConfigChatResponse, super::chat::ConfigChatDebug, super::chat::HistoryItem, super::chat::ChatSendRequest, super::chat::ChatSendResponse, super::chat::ChatDebug,
-        crate::edits::EditBlock, crate::edits::Unapplied, crate::assistant::ToolRecord,
+        crate::chat::edits::EditBlock, crate::chat::edits::Unapplied, crate::chat::assistant::ToolRecord,
         super::memory::MemoryStats, super::memory::MemoryQuery, super::memory::MemoryHit, super::memory::MemoryResults,
         super::memory::CollectionView, super::memory::CollectionList, super::memory::EntryPage, super::memory::EntryDeleted,
         super::memory::DeleteEntries, super::memory::EntriesDeleted, super::memory::Cleared, crate::memory::Entry, crate::memory::Scalar

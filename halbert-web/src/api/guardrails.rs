@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, AppState, ErrorBody, RequestId};
 use crate::config::GuardrailsConfig;
+use crate::time::iso8601;
 use halbert_proto::v1 as pb;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -43,14 +44,6 @@ impl crate::bounds::Bounded for EnterSafeModeRequest {
         // an absurd body from travelling there.
         crate::bounds::opt_line("reason", &self.reason, 2_000)
     }
-}
-
-pub fn iso8601(unix: i64) -> Option<String> {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix).ok()?;
-    t.format(&time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-    ))
-    .ok()
 }
 
 fn view(cfg: GuardrailsConfig, s: pb::GuardrailsState, changed: Option<bool>) -> GuardrailsStatus {

@@ -5,37 +5,12 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::bounds::{self, Bounded, Kind};
 
 use super::{ApiError, ApiJson, AppState, ErrorBody, blocking, invalid};
-use crate::memory::{CONVERSATIONS, EMBEDDING, Entry, MemoryError, Scalar};
-
-impl From<MemoryError> for ApiError {
-    fn from(e: MemoryError) -> Self {
-        let detail = e.to_string();
-        match e {
-            MemoryError::UnknownCollection(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "unknown_collection", detail)
-            }
-            MemoryError::Invalid(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                detail,
-            ),
-            MemoryError::Store(_) | MemoryError::Corrupt(_) => {
-                tracing::error!(error = %detail, "memory store");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "storage_error",
-                    "the memory store failed (see the log)",
-                )
-            }
-        }
-    }
-}
+use crate::memory::{CONVERSATIONS, EMBEDDING, Entry, Scalar};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemoryStats {

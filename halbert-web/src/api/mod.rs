@@ -6,6 +6,7 @@ mod chat;
 mod conversations;
 mod discovery;
 mod docs;
+pub mod error;
 mod guardrails;
 mod health;
 mod memory;
@@ -23,20 +24,20 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::bounds::Bounded;
 use crate::config::GuardrailsConfig;
-use crate::daemon::{Daemon, DaemonError};
+use crate::daemon::Daemon;
 use crate::feed::StatusFeed;
-use crate::guard::{self, Guard};
+use crate::guard::{ClientConn, Guard};
 use crate::sandbox;
 use halbert_workers::Workers;
 
 pub use docs::ApiDoc;
+pub use error::{ApiError, Code, ErrorBody, invalid};
 
 /// Everything handlers share.
 #[derive(Debug, Clone)]
@@ -49,9 +50,9 @@ pub struct AppState {
     pub sandbox: sandbox::Outcome,
     /// The per-user database (conversations, settings and memory build on it).
     pub db: sled::Db,
-    pub conversations: crate::conversations::Conversations,
+    pub conversations: crate::store::conversations::Conversations,
     pub memory: crate::memory::Memory,
-    pub rules: crate::ai_rules::Rules,
+    pub rules: crate::store::rules::Rules,
     pub models: Arc<crate::llm::settings::Settings>,
     pub llm: crate::llm::client::LlmClient,
 }
@@ -62,100 +63,8 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| {
         tracing::error!(error = %e, "blocking task failed");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error (see the log)",
-        )
+        ApiError::new(Code::Internal, "internal error (see the log)")
     })
-}
-
-/// The error body of every failed request.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// What went wrong, for people.
-    pub detail: String,
-    /// Stable machine-readable code, e.g. `permission_denied`, `safe_mode_active`.
-    pub code: String,
-    /// The polkit action that was refused, on `permission_denied` from halbertd.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub detail: String,
-    pub action: Option<String>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            detail: detail.into(),
-            action: None,
-        }
-    }
-
-    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, detail)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
-            detail: self.detail,
-            code: self.code.to_owned(),
-            action: self.action,
-        };
-        (self.status, Json(body)).into_response()
-    }
-}
-
-/// The one mapping from halbertd's answers to HTTP statuses. Safe mode is 423 Locked: the
-/// request was fine, but the system is locked against changes until safe mode is lifted.
-impl From<DaemonError> for ApiError {
-    fn from(e: DaemonError) -> Self {
-        let detail = e.to_string();
-        match e {
-            DaemonError::Unavailable { .. } => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "daemon_unavailable",
-                detail,
-            ),
-            DaemonError::PermissionDenied { action, .. } => ApiError {
-                status: StatusCode::FORBIDDEN,
-                code: "permission_denied",
-                detail,
-                action,
-            },
-            DaemonError::SafeMode { .. } => {
-                ApiError::new(StatusCode::LOCKED, "safe_mode_active", detail)
-            }
-            DaemonError::InvalidArgument(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                detail,
-            ),
-            DaemonError::Unauthenticated(_) => ApiError::forbidden("unidentified_caller", detail),
-            DaemonError::Timeout(_) => {
-                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "daemon_timeout", detail)
-            }
-            DaemonError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", detail),
-            DaemonError::SourceMissing(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "source_unavailable",
-                detail,
-            ),
-            DaemonError::Failed(_) => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "daemon_error", detail)
-            }
-        }
-    }
 }
 
 /// A JSON body whose problems come back in the [`ErrorBody`] shape: malformed JSON is 400,
@@ -173,15 +82,6 @@ pub fn decode_json<T: DeserializeOwned + Bounded>(
     Ok(v)
 }
 
-/// 422 `validation_failed` with `detail`.
-pub fn invalid(detail: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        detail,
-    )
-}
-
 fn decode_unbounded<T: DeserializeOwned>(
     headers: &axum::http::HeaderMap,
     bytes: &[u8],
@@ -193,8 +93,7 @@ fn decode_unbounded<T: DeserializeOwned>(
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             "the body must be application/json",
         ));
     }
@@ -203,8 +102,7 @@ fn decode_unbounded<T: DeserializeOwned>(
         match e.classify() {
             Category::Data => invalid(format!("invalid request body: {e}")),
             _ => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
+                Code::InvalidJson,
                 format!("the body is not valid JSON: {e}"),
             ),
         }
@@ -226,13 +124,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Bounded> FromRequest<S> for ApiJson<T
 /// A body that could not be read: 413 when it is over the limit, else 400.
 pub fn body_rejection(e: BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the body is larger than 2 MiB",
-        )
+        ApiError::new(Code::PayloadTooLarge, "the body is larger than 2 MiB")
     } else {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
+        ApiError::new(Code::BadRequest, e.body_text())
     }
 }
 
@@ -281,18 +175,12 @@ async fn json_errors(req: Request, next: Next) -> Response {
     } else {
         text
     };
-    let code = match status.as_u16() {
-        400 => "bad_request",
-        404 => "not_found",
-        405 => "method_not_allowed",
-        413 => "payload_too_large",
-        415 => "unsupported_media_type",
-        422 => "validation_failed",
-        426 => "upgrade_required",
-        s if s >= 500 => "internal",
-        _ => "error",
+    let body = ErrorBody {
+        detail,
+        code: Code::for_status(status).as_str().to_owned(),
+        action: None,
     };
-    let fresh = ApiError::new(status, code, detail).into_response();
+    let fresh = (status, Json(body)).into_response();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
         header::CONTENT_TYPE,
@@ -318,8 +206,24 @@ async fn request_span(mut req: Request, next: Next) -> Response {
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// Runs [`Guard::check`] before every route; a refusal is answered here and logged.
+async fn guarded(
+    axum::extract::State(g): axum::extract::State<Arc<Guard>>,
+    axum::extract::ConnectInfo(conn): axum::extract::ConnectInfo<ClientConn>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match g.check(&conn, req.method(), req.uri(), req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(r) => {
+            tracing::warn!(remote = %conn.remote, client_uid = ?conn.uid, path = %req.uri().path(), refusal = ?r, "request refused by the web guard");
+            ApiError::from(r).into_response()
+        }
+    }
+}
+
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+    ApiError::new(Code::NotFound, "no such route")
 }
 
 /// The whole application: API routes, /ws, /docs, the page, behind the guard.
@@ -403,72 +307,13 @@ pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                Code::MethodNotAllowed,
                 "this route does not accept that method",
             )
         })
         .with_state(state);
     api.merge(docs::router())
-        .layer(middleware::from_fn_with_state(guard, guard::middleware))
+        .layer(middleware::from_fn_with_state(guard, guarded))
         .layer(middleware::from_fn(request_span))
         .layer(middleware::from_fn(json_errors))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn daemon_errors_map_to_documented_statuses() {
-        let cases = [
-            (
-                DaemonError::Unavailable {
-                    socket: "/run/halbert/halbertd.sock".into(),
-                    why: "Connection refused".into(),
-                },
-                503,
-                "daemon_unavailable",
-            ),
-            (
-                DaemonError::PermissionDenied {
-                    action: Some("org.halbert.guardrails.manage".into()),
-                    detail: "no".into(),
-                },
-                403,
-                "permission_denied",
-            ),
-            (
-                DaemonError::SafeMode {
-                    reason: "disk failing".into(),
-                },
-                423,
-                "safe_mode_active",
-            ),
-            (
-                DaemonError::InvalidArgument("bad".into()),
-                422,
-                "validation_failed",
-            ),
-            (
-                DaemonError::Timeout(std::time::Duration::from_secs(30)),
-                504,
-                "daemon_timeout",
-            ),
-            (DaemonError::Failed("internal".into()), 502, "daemon_error"),
-        ];
-        for (e, status, code) in cases {
-            let a = ApiError::from(e);
-            assert_eq!((a.status.as_u16(), a.code), (status, code));
-        }
-        let a = ApiError::from(DaemonError::PermissionDenied {
-            action: Some("org.halbert.guardrails.manage".into()),
-            detail: "no".into(),
-        });
-        assert_eq!(a.action.as_deref(), Some("org.halbert.guardrails.manage"));
-        let a = ApiError::from(DaemonError::SafeMode {
-            reason: "disk failing".into(),
-        });
-        assert!(a.detail.contains("safe mode") && a.detail.contains("disk failing"));
-    }
 }

@@ -3,55 +3,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::bounds::{self, Bounded, Kind};
 
-use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
-use crate::llm::client::{LlmError, LoadedModel, PROBE_TIMEOUT, same_model};
+use super::{ApiError, ApiJson, AppState, Code, ErrorBody, blocking};
+use crate::llm::client::{LoadedModel, PROBE_TIMEOUT, same_model};
 use crate::llm::settings::{Endpoint, EndpointInput, MASK, ModelSettings, ROLES, SettingsError};
-
-impl From<SettingsError> for ApiError {
-    fn from(e: SettingsError) -> Self {
-        let detail = e.to_string();
-        match e {
-            SettingsError::Invalid(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                detail,
-            ),
-            SettingsError::UnknownEndpoint(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", detail)
-            }
-            SettingsError::Io { .. } | SettingsError::Corrupt { .. } => {
-                tracing::error!(error = %detail, "model settings");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "storage_error",
-                    "the model settings could not be saved (see the log)",
-                )
-            }
-        }
-    }
-}
-
-impl From<LlmError> for ApiError {
-    fn from(e: LlmError) -> Self {
-        let detail = e.to_string();
-        match e {
-            LlmError::Timeout { .. } => {
-                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "endpoint_timeout", detail)
-            }
-            LlmError::Unreachable { .. } => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "endpoint_unreachable", detail)
-            }
-            LlmError::Status { .. } | LlmError::BadReply { .. } => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "endpoint_error", detail)
-            }
-        }
-    }
-}
 
 /// A saved endpoint as the API shows it: the key is never returned.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -155,8 +113,7 @@ fn check_role(role: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            Code::NotFound,
             format!("no role {role:?}; roles are guide, specialist and vision"),
         ))
     }
@@ -393,45 +350,4 @@ pub async fn set_routing(
     let m = st.models.clone();
     blocking(move || m.set_routing(req.complexity_threshold, &req.strategy)).await??;
     Ok(Json(routing_view(&st.models.get())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn model_errors_map_to_gateway_statuses_naming_the_endpoint() {
-        let cases = [
-            (
-                LlmError::Timeout {
-                    endpoint: "local".into(),
-                    after: std::time::Duration::from_secs(180),
-                },
-                504,
-                "endpoint_timeout",
-            ),
-            (
-                LlmError::Unreachable {
-                    endpoint: "local".into(),
-                    url: "http://127.0.0.1:11434".into(),
-                    why: "connection refused".into(),
-                },
-                502,
-                "endpoint_unreachable",
-            ),
-            (
-                LlmError::Status {
-                    endpoint: "local".into(),
-                    code: 500,
-                },
-                502,
-                "endpoint_error",
-            ),
-        ];
-        for (e, status, code) in cases {
-            let a = ApiError::from(e);
-            assert_eq!((a.status.as_u16(), a.code), (status, code));
-            assert!(a.detail.contains("local"), "{}", a.detail);
-        }
-    }
 }

@@ -1,5 +1,6 @@
 //! The minimal page at `/` (live status over /ws) and its assets, compiled into the binary.
 
+use super::Code;
 use axum::extract::Path;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -35,10 +36,6 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     match file.as_str() {
         "app.js" => Ok(page("text/javascript; charset=utf-8", APP_JS)),
         "style.css" => Ok(page("text/css; charset=utf-8", STYLE)),
-        _ => Err(ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "not_found",
-            "no such asset",
-        )),
+        _ => Err(ApiError::new(Code::NotFound, "no such asset")),
     }
 }

@@ -7,29 +7,7 @@ use serde::Serialize;
 
 use super::conversations::Deleted;
 use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
-use crate::ai_rules::{Rule, RuleError, RuleInput};
-
-impl From<RuleError> for ApiError {
-    fn from(e: RuleError) -> Self {
-        let detail = e.to_string();
-        match e {
-            RuleError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", detail),
-            RuleError::Invalid(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                detail,
-            ),
-            RuleError::Store(_) | RuleError::Corrupt(_) => {
-                tracing::error!(error = %detail, "rule store");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "storage_error",
-                    "the rule store failed (see the log)",
-                )
-            }
-        }
-    }
-}
+use crate::store::rules::{Rule, RuleInput};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RuleList {

@@ -86,11 +86,11 @@ impl ModelSettings {
             .unwrap_or(0.5)
     }
 
-    pub fn strategy(&self) -> crate::routing::Strategy {
+    pub fn strategy(&self) -> crate::chat::routing::Strategy {
         self.strategy
             .as_deref()
-            .and_then(crate::routing::Strategy::parse)
-            .unwrap_or(crate::routing::Strategy::Auto)
+            .and_then(crate::chat::routing::Strategy::parse)
+            .unwrap_or(crate::chat::routing::Strategy::Auto)
     }
 
     pub fn endpoint(&self, id: &str) -> Option<&Endpoint> {
@@ -350,10 +350,10 @@ impl Settings {
                 "complexity_threshold must be between 0 and 1".into(),
             ));
         }
-        let strategy = crate::routing::Strategy::parse(strategy).ok_or_else(|| {
+        let strategy = crate::chat::routing::Strategy::parse(strategy).ok_or_else(|| {
             SettingsError::Invalid(format!(
                 "strategy must be one of {}, not {strategy:?}",
-                crate::routing::Strategy::NAMES.join(", ")
+                crate::chat::routing::Strategy::NAMES.join(", ")
             ))
         })?;
         self.update(|s| {

@@ -141,4 +141,3 @@ pub fn fs_usage(root: &HostRoot, m: &MountEntry) -> Option<FsUsage> {
         available_bytes: avail,
     })
 }
-

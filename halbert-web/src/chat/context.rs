@@ -4,7 +4,7 @@
 
 use halbert_proto::v1 as pb;
 
-use crate::routing::{has, words};
+use crate::chat::routing::{has, words};
 
 /// Words that ask for troubleshooting; they pull in every discovery in a bad state.
 const TROUBLE: &[&str] = &[
@@ -253,11 +253,7 @@ pub fn memory_line(h: &crate::memory::Hit) -> String {
     let when = field("timestamp")
         .parse::<i64>()
         .ok()
-        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|t| {
-            t.format(&time::macros::format_description!("[year]-[month]-[day]"))
-                .ok()
-        })
+        .and_then(crate::time::date)
         .unwrap_or_default();
     let mut text: String = h.entry.content.chars().take(300).collect();
     if h.entry.content.chars().count() > 300 {

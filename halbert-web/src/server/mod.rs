@@ -11,6 +11,9 @@
 //! - hyper's header timer runs whenever a connection waits for a request head, which bounds
 //!   both a slowly sent head (slowloris) and an idle keep-alive connection.
 
+pub mod peer_uid;
+
+use crate::api::Code;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -28,8 +31,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-use crate::guard::{ClientConn, Guard};
-use crate::peer_uid;
+use crate::api::ApiError;
+use crate::guard::{ClientConn, Refusal};
 
 /// Connection limits; [`Limits::default`] is what `main` uses.
 #[derive(Debug, Clone, Copy)]
@@ -195,16 +198,11 @@ pub async fn serve_with(
 /// Writes a whole HTTP answer and closes, without reading a request: for connections that
 /// are refused before hyper sees them.
 async fn refuse(mut stream: TcpStream, e: crate::api::ApiError) {
-    let body = serde_json::to_string(&crate::api::ErrorBody {
-        detail: e.detail,
-        code: e.code.to_owned(),
-        action: None,
-    })
-    .unwrap_or_default();
+    let body = serde_json::to_string(&e.body()).unwrap_or_default();
     let head = format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        e.status.as_u16(),
-        e.status.canonical_reason().unwrap_or(""),
+        e.status().as_u16(),
+        e.status().canonical_reason().unwrap_or(""),
         body.len()
     );
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -247,7 +245,7 @@ async fn connection(
     };
     if remote.ip().is_loopback() && uid != Some(own_uid) {
         tracing::warn!(remote = %remote, client_uid = ?uid, "connection refused: loopback client of another user");
-        refuse(stream, Guard::forbidden_peer()).await;
+        refuse(stream, ApiError::from(Refusal::OtherUser)).await;
         return;
     }
     let peer = uid.map_or(Peer::Addr(remote.ip()), Peer::Uid);
@@ -256,8 +254,7 @@ async fn connection(
         refuse(
             stream,
             crate::api::ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "too_many_connections",
+                Code::TooManyConnections,
                 "too many open connections; close some and try again",
             ),
         )

@@ -1,5 +1,8 @@
 //! The per-user sled database in the state dir, with a format version so later releases can
-//! migrate it.
+//! migrate it; the stores kept in it (`conversations`, `rules`).
+
+pub mod conversations;
+pub mod rules;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

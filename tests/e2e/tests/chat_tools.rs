@@ -2,11 +2,11 @@
 //! halbert-web validates the calls, halbertd (on the workstation fixture tree) answers them,
 //! and the second call's answer streams on /ws after `decision` events for each call.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{channel, start_daemon_on_tree, start_scripted_llm, start_web, use_model, ws_connect};
+use crate::util::{
+    channel, start_daemon_on_tree, start_scripted_llm, start_web, use_model, ws_connect,
+};
 use futures_util::StreamExt;
 use halbert_proto::v1::{self as pb, discovery_client::DiscoveryClient};
 use serde_json::{Value, json};
@@ -21,7 +21,7 @@ struct Seen {
 }
 
 async fn ask(
-    w: &common::Web,
+    w: &crate::util::Web,
     ws: &mut (impl StreamExt<Item = Result<tungstenite::Message, tungstenite::Error>> + Unpin),
     rid: &str,
     message: &str,
@@ -83,7 +83,7 @@ fn tool_decisions(seen: &Seen) -> Vec<(String, bool)> {
 async fn tools_answer_from_halbertd_over_both_protocols() {
     let (llm, script) = start_scripted_llm().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let d = start_daemon_on_tree(dir, &common::fixture("workstation")).await;
+    let d = start_daemon_on_tree(dir, &crate::util::fixture("workstation")).await;
     let mut s = DiscoveryClient::new(channel(&d.socket))
         .scan(pb::ScanRequest {
             types: vec!["network".into()],
@@ -254,7 +254,7 @@ async fn tools_answer_from_halbertd_over_both_protocols() {
 async fn a_tool_call_printed_as_text_falls_back_to_plain_generation() {
     let (llm, script) = start_scripted_llm().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let d = start_daemon_on_tree(dir, &common::fixture("workstation")).await;
+    let d = start_daemon_on_tree(dir, &crate::util::fixture("workstation")).await;
     let w = start_web(&d.socket, 60_000).await;
     let mut ws = ws_connect(&w).await;
     use_model(&w, "ollama", "ollama", &llm, "text-tool").await;

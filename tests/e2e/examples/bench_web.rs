@@ -16,7 +16,7 @@
 //!
 //! Everything shares this machine's cores; the figures are for comparing with each other.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/util/mod.rs"]
 mod common;
 
 use std::net::SocketAddr;
@@ -43,7 +43,7 @@ fn args() -> anyhow::Result<Args> {
         sockets: 5000,
         messages: 100_000,
         web: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/release/halbert-web"),
+            .join("../../target/release/halbert-web"),
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -127,7 +127,7 @@ impl Connected<IncomingStream<'_, TcpListener>> for ProcLookup {
     fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
         let remote = *stream.remote_addr();
         let local = stream.io().local_addr().unwrap_or(remote);
-        Self(halbert_web::peer_uid::proc_client_uid(
+        Self(halbert_web::server::peer_uid::proc_client_uid(
             std::path::Path::new("/proc"),
             remote,
             local,
@@ -280,9 +280,9 @@ fn main() -> anyhow::Result<()> {
         let mut results = Vec::new();
         for others in [0, a.sockets] {
             let _idle = idle_sockets(others).await?;
-            let nl = lookups_per_second(|| halbert_web::peer_uid::netlink_client_uid(client, server).ok().flatten(), 20_000);
+            let nl = lookups_per_second(|| halbert_web::server::peer_uid::netlink_client_uid(client, server).ok().flatten(), 20_000);
             let pr = lookups_per_second(
-                || halbert_web::peer_uid::proc_client_uid(std::path::Path::new("/proc"), client, server),
+                || halbert_web::server::peer_uid::proc_client_uid(std::path::Path::new("/proc"), client, server),
                 if others == 0 { 20_000 } else { 500 },
             );
             println!(

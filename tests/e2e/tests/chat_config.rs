@@ -1,13 +1,11 @@
 //! `/api/chat/config` against a scripted server speaking Ollama's `/api/chat` and the OpenAI
 //! `/v1/chat/completions` formats (non-streamed).
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
+use crate::util::start_web;
 use axum::routing::post;
 use axum::{Json, Router};
-use common::start_web;
 use serde_json::{Value, json};
 
 const ANSWER: &str = "I'll raise the timeout.\n<<<<<<< SEARCH\nTimeoutStartSec=30\n=======\nTimeoutStartSec=90\n>>>>>>> REPLACE\n<<<<<<< SEARCH\nNoSuchLine=1\n=======\nNoSuchLine=2\n>>>>>>> REPLACE\n";
@@ -30,7 +28,7 @@ async fn scripted() -> (String, Arc<Mutex<Vec<Value>>>) {
                 Json(json!({"id": "chatcmpl-1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}], "usage": {"total_tokens": 512}}))
             }),
         );
-    let url = common::serve_scripted(app).await;
+    let url = crate::util::serve_scripted(app).await;
     (url, seen)
 }
 
@@ -56,7 +54,7 @@ async fn config_chat_applies_the_models_edits() {
         "no guide model configured"
     );
 
-    common::use_model(&w, "ollama", "ollama", &llm, "llama3.1:8b").await;
+    crate::util::use_model(&w, "ollama", "ollama", &llm, "llama3.1:8b").await;
     c.post(w.url("/api/settings/ai-rules"))
         .json(&json!({"text": "keep comments", "category": "config"}))
         .send()
@@ -146,7 +144,7 @@ async fn config_chat_applies_the_models_edits() {
         .send()
         .await
         .expect("clear");
-    let dead_url = common::closed_port_url().await;
+    let dead_url = crate::util::closed_port_url().await;
     c.post(w.url("/api/settings/endpoints"))
         .json(&json!({"id": "ollama", "name": "Ollama", "url": dead_url, "provider": "ollama"}))
         .send()

@@ -12,7 +12,7 @@
 //! - N concurrent streamed chats seen by one WebSocket client: wall time, token events per
 //!   second, and how many tokens were lost or out of order (must be 0).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/util/mod.rs"]
 mod common;
 
 use std::collections::HashMap;

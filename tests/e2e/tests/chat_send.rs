@@ -2,11 +2,9 @@
 //! the scripted model server streams Ollama NDJSON, and a WebSocket client sees every token in
 //! order.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{channel, start_daemon_on_tree, start_web};
+use crate::util::{channel, start_daemon_on_tree, start_web};
 use futures_util::StreamExt;
 use halbert_proto::v1::{self as pb, discovery_client::DiscoveryClient};
 use serde_json::{Value, json};
@@ -14,9 +12,9 @@ use tokio_tungstenite::tungstenite;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_answer_grounded_in_this_machine() {
-    let (llm, script) = common::start_scripted_llm().await;
+    let (llm, script) = crate::util::start_scripted_llm().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let d = start_daemon_on_tree(dir, &common::fixture("workstation")).await;
+    let d = start_daemon_on_tree(dir, &crate::util::fixture("workstation")).await;
     let mut dc = DiscoveryClient::new(channel(&d.socket));
     let mut s = dc
         .scan(pb::ScanRequest { types: vec![] })
@@ -41,9 +39,9 @@ async fn a_streamed_answer_grounded_in_this_machine() {
         "no guide model configured"
     );
 
-    common::use_model(&w, "ollama", "ollama", &llm, "scripted:8b").await;
+    crate::util::use_model(&w, "ollama", "ollama", &llm, "scripted:8b").await;
 
-    let mut ws = common::ws_connect(&w).await;
+    let mut ws = crate::util::ws_connect(&w).await;
     let t0 = std::time::Instant::now();
     let post = tokio::spawn({
         let (c, url, ask) = (c.clone(), w.url("/api/chat/send"), ask.clone());

@@ -1,12 +1,10 @@
 //! Model endpoints and role assignments through halbert-web, against a scripted server that
 //! speaks Ollama's and the OpenAI API's wire formats (the one stand-in the tests allow).
 
-mod common;
-
+use crate::util::start_web;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
-use common::start_web;
 use serde_json::{Value, json};
 
 async fn scripted_llm() -> String {
@@ -28,7 +26,7 @@ async fn scripted_llm() -> String {
                 (StatusCode::OK, Json(json!({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})))
             }),
         );
-    common::serve_scripted(app).await
+    crate::util::serve_scripted(app).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,7 +117,7 @@ async fn endpoints_models_assignments_and_loaded() {
     assert!(!t.to_string().contains("sk-wrong"));
 
     // An endpoint nobody listens on: 502 naming it, and the probe says why.
-    let dead_url = common::closed_port_url().await;
+    let dead_url = crate::util::closed_port_url().await;
     post(
         "/api/settings/endpoints",
         json!({"id": "gone", "name": "Gone", "url": dead_url, "provider": "ollama"}),

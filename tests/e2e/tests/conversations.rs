@@ -1,8 +1,6 @@
 //! Conversations and AI rules through halbert-web's HTTP API (no halbertd needed).
 
-mod common;
-
-use common::start_web;
+use crate::util::start_web;
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -66,12 +66,7 @@ fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
-fn iso(t: time::OffsetDateTime) -> String {
-    t.format(&time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-    ))
-    .unwrap_or_default()
-}
+use crate::time::iso8601_at as iso;
 
 /// Only canonical UUIDs reach the database.
 pub fn parse_id(id: &str) -> Result<uuid::Uuid, ConversationError> {

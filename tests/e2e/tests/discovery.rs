@@ -1,10 +1,8 @@
 //! Discovery through halbertd's socket and halbert-web's routes, on fixture trees.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{channel, copy_tree, start_daemon_on_tree, start_web};
+use crate::util::{channel, copy_tree, start_daemon_on_tree, start_web};
 use futures_util::StreamExt;
 use halbert_proto::v1::{self as pb, discovery_client::DiscoveryClient};
 use serde_json::Value;
@@ -149,11 +147,11 @@ async fn scans_replace_persist_and_survive_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_routes_have_the_contract_shape_for_every_type() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let d = start_daemon_on_tree(dir, &common::fixture("workstation")).await;
+    let d = start_daemon_on_tree(dir, &crate::util::fixture("workstation")).await;
     let w = start_web(&d.socket, 1000).await;
     let http = reqwest::Client::new();
 
-    let mut ws = common::ws_connect(&w).await;
+    let mut ws = crate::util::ws_connect(&w).await;
 
     let r = http
         .post(w.url("/api/discovery/scan"))

@@ -1,11 +1,9 @@
 //! halbert-web against an in-process halbertd, through real HTTP and WebSocket clients.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::{start_daemon, start_web};
+use crate::util::{start_daemon, start_web};
 use futures_util::StreamExt;
 use halbertd::host::HostRoot;
 use serde_json::Value;
@@ -158,7 +156,7 @@ async fn halbertd_down_is_503_naming_the_socket_and_recovers() {
     );
 
     // halbertd comes back on the same socket: requests and the status feed reconnect.
-    let d = common::start_daemon_in(dir, HostRoot::system()).await;
+    let d = crate::util::start_daemon_in(dir, HostRoot::system()).await;
     assert_eq!(
         c.get(w.url("/api/settings/guardrails/status"))
             .send()
@@ -181,7 +179,7 @@ async fn halbertd_down_is_503_naming_the_socket_and_recovers() {
 }
 
 async fn ws_connect(
-    w: &common::Web,
+    w: &crate::util::Web,
     origin: Option<&str>,
 ) -> Result<
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crate::chat::routing::{has, words};
 use crate::daemon::{Daemon, DaemonError};
-use crate::routing::{has, words};
 
 /// Phrases that make a message worth offering tools for (the rest is answered in one call).
 const TRIGGERS: &[&str] = &[
@@ -318,13 +318,7 @@ fn gb(bytes: u64) -> f64 {
 }
 
 fn iso(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
+    crate::time::iso8601(unix).unwrap_or_default()
 }
 
 fn daemon_error(e: &DaemonError) -> String {

@@ -12,14 +12,23 @@
 //!    cross-site WebSocket hijacking).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, Uri, header};
 
-use crate::api::ApiError;
+/// Why the guard refused a request; the API turns each into its code and status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("this halbert-web belongs to another user: loopback clients must run as the same user")]
+    OtherUser,
+    #[error("{0}")]
+    Malformed(&'static str),
+    #[error("the Host header does not name this server")]
+    Host,
+    #[error("a bearer token is required")]
+    Token,
+    #[error("cross-origin requests are not allowed")]
+    Origin,
+}
 
 /// A client connection, as accepted.
 #[derive(Debug, Clone)]
@@ -102,14 +111,6 @@ impl Guard {
         bearer.is_some_and(|got| constant_time_eq(got.trim().as_bytes(), want.as_bytes()))
     }
 
-    /// The refusal of a loopback client that runs as another user.
-    pub fn forbidden_peer() -> ApiError {
-        ApiError::forbidden(
-            "forbidden_peer",
-            "this halbert-web belongs to another user: loopback clients must run as the same user",
-        )
-    }
-
     /// Checks one request; `Err` carries the refusal.
     pub fn check(
         &self,
@@ -117,46 +118,32 @@ impl Guard {
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Refusal> {
         if conn.remote.ip().is_loopback() && conn.uid != Some(self.own_uid) {
-            return Err(Self::forbidden_peer());
+            return Err(Refusal::OtherUser);
         }
         // RFC 9112 §3.2: a server must refuse a request with more than one Host; and an
         // absolute-form target is for proxies, which this is not.
         if headers.get_all(header::HOST).iter().count() > 1 {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
+            return Err(Refusal::Malformed(
                 "a request must carry exactly one Host header",
             ));
         }
         if uri.scheme().is_some() || uri.authority().is_some() {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
+            return Err(Refusal::Malformed(
                 "the request target must be a path (origin-form), not an absolute URL",
             ));
         }
         if !self.host_ok(headers) {
-            return Err(ApiError::forbidden(
-                "forbidden_host",
-                "the Host header does not name this server",
-            ));
+            return Err(Refusal::Host);
         }
         if !self.token_ok(headers) {
-            return Err(ApiError::new(
-                axum::http::StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a bearer token is required",
-            ));
+            return Err(Refusal::Token);
         }
         let upgrade = headers.get(header::UPGRADE).is_some();
         let changes_state = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
         if (changes_state || upgrade) && !(self.origin_ok(headers) && fetch_site_ok(headers)) {
-            return Err(ApiError::forbidden(
-                "forbidden_origin",
-                "cross-origin requests are not allowed",
-            ));
+            return Err(Refusal::Origin);
         }
         Ok(())
     }
@@ -174,22 +161,6 @@ fn fetch_site_ok(headers: &HeaderMap) -> bool {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// axum middleware running [`Guard::check`].
-pub async fn middleware(
-    State(g): State<Arc<Guard>>,
-    ConnectInfo(conn): ConnectInfo<ClientConn>,
-    req: Request,
-    next: Next,
-) -> Response {
-    match g.check(&conn, req.method(), req.uri(), req.headers()) {
-        Ok(()) => next.run(req).await,
-        Err(e) => {
-            tracing::warn!(remote = %conn.remote, client_uid = ?conn.uid, path = %req.uri().path(), code = e.code, "request refused by the web guard");
-            e.into_response()
-        }
-    }
 }
 
 #[cfg(test)]
@@ -223,9 +194,10 @@ mod tests {
         let g = Guard::new("127.0.0.1:8000".parse().expect("addr"), &[], None);
         let host = (header::HOST, "127.0.0.1:8000");
         let code = |m: Method, u: &Uri, h: &[(header::HeaderName, &str)]| {
-            g.check(&conn(Some(me)), &m, u, &headers(h))
-                .err()
-                .map(|e| (e.status.as_u16(), e.code))
+            g.check(&conn(Some(me)), &m, u, &headers(h)).err().map(|r| {
+                let e = crate::api::ApiError::from(r);
+                (e.status().as_u16(), e.code.as_str())
+            })
         };
         let two_hosts = [host.clone(), (header::HOST, "evil.example")];
         assert_eq!(
@@ -271,7 +243,8 @@ mod tests {
             None,
         );
         let host = (header::HOST, "127.0.0.1:8000");
-        let code = |r: Result<(), ApiError>| r.err().map(|e| e.code);
+        let code =
+            |r: Result<(), Refusal>| r.err().map(|r| crate::api::ApiError::from(r).code.as_str());
         assert_eq!(
             code(g.check(
                 &conn(Some(me)),

@@ -8,18 +8,19 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crate::chat::redact::Scrubber;
+use crate::chat::tools;
 use crate::daemon::Daemon;
+use crate::events::Step;
 use crate::llm::client::{ChatMessage, ChatOptions, ChatReply, LlmClient, LlmError, ToolCall};
 use crate::llm::settings::Endpoint;
-use crate::redact::Scrubber;
-use crate::tools;
 
 /// What the assistant reports while it works.
 #[derive(Debug)]
 pub enum Emit<'a> {
     Token(&'a str),
-    /// A tool-call decision: `{action, tool, arguments, ok, duration_ms, reasoning}`.
-    Decision(Value),
+    /// A step worth telling the client about (a tool call, a fallback).
+    Step(Step),
 }
 
 /// One model call's inputs.
@@ -157,10 +158,9 @@ pub async fn answer(
 
     if first.tool_calls.is_empty() {
         if !hold.open && looks_like_tool_json(&hold.held) {
-            sink(Emit::Decision(json!({
-                "action": "tool_fallback",
-                "reasoning": "the model wrote a tool call as text instead of making one; answering without tools",
-            })));
+            sink(Emit::Step(Step::ToolFallback {
+                reasoning: "the model wrote a tool call as text instead of making one; answering without tools".into(),
+            }));
             let second = stream_plain(turn, &messages, &mut sink).await?;
             return Ok(Answer::plain(
                 second.text,
@@ -240,14 +240,13 @@ async fn run_calls(
             ),
         };
         let duration_ms = t0.elapsed().as_millis() as u64;
-        sink(Emit::Decision(json!({
-            "action": "tool_call",
-            "tool": call.name,
-            "arguments": call.arguments,
-            "ok": ok,
-            "duration_ms": duration_ms,
-            "reasoning": reasoning,
-        })));
+        sink(Emit::Step(Step::ToolCall {
+            tool: call.name.clone(),
+            arguments: call.arguments.clone(),
+            ok,
+            duration_ms,
+            reasoning,
+        }));
         records.push(ToolRecord {
             tool: call.name.clone(),
             arguments: call.arguments.clone(),

@@ -3,12 +3,10 @@
 //! model slower than its endpoint's timeout is 504, each naming the endpoint, never a 200 with
 //! an apology.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{start_daemon_on_tree, start_scripted_llm, start_web, use_model, ws_connect};
+use crate::util::{start_daemon_on_tree, start_scripted_llm, start_web, use_model, ws_connect};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
@@ -20,7 +18,7 @@ const TOKENS: usize = 20;
 async fn two_hundred_concurrent_streamed_chats_lose_nothing() {
     let (llm, script) = start_scripted_llm().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let d = start_daemon_on_tree(dir, &common::fixture("workstation")).await;
+    let d = start_daemon_on_tree(dir, &crate::util::fixture("workstation")).await;
     let w = start_web(&d.socket, 60_000).await;
     // OpenAI-compatible streaming (SSE) here; the other tests cover Ollama's NDJSON.
     use_model(
@@ -117,7 +115,7 @@ async fn two_hundred_concurrent_streamed_chats_lose_nothing() {
 async fn upstream_failures_are_gateway_errors_naming_the_endpoint() {
     let (llm, _script) = start_scripted_llm().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let d = start_daemon_on_tree(dir, &common::fixture("workstation")).await;
+    let d = start_daemon_on_tree(dir, &crate::util::fixture("workstation")).await;
     let w = start_web(&d.socket, 60_000).await;
     let send = |msg: &'static str| w.post("/api/chat/send", json!({"message": msg}));
     for (provider, base) in [("ollama", llm.clone()), ("openai", format!("{llm}/v1"))] {
@@ -167,7 +165,7 @@ async fn upstream_failures_are_gateway_errors_naming_the_endpoint() {
         .await;
     assert_eq!(status, 422, "timeout_s is 1 to 3600");
 
-    let gone = common::closed_port_url().await;
+    let gone = crate::util::closed_port_url().await;
     use_model(&w, "gone", "ollama", &gone, "scripted:8b").await;
     let (status, body) = send("hello there").await;
     assert_eq!(
@@ -195,8 +193,11 @@ async fn a_client_that_falls_behind_is_told_what_it_missed() {
     // 20,000 messages of 2 KB at once: far more than the backlog plus the socket buffers.
     let pad = "x".repeat(2048);
     for n in 0..20_000 {
-        w.feed
-            .broadcast(format!(r#"{{"type":"burst","data":{{"n":{n},"pad":"{pad}"}}}}"#).into());
+        w.feed.broadcast(&halbert_web::events::Event::ChatToken {
+            request_id: "burst".into(),
+            token: format!("{n}:{pad}"),
+            done: false,
+        });
     }
     let (mut skipped, mut last, mut seen) = (0u64, -1i64, 0usize);
     while last < 19_999 {
@@ -211,8 +212,13 @@ async fn a_client_that_falls_behind_is_told_what_it_missed() {
         let v: Value = serde_json::from_str(&t).expect("json");
         match v["type"].as_str() {
             Some("feed_lagged") => skipped += v["data"]["skipped"].as_u64().expect("skipped"),
-            Some("burst") => {
-                let n = v["data"]["n"].as_i64().expect("n");
+            Some("chat_token") if v["data"]["request_id"] == "burst" => {
+                let token = v["data"]["token"].as_str().expect("token");
+                let n: i64 = token
+                    .split(':')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("n");
                 assert!(n > last, "in order: {n} after {last}");
                 last = n;
                 seen += 1;

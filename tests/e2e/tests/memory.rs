@@ -2,9 +2,7 @@
 //! searched by distance, paged, deleted and cleared; deleting a conversation forgets it; and
 //! chat quotes what it remembers as data.
 
-mod common;
-
-use common::{start_scripted_llm, start_web, use_model};
+use crate::util::{start_scripted_llm, start_web, use_model};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,10 @@
 //! halbert-web as an attacker or a careless client meets it: raw connections, other users,
 //! slow and idle clients, ambiguous requests. Real sockets against the in-process servers.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{start_daemon, start_web, start_web_with};
+use crate::util::{start_daemon, start_web, start_web_with};
 use halbert_web::server::Limits;
 use halbertd::host::HostRoot;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -215,8 +213,7 @@ async fn another_users_connections_are_closed_and_never_lock_the_owner_out() {
     }
     let d = start_daemon(HostRoot::system()).await;
     let w = start_web(&d.socket, 1000).await;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/testbed/hold_connections.py");
+    let script = crate::util::repo_root().join("tests/testbed/hold_connections.py");
     let n = 1100;
     // Debian's interpreter: one from a user's own toolchain (e.g. under /root) may not be
     // executable by the other uid.

@@ -1,0 +1,99 @@
+//! Builds halbert-web's application state and starts its workers, for `main` and for the
+//! tests alike: a test gets the same wiring as the real process, not a copy of it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use halbert_workers::Workers;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::AppState;
+use crate::config::GuardrailsConfig;
+use crate::daemon::Daemon;
+use crate::feed::StatusFeed;
+use crate::llm::client::LlmClient;
+use crate::llm::settings::{Settings, SettingsError};
+use crate::memory::Memory;
+use crate::sandbox;
+use crate::store::conversations::{ConversationError, Conversations};
+use crate::store::rules::{RuleError, Rules};
+use crate::store::{self, StoreError};
+
+/// What opening the per-user stores can fail on.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Conversations(#[from] ConversationError),
+    #[error(transparent)]
+    Rules(#[from] RuleError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("the HTTP client for model endpoints: {0}")]
+    Http(String),
+}
+
+/// The stores in the user's state dir, opened once at start (blocking: call before the
+/// runtime serves requests).
+#[derive(Debug)]
+pub struct Stores {
+    pub db: sled::Db,
+    pub conversations: Conversations,
+    pub memory: Memory,
+    pub rules: Rules,
+    pub models: Arc<Settings>,
+    pub llm: LlmClient,
+}
+
+impl Stores {
+    pub fn open(state_dir: &Path) -> Result<Self, AppError> {
+        let db = store::open(state_dir)?;
+        Ok(Self {
+            conversations: Conversations::open(&db)?,
+            memory: Memory::open(&db),
+            rules: Rules::open(&db)?,
+            models: Arc::new(Settings::open(state_dir)?),
+            llm: LlmClient::new().map_err(AppError::Http)?,
+            db,
+        })
+    }
+}
+
+/// How to run: where halbertd is, how often it sends status, what the sandbox did.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub daemon_socket: std::path::PathBuf,
+    pub status_interval_ms: u32,
+    pub guardrails: GuardrailsConfig,
+    pub sandbox: sandbox::Outcome,
+}
+
+/// The state handlers share, with the status feed already running as worker `status-feed`
+/// under `shutdown`. Must be called inside the runtime.
+pub fn build(opts: Options, stores: Stores, shutdown: CancellationToken) -> AppState {
+    let workers = Workers::new(shutdown.clone());
+    let daemon = Daemon::new(&opts.daemon_socket);
+    let feed = Arc::new(StatusFeed::default());
+    {
+        let (feed, daemon) = (feed.clone(), daemon.clone());
+        let interval = opts.status_interval_ms;
+        workers.spawn("status-feed", move |token| async move {
+            feed.run(daemon, interval, token).await
+        });
+    }
+    AppState {
+        daemon,
+        guardrails: opts.guardrails,
+        feed,
+        workers,
+        shutdown,
+        sandbox: opts.sandbox,
+        db: stores.db,
+        conversations: stores.conversations,
+        memory: stores.memory,
+        rules: stores.rules,
+        models: stores.models,
+        llm: stores.llm,
+    }
+}

@@ -1,0 +1,245 @@
+//! The design rules of ARCHITECTURE.md that a grep can hold: domain modules know nothing of
+//! the transports (a deny list per folder); OpenAPI schemas only on API views; D-Bus only in
+//! the bus modules; only `exec/` spawns processes and no code builds shell command lines; only
+//! the listed modules write files.
+
+use std::path::{Path, PathBuf};
+
+fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).expect("read");
+                out.push((p, text));
+            }
+        }
+    }
+    assert!(!out.is_empty(), "no sources under {}", dir.display());
+    out
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn rel(p: &Path) -> String {
+    p.strip_prefix(repo()).unwrap_or(p).display().to_string()
+}
+
+/// Non-comment lines, so that prose may name what code must not use.
+fn code(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().filter(|l| !l.trim_start().starts_with("//"))
+}
+
+/// What a file may not name, by where it lives: a deny list over every source file of both
+/// crates, so a new module is checked the day it is added. The first rule whose prefix
+/// matches a file decides; `[]` marks the transport layers themselves.
+const RULES: &[(&str, &[&str])] = &[
+    // halbertd: gRPC lives in rpc/ and server; peer reads tonic's connection info; main wires;
+    // unix_http is the HTTP client for the container runtimes' sockets.
+    ("halbertd/src/rpc/", &[]),
+    ("halbertd/src/server.rs", &[]),
+    ("halbertd/src/peer.rs", &["axum", "hyper"]),
+    ("halbertd/src/main.rs", &["axum"]),
+    (
+        "halbertd/src/unix_http.rs",
+        &["tonic", "halbert_proto", "axum"],
+    ),
+    (
+        "halbertd/src/",
+        &["tonic", "halbert_proto", "axum", "hyper"],
+    ),
+    // halbert-web: HTTP lives in api/, server/ and main; app wires; guard reads requests
+    // (http types) but answers with its own Refusal; daemon is the gRPC client of halbertd
+    // (tonic over hyper on the Unix socket);
+    // events maps halbertd's status message onto the /ws contract.
+    ("halbert-web/src/api/", &["tonic"]),
+    ("halbert-web/src/server/", &["tonic", "halbert_proto"]),
+    ("halbert-web/src/main.rs", &["tonic", "halbert_proto"]),
+    (
+        "halbert-web/src/app.rs",
+        &["tonic", "halbert_proto", "hyper"],
+    ),
+    (
+        "halbert-web/src/guard/",
+        &[
+            "tonic",
+            "halbert_proto",
+            "hyper",
+            "axum::extract",
+            "axum::response",
+            "axum::middleware",
+            "crate::api",
+        ],
+    ),
+    ("halbert-web/src/daemon.rs", &["axum", "crate::api"]),
+    (
+        "halbert-web/src/events.rs",
+        &["tonic", "axum", "hyper", "crate::api"],
+    ),
+    (
+        "halbert-web/src/chat/context.rs",
+        &["tonic", "axum", "hyper", "crate::api"],
+    ),
+    (
+        "halbert-web/src/chat/tools/",
+        &["tonic", "axum", "hyper", "crate::api"],
+    ),
+    (
+        "halbert-web/src/",
+        &["tonic", "halbert_proto", "axum", "hyper", "crate::api"],
+    ),
+];
+
+fn denied(r: &str) -> &'static [&'static str] {
+    RULES
+        .iter()
+        .find(|(prefix, _)| r.starts_with(prefix))
+        .map(|(_, d)| *d)
+        .unwrap_or_else(|| panic!("{r} is under no layering rule"))
+}
+
+#[test]
+fn domain_modules_know_no_transport() {
+    let mut checked = 0;
+    for crate_dir in ["halbertd/src", "halbert-web/src"] {
+        for (p, text) in sources(&repo().join(crate_dir)) {
+            let r = rel(&p);
+            // Unit tests may drive a module through the layer above it.
+            let body = text.split("#[cfg(test)]").next().unwrap_or("");
+            for banned in denied(&r) {
+                assert!(
+                    !code(body).any(|l| l.contains(banned)),
+                    "{r} names {banned}: that belongs to another layer (see ARCHITECTURE.md)"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 80, "only {checked} files found");
+}
+
+/// Domain files whose types still derive their own OpenAPI schema, from before the API had
+/// view types for them (issue 9 moves each to a view in api/ and removes it here). The list
+/// may only shrink: a file not on it that derives a schema fails the check.
+const SCHEMAS_NOT_YET_MOVED: &[&str] = &[
+    "halbert-web/src/chat/assistant.rs",
+    "halbert-web/src/chat/edits.rs",
+    "halbert-web/src/config.rs",
+    "halbert-web/src/llm/client.rs",
+    "halbert-web/src/llm/settings.rs",
+    "halbert-web/src/memory/mod.rs",
+    "halbert-web/src/store/conversations.rs",
+    "halbert-web/src/store/rules.rs",
+];
+
+/// OpenAPI schemas describe the HTTP contract, so they live on the API's view types (and on
+/// the /ws contract in `events.rs`), never on domain types a schema change would then bind.
+#[test]
+fn only_api_views_carry_openapi_schemas() {
+    for (p, text) in sources(&repo().join("halbert-web/src")) {
+        let r = rel(&p);
+        if r.starts_with("halbert-web/src/api/") || r == "halbert-web/src/events.rs" {
+            continue;
+        }
+        if SCHEMAS_NOT_YET_MOVED.contains(&r.as_str()) {
+            assert!(
+                code(&text).any(|l| l.contains("ToSchema")),
+                "{r} no longer derives a schema: take it off SCHEMAS_NOT_YET_MOVED"
+            );
+            continue;
+        }
+        assert!(
+            !code(&text).any(|l| l.contains("ToSchema") || l.contains("utoipa")),
+            "{r} derives an OpenAPI schema: put it on a view type in api/"
+        );
+    }
+}
+
+/// Everything halbertd says on D-Bus goes through host/bus.rs (the connection), systemd/
+/// (PID 1) and gate/authz.rs (polkit).
+#[test]
+fn only_the_bus_modules_speak_dbus() {
+    for (p, text) in sources(&repo().join("halbertd/src")) {
+        let r = rel(&p);
+        if r == "halbertd/src/host/bus.rs"
+            || r.starts_with("halbertd/src/systemd/")
+            || r == "halbertd/src/gate/authz.rs"
+        {
+            continue;
+        }
+        let body = text.split("#[cfg(test)]").next().unwrap_or("");
+        assert!(
+            !code(body).any(|l| l.contains("zbus") || l.contains("call_method")),
+            "{r} talks D-Bus itself: ask systemd/ or the gate"
+        );
+    }
+}
+
+#[test]
+fn only_exec_spawns_processes_and_nothing_builds_shell_strings() {
+    for crate_dir in ["halbertd/src", "halbert-web/src"] {
+        for (p, text) in sources(&repo().join(crate_dir)) {
+            let r = rel(&p);
+            for l in code(&text) {
+                if !r.starts_with("halbertd/src/exec/") {
+                    assert!(
+                        !l.contains("Command::new") && !l.contains("process::Command"),
+                        "{r} spawns a process: only halbertd's exec/ may"
+                    );
+                }
+                assert!(
+                    !(l.contains("\"sh\"") || l.contains("\"/bin/sh\"") || l.contains("\"bash\"")),
+                    "{r} runs a shell: commands are argv vectors"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn only_known_modules_write_files() {
+    // statefile and audit write inside halbertd's state dir; main binds the development
+    // socket; halbert-web's config/store/main and the model settings (API keys, 0600) write
+    // inside the user's state dir.
+    let allowed = [
+        "halbertd/src/host/statefile.rs",
+        "halbertd/src/gate/audit.rs",
+        "halbertd/src/main.rs",
+        "halbert-web/src/config.rs",
+        "halbert-web/src/main.rs",
+        "halbert-web/src/store/mod.rs",
+        "halbert-web/src/llm/settings.rs",
+    ];
+    let writes = [
+        "fs::write",
+        "OpenOptions",
+        "File::create",
+        "set_permissions",
+        "remove_file",
+        "fs::rename",
+        "DirBuilder",
+        "create_dir",
+    ];
+    for crate_dir in ["halbertd/src", "halbert-web/src"] {
+        for (p, text) in sources(&repo().join(crate_dir)) {
+            let r = rel(&p);
+            if allowed.contains(&r.as_str()) || r.starts_with("halbertd/src/files/") {
+                continue;
+            }
+            // Test modules write into their own tempdirs.
+            let body = text.split("#[cfg(test)]").next().unwrap_or("");
+            for w in writes {
+                assert!(
+                    !code(body).any(|l| l.contains(w)),
+                    "{r} writes files ({w}): only halbertd's files/ may write outside the state dir"
+                );
+            }
+        }
+    }
+}
