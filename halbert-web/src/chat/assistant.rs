@@ -1,5 +1,5 @@
 //! One answer of the assistant, with or without tools: the two-call protocol of
-//! reference-behaviour §1.16. Call 1 streams with the tools offered; when the model asks for
+//! docs/decisions.md §7. Call 1 streams with the tools offered; when the model asks for
 //! tools, each call is validated and answered by halbertd, and call 2 streams the answer from
 //! the results. A model that prints a tool call as text instead of making one gets a plain
 //! generation without tools. Transport-free: tokens and decisions go to a sink.
@@ -253,7 +253,7 @@ async fn run_calls(
             ok,
             duration_ms,
         });
-        // The result is data from halbertd, labelled as such (decisions.md §5).
+        // The result is data from halbertd, labelled as such (docs/decisions.md §5).
         let text = json!({"source": "halbertd", "tool": call.name, "result": result}).to_string();
         results.push(turn.scrub.apply(&text));
     }

@@ -1,6 +1,6 @@
 //! The context a chat message is answered with: the machine's facts from halbertd (discovery
 //! and status), selected by the message's words and @mentions, as labelled and quoted data —
-//! never as instructions (decisions.md §5).
+//! never as instructions (docs/decisions.md §5).
 
 use halbert_proto::v1 as pb;
 

@@ -1,4 +1,4 @@
-//! Redaction of secrets and personal data before text leaves the machine (decisions.md §5).
+//! Redaction of secrets and personal data before text leaves the machine (docs/decisions.md §5).
 //!
 //! The rules cover the formats secret scanners such as gitleaks look for (its MIT-licensed rule
 //! set is where the list of providers comes from; the patterns here are our own), in this

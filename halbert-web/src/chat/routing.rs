@@ -1,4 +1,4 @@
-//! Choosing the model for a chat message: one complexity formula (reference-behaviour.md §1)
+//! Choosing the model for a chat message: one complexity formula (docs/decisions.md §7)
 //! with a configurable threshold, whole-word matching only, and the history rules.
 
 /// Words and phrases that point at a diagnosis.

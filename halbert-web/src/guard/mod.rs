@@ -1,4 +1,4 @@
-//! The web guard of decisions.md §1, run before every route:
+//! The web guard of docs/decisions.md §1, run before every route:
 //!
 //! 1. loopback clients must be the same uid as halbert-web (the kernel's `sock_diag`, once per
 //!    connection; `server` closes other users' connections before any request is read, and the

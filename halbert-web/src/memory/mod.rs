@@ -1,7 +1,7 @@
 //! Vector memory, in the per-user sled database: named collections of entries (text, flat
 //! metadata, an embedding), searched by cosine distance. Everything stays on this machine: the
 //! embedding is computed locally (feature hashing of words and word pairs), so memory search
-//! works offline and with no model configured (decisions.md §6).
+//! works offline and with no model configured (docs/decisions.md §6).
 //!
 //! Layout: for collection `c`, tree `memory/c` maps entry id → JSON `{content, metadata}` and
 //! tree `memvec/c` maps entry id → the embedding as little-endian `f32`s. A search reads only the

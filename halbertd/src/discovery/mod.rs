@@ -194,7 +194,7 @@ impl Item {
     }
 }
 
-/// Lower-case, spaces and `/` to `-`: the id slug of reference-behaviour.md §6.
+/// Lower-case, spaces and `/` to `-`: the id slug of docs/decisions.md §7.
 pub fn slug(s: &str) -> String {
     let t: String = s
         .trim_matches('/')

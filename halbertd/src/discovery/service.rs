@@ -149,7 +149,7 @@ pub fn category(name: &str) -> &'static str {
         .map_or("other", |(c, _)| c)
 }
 
-/// The status token and text of a unit's state (reference-behaviour.md §6).
+/// The status token and text of a unit's state (docs/decisions.md §7).
 pub fn unit_status(active: &str, sub: &str) -> (Status, String) {
     let cap = |s: &str| {
         let mut c = s.chars();

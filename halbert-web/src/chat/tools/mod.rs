@@ -3,7 +3,7 @@
 //! for here changes the system: `suggest_action` only records a suggestion that the user sees
 //! as a button (`suggested_actions`), which goes through approval like any other action.
 //!
-//! Results go back to the model as JSON data labelled with their source (decisions.md §5).
+//! Results go back to the model as JSON data labelled with their source (docs/decisions.md §5).
 
 use std::time::Instant;
 
