@@ -309,13 +309,6 @@ fn template(persona: &str, ai_name: &str) -> String {
     }
 }
 
-fn valid_request_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// The machine facts for this message; halbertd being down leaves a note instead of failing.
 async fn machine_context(
     st: &AppState,
@@ -494,13 +487,13 @@ pub async fn send(
         return Err(super::invalid("persona must be guide or coder"));
     }
     let request_id = match &req.request_id {
-        Some(r) if valid_request_id(r) => r.clone(),
+        Some(r) if super::valid_request_id(r) => r.clone(),
         Some(_) => {
             return Err(super::invalid(
                 "request_id must be 1 to 64 letters, digits, '-' or '_'",
             ));
         }
-        None => format!("req-{}", uuid::Uuid::new_v4().simple()),
+        None => super::new_request_id(),
     };
     let settings = st.models.get();
     let threshold = settings.complexity_threshold();

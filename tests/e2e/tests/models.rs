@@ -36,6 +36,11 @@ async fn endpoints_models_assignments_and_loaded() {
     let w = start_web(&nowhere.path().join("no-halbertd.sock"), 1000).await;
     let c = reqwest::Client::new();
     let post = |path: &str, body: Value| c.post(w.url(path)).json(&body).send();
+    async fn status_of(
+        r: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+    ) -> u16 {
+        r.await.expect("answered").status().as_u16()
+    }
 
     let r = post(
         "/api/settings/endpoints",
@@ -207,36 +212,27 @@ async fn endpoints_models_assignments_and_loaded() {
     );
 
     assert_eq!(
-        post(
+        status_of(post(
             "/api/settings/assign/guide",
             json!({"endpoint_id": "nope", "model": "m"})
-        )
-        .await
-        .expect("404")
-        .status()
-        .as_u16(),
+        ))
+        .await,
         404
     );
     assert_eq!(
-        post(
+        status_of(post(
             "/api/settings/assign/boss",
             json!({"endpoint_id": "local-ollama", "model": "m"})
-        )
-        .await
-        .expect("404")
-        .status()
-        .as_u16(),
+        ))
+        .await,
         404
     );
     assert_eq!(
-        post(
+        status_of(post(
             "/api/settings/assign/guide",
             json!({"endpoint_id": "local-ollama", "model": ""})
-        )
-        .await
-        .expect("422")
-        .status()
-        .as_u16(),
+        ))
+        .await,
         422
     );
     let r: Value = c
