@@ -32,7 +32,7 @@ pub enum Event {
     ChatComplete {
         request_id: String,
         response: String,
-        debug: serde_json::Value,
+        debug: ChatDebug,
     },
     /// This client fell behind and `skipped` messages were dropped for it.
     FeedLagged { skipped: u64 },
@@ -85,6 +85,34 @@ pub enum Step {
     },
     /// The model wrote a tool call as text; the turn was answered without tools.
     ToolFallback { reasoning: String },
+}
+
+/// How a chat turn was answered: in `chat_complete` and in the POST's answer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChatDebug {
+    pub model_used: String,
+    /// `guide`, `specialist` or `vision`.
+    pub model_type: String,
+    pub complexity_score: f64,
+    pub tokens_used: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persona: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mentions_count: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_blocks: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_count: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_count: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<bool>,
 }
 
 /// `data` of a `discovery_scan` event.

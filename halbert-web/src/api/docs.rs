@@ -93,7 +93,7 @@ or the POST answer, which are always whole."#;
         super::models::EndpointView, super::models::EndpointList, super::models::EndpointDeleted, super::models::ModelList,
         super::models::TestResult, super::models::AssignRequest, super::models::RoleView, super::models::Cleared,
         super::models::LoadedView, super::models::RoutingSettings, crate::llm::client::LoadedModel, crate::llm::settings::EndpointInput,
-        super::chat::ConfigChatRequest, super::chat::ConfigChatResponse, super::chat::ConfigChatDebug, super::chat::HistoryItem, super::chat::ChatSendRequest, super::chat::ChatSendResponse, super::chat::ChatDebug,
+        super::chat::ConfigChatRequest, super::chat::ConfigChatResponse, super::chat::ConfigChatDebug, super::chat::HistoryItem, super::chat::ChatSendRequest, super::chat::ChatSendResponse, crate::events::ChatDebug,
         crate::chat::edits::EditBlock, crate::chat::edits::Unapplied, crate::chat::assistant::ToolRecord,
         super::memory::MemoryStats, super::memory::MemoryQuery, super::memory::MemoryHit, super::memory::MemoryResults,
         super::memory::CollectionView, super::memory::CollectionList, super::memory::EntryPage, super::memory::EntryDeleted,

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::chat::ChatError;
 use crate::daemon::DaemonError;
 use crate::guard::Refusal;
 use crate::llm::client::LlmError;
@@ -254,6 +255,19 @@ impl From<RuleError> for ApiError {
                 tracing::error!(error = %detail, "rule store");
                 ApiError::new(Code::StorageError, "the rule store failed (see the log)")
             }
+        }
+    }
+}
+
+/// A chat turn's failures: the question's (422), a missing model (503), the model's (502/504).
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::Invalid(d) => invalid(d),
+            ChatError::NoModel(d) => ApiError::new(Code::NoModel, d),
+            ChatError::Llm(e) => e.into(),
+            ChatError::Rules(e) => e.into(),
+            ChatError::Internal => ApiError::new(Code::Internal, "internal error (see the log)"),
         }
     }
 }

@@ -191,7 +191,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
 
 /// One span per request, with a request id that is also returned as `x-request-id`.
 async fn request_span(mut req: Request, next: Next) -> Response {
-    let id = new_request_id();
+    let id = crate::chat::turn::new_request_id();
     let span = tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let mut resp = next.run(req).instrument(span.clone()).await;
@@ -200,20 +200,6 @@ async fn request_span(mut req: Request, next: Next) -> Response {
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
-}
-
-/// A fresh request id: `req-` and 32 hex digits. Requests and chat turns share the form, so a
-/// client-chosen chat id follows the same rule ([`valid_request_id`]).
-pub fn new_request_id() -> String {
-    format!("req-{}", uuid::Uuid::new_v4().simple())
-}
-
-/// A request id a client may choose: 1 to 64 letters, digits, `-` or `_`.
-pub fn valid_request_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The id of the current request, passed on to halbertd for the audit record.

@@ -57,7 +57,8 @@ const RULES: &[(&str, &[&str])] = &[
     // halbert-web: HTTP lives in api/, server/ and main; app wires; guard reads requests
     // (http types) but answers with its own Refusal; daemon is the gRPC client of halbertd
     // (tonic over hyper on the Unix socket);
-    // events maps halbertd's status message onto the /ws contract.
+    // events maps halbertd's status message onto the /ws contract; the chat turn, its context
+    // and its tools read halbertd's discovery items.
     ("halbert-web/src/api/", &["tonic"]),
     ("halbert-web/src/server/", &["tonic", "halbert_proto"]),
     ("halbert-web/src/main.rs", &["tonic", "halbert_proto"]),
@@ -88,6 +89,10 @@ const RULES: &[(&str, &[&str])] = &[
     ),
     (
         "halbert-web/src/chat/tools/",
+        &["tonic", "axum", "hyper", "crate::api"],
+    ),
+    (
+        "halbert-web/src/chat/turn.rs",
         &["tonic", "axum", "hyper", "crate::api"],
     ),
     (
