@@ -73,7 +73,7 @@ impl Dirs {
 }
 
 /// `guardrails.yml`: how sure a model must be to act alone, and its CPU budget.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GuardrailsConfig {
     /// Confidence at or above which a proposed action may run without approval (0.5–1.0).

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::bounds::{self, Bounded, Kind};
 
+use super::views::{EditBlock, ToolRecord, Unapplied, all};
 use super::{ApiError, ApiJson, AppState, ErrorBody};
-use crate::chat::edits::{EditBlock, Unapplied};
 
 /// The handles a chat turn works with, from the application state.
 fn chat(st: &AppState) -> crate::chat::Chat {
@@ -116,10 +116,10 @@ pub async fn config(
     .await?;
     Ok(Json(ConfigChatResponse {
         response: e.response,
-        edit_blocks: e.edit_blocks,
+        edit_blocks: all(e.edit_blocks),
         proposed_content: e.proposed_content,
         summary: e.summary,
-        unapplied: e.unapplied,
+        unapplied: all(e.unapplied),
         debug: ConfigChatDebug {
             model_used: e.model_used,
             model_type: e.model_type.into(),
@@ -184,7 +184,7 @@ pub struct ChatSendResponse {
     #[schema(value_type = Vec<Object>)]
     pub suggested_actions: Vec<serde_json::Value>,
     /// The read-only tools the model used for this answer, in order.
-    pub tool_calls: Vec<crate::chat::assistant::ToolRecord>,
+    pub tool_calls: Vec<ToolRecord>,
 }
 
 /// Ask the assistant. Tokens stream on `/ws` as `chat_token` (then `chat_complete`) for this
@@ -226,6 +226,6 @@ pub async fn send(
         debug: r.debug,
         request_id: r.request_id,
         suggested_actions: r.suggested_actions,
-        tool_calls: r.tool_calls,
+        tool_calls: all(r.tool_calls),
     }))
 }

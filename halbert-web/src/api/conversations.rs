@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::bounds::{self, Bounded, Kind};
 
+use super::views::{Conversation, Message, Summary, all};
 use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
-use crate::store::conversations::{Conversation, Message, Summary};
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -84,7 +84,7 @@ fn ai_name() -> String {
 pub async fn list(State(st): State<AppState>) -> Result<Json<ConversationList>, ApiError> {
     let c = st.conversations.clone();
     Ok(Json(ConversationList {
-        conversations: blocking(move || c.list()).await??,
+        conversations: all(blocking(move || c.list()).await??),
     }))
 }
 
@@ -97,7 +97,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Conversation>), ApiError> {
     let c = st.conversations.clone();
     let conv = blocking(move || c.create(req.name, req.persona, &ai_name())).await??;
-    Ok((StatusCode::CREATED, Json(conv)))
+    Ok((StatusCode::CREATED, Json(conv.into())))
 }
 
 /// One conversation with its messages.
@@ -108,7 +108,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Conversation>, ApiError> {
     let c = st.conversations.clone();
-    Ok(Json(blocking(move || c.get(&id)).await??))
+    Ok(Json(blocking(move || c.get(&id)).await??.into()))
 }
 
 /// Rename a conversation.
@@ -120,7 +120,9 @@ pub async fn rename(
     ApiJson(req): ApiJson<Rename>,
 ) -> Result<Json<Summary>, ApiError> {
     let c = st.conversations.clone();
-    Ok(Json(blocking(move || c.rename(&id, &req.name)).await??))
+    Ok(Json(
+        blocking(move || c.rename(&id, &req.name)).await??.into(),
+    ))
 }
 
 /// Delete a conversation and its messages.
@@ -148,5 +150,5 @@ pub async fn append(
     let page = req.page.unwrap_or_default();
     let msg =
         blocking(move || c.append(&id, &req.role, &req.content, req.mentions, &page)).await??;
-    Ok((StatusCode::CREATED, Json(msg)))
+    Ok((StatusCode::CREATED, Json(msg.into())))
 }

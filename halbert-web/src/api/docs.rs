@@ -12,7 +12,7 @@ use super::discovery::{
 };
 use super::guardrails::{EnterSafeModeRequest, GuardrailsStatus};
 use super::health::{Health, SandboxView};
-use crate::config::GuardrailsConfig;
+use super::views::GuardrailsConfig;
 use crate::events::{ScanProgress, SystemStatusData};
 
 const DESCRIPTION: &str = r#"REST and WebSocket API of halbert-web, Halbert's per-user process.
@@ -86,18 +86,18 @@ or the POST answer, which are always whole."#;
         ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData,
         DiscoveryView, DiscoveryActionView, DiscoveryListView, SummaryView, TypeSummaryView, ScanRequest, ScanStarted,
         ScanProgress, Mentions, MentionView,
-        crate::store::conversations::Conversation, crate::store::conversations::Summary, crate::store::conversations::Message,
+        super::views::Conversation, super::views::Summary, super::views::Message,
         super::conversations::NewConversation, super::conversations::NewMessage, super::conversations::Rename,
         super::conversations::Deleted, super::conversations::ConversationList,
-        crate::store::rules::Rule, crate::store::rules::RuleInput, super::rules::RuleList,
+        super::views::Rule, super::views::RuleInput, super::rules::RuleList,
         super::models::EndpointView, super::models::EndpointList, super::models::EndpointDeleted, super::models::ModelList,
         super::models::TestResult, super::models::AssignRequest, super::models::RoleView, super::models::Cleared,
-        super::models::LoadedView, super::models::RoutingSettings, crate::llm::client::LoadedModel, crate::llm::settings::EndpointInput,
+        super::models::LoadedView, super::models::RoutingSettings, super::views::LoadedModel, super::views::EndpointInput,
         super::chat::ConfigChatRequest, super::chat::ConfigChatResponse, super::chat::ConfigChatDebug, super::chat::HistoryItem, super::chat::ChatSendRequest, super::chat::ChatSendResponse, crate::events::ChatDebug,
-        crate::chat::edits::EditBlock, crate::chat::edits::Unapplied, crate::chat::assistant::ToolRecord,
+        super::views::EditBlock, super::views::Unapplied, super::views::ToolRecord,
         super::memory::MemoryStats, super::memory::MemoryQuery, super::memory::MemoryHit, super::memory::MemoryResults,
         super::memory::CollectionView, super::memory::CollectionList, super::memory::EntryPage, super::memory::EntryDeleted,
-        super::memory::DeleteEntries, super::memory::EntriesDeleted, super::memory::Cleared, crate::memory::Entry, crate::memory::Scalar
+        super::memory::DeleteEntries, super::memory::EntriesDeleted, super::memory::Cleared, super::views::Entry, super::views::Scalar
     )),
     tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "discovery", description = "What this machine has"), (name = "conversations", description = "Stored chat conversations"), (name = "ai-rules", description = "Standing instructions for the assistant"), (name = "models", description = "Model endpoints and role assignments"), (name = "chat", description = "Talking to the models"), (name = "memory", description = "What the assistant remembers (searched locally)"), (name = "system", description = "halbert-web itself"))
 )]

@@ -15,7 +15,7 @@ pub struct GuardrailsStatus {
     /// Always `ok` on success.
     pub status: String,
     pub safe_mode_active: bool,
-    pub config: GuardrailsConfig,
+    pub config: super::views::GuardrailsConfig,
     /// Why safe mode is on (absent when it is off).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -51,7 +51,7 @@ fn view(cfg: GuardrailsConfig, s: pb::GuardrailsState, changed: Option<bool>) ->
     GuardrailsStatus {
         status: "ok".into(),
         safe_mode_active: active,
-        config: cfg,
+        config: cfg.into(),
         reason: active.then_some(s.reason),
         since: if active { iso8601(s.since_unix) } else { None },
         changed_by_uid: (s.changed_by_uid != 0 || active).then_some(s.changed_by_uid),

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::bounds::{self, Bounded, Kind};
 
+use super::views::{Entry, Scalar};
 use super::{ApiError, ApiJson, AppState, ErrorBody, blocking, invalid};
-use crate::memory::{CONVERSATIONS, EMBEDDING, Entry, Scalar};
+use crate::memory::{CONVERSATIONS, EMBEDDING};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemoryStats {
@@ -81,9 +82,9 @@ pub struct MemoryResults {
     pub count: usize,
 }
 
-fn text(m: &BTreeMap<String, Scalar>, k: &str) -> String {
+fn text(m: &BTreeMap<String, crate::memory::Scalar>, k: &str) -> String {
     match m.get(k) {
-        Some(Scalar::Text(s)) => s.clone(),
+        Some(crate::memory::Scalar::Text(s)) => s.clone(),
         _ => String::new(),
     }
 }
@@ -114,7 +115,12 @@ pub async fn query(
             content: h.entry.content,
             distance: h.distance,
             id: h.entry.id,
-            metadata: h.entry.metadata,
+            metadata: h
+                .entry
+                .metadata
+                .into_iter()
+                .map(|(k, v)| (k, v.into()))
+                .collect(),
         })
         .collect();
     Ok(Json(MemoryResults {
@@ -190,7 +196,7 @@ pub async fn entries(
         status: "ok".into(),
         collection,
         count: entries.len(),
-        entries,
+        entries: super::views::all(entries),
         total,
     }))
 }

@@ -13,6 +13,7 @@ mod memory;
 mod models;
 mod pages;
 mod rules;
+pub mod views;
 pub mod ws;
 
 use std::sync::Arc;

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::bounds::{self, Bounded, Kind};
 
+use super::views::{EndpointInput, LoadedModel};
 use super::{ApiError, ApiJson, AppState, Code, ErrorBody, blocking};
-use crate::llm::client::{LoadedModel, PROBE_TIMEOUT, same_model};
-use crate::llm::settings::{Endpoint, EndpointInput, MASK, ModelSettings, ROLES, SettingsError};
+use crate::llm::client::{PROBE_TIMEOUT, same_model};
+use crate::llm::settings::{Endpoint, MASK, ModelSettings, ROLES, SettingsError};
 
 /// A saved endpoint as the API shows it: the key is never returned.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -136,7 +137,7 @@ pub async fn save(
 ) -> Result<Json<EndpointView>, ApiError> {
     let m = st.models.clone();
     Ok(Json(masked(
-        &blocking(move || m.save_endpoint(req)).await??,
+        &blocking(move || m.save_endpoint(req.into())).await??,
     )))
 }
 
@@ -295,7 +296,7 @@ pub async fn loaded(State(st): State<AppState>) -> Json<LoadedView> {
     let [g, sp, v]: [(Option<String>, Option<String>, Option<bool>); 3] =
         per_role.try_into().unwrap_or_default();
     Json(LoadedView {
-        loaded_models: guide_loaded,
+        loaded_models: super::views::all(guide_loaded),
         configured_model: g.0,
         endpoint: g.1,
         configured_loaded: g.2,

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::conversations::Deleted;
+use super::views::{Rule, RuleInput, all};
 use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
-use crate::store::rules::{Rule, RuleInput};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RuleList {
@@ -20,7 +20,7 @@ pub struct RuleList {
 pub async fn list(State(st): State<AppState>) -> Result<Json<RuleList>, ApiError> {
     let r = st.rules.clone();
     Ok(Json(RuleList {
-        rules: blocking(move || r.list()).await??,
+        rules: all(blocking(move || r.list()).await??),
     }))
 }
 
@@ -34,7 +34,7 @@ pub async fn create(
     let r = st.rules.clone();
     Ok((
         StatusCode::CREATED,
-        Json(blocking(move || r.create(req)).await??),
+        Json(blocking(move || r.create(req.into())).await??.into()),
     ))
 }
 
@@ -47,7 +47,9 @@ pub async fn update(
     ApiJson(req): ApiJson<RuleInput>,
 ) -> Result<Json<Rule>, ApiError> {
     let r = st.rules.clone();
-    Ok(Json(blocking(move || r.update(&id, req)).await??))
+    Ok(Json(
+        blocking(move || r.update(&id, req.into())).await??.into(),
+    ))
 }
 
 /// Delete a rule.

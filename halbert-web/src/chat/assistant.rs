@@ -39,10 +39,9 @@ pub struct Turn<'a> {
 }
 
 /// A tool call as it is reported back in the response.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ToolRecord {
     pub tool: String,
-    #[schema(value_type = Object)]
     pub arguments: Value,
     pub ok: bool,
     pub duration_ms: u64,

@@ -39,13 +39,12 @@ impl LlmError {
 }
 
 /// A model Ollama holds in memory.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoadedModel {
     pub name: String,
     pub size: Option<u64>,
     pub size_vram: Option<u64>,
     pub expires_at: Option<String>,
-    #[schema(value_type = Object)]
     pub details: Value,
 }
 

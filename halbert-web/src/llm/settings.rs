@@ -117,7 +117,7 @@ impl ModelSettings {
 }
 
 /// What a client may send to save an endpoint.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointInput {
     /// Lower-case letters, digits and `-`; made from the name when absent. Saving an existing

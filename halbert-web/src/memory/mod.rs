@@ -40,7 +40,7 @@ pub enum MemoryError {
 
 /// Metadata values are scalars only: the earlier store rejected lists and nulls and the errors
 /// were swallowed; here the type makes them impossible.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Scalar {
     Text(String),
@@ -48,7 +48,7 @@ pub enum Scalar {
     Flag(bool),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     pub id: String,
     pub content: String,

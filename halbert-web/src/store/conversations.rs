@@ -22,7 +22,7 @@ pub enum ConversationError {
     Memory(#[from] crate::memory::MemoryError),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub id: String,
     /// `user` or `assistant`.
@@ -31,12 +31,11 @@ pub struct Message {
     /// ISO 8601 UTC.
     pub timestamp: String,
     pub mentions: Vec<String>,
-    #[schema(value_type = Vec<Object>)]
     pub tool_calls: Vec<serde_json::Value>,
 }
 
 /// A conversation's record, without its messages.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub id: String,
     pub name: String,
@@ -48,7 +47,7 @@ pub struct Summary {
     pub preview: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Conversation {
     pub id: String,
     pub name: String,

@@ -15,7 +15,7 @@ pub enum RuleError {
     Corrupt(#[from] serde_json::Error),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {
     pub id: String,
     pub text: String,
@@ -26,7 +26,7 @@ pub struct Rule {
 }
 
 /// A create or update; absent fields keep their value (or take the default on create).
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleInput {
     pub text: Option<String>,

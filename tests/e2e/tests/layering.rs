@@ -129,20 +129,6 @@ fn domain_modules_know_no_transport() {
     assert!(checked >= 80, "only {checked} files found");
 }
 
-/// Domain files whose types still derive their own OpenAPI schema, from before the API had
-/// view types for them (issue 9 moves each to a view in api/ and removes it here). The list
-/// may only shrink: a file not on it that derives a schema fails the check.
-const SCHEMAS_NOT_YET_MOVED: &[&str] = &[
-    "halbert-web/src/chat/assistant.rs",
-    "halbert-web/src/chat/edits.rs",
-    "halbert-web/src/config.rs",
-    "halbert-web/src/llm/client.rs",
-    "halbert-web/src/llm/settings.rs",
-    "halbert-web/src/memory/mod.rs",
-    "halbert-web/src/store/conversations.rs",
-    "halbert-web/src/store/rules.rs",
-];
-
 /// OpenAPI schemas describe the HTTP contract, so they live on the API's view types (and on
 /// the /ws contract in `events.rs`), never on domain types a schema change would then bind.
 #[test]
@@ -150,13 +136,6 @@ fn only_api_views_carry_openapi_schemas() {
     for (p, text) in sources(&repo().join("halbert-web/src")) {
         let r = rel(&p);
         if r.starts_with("halbert-web/src/api/") || r == "halbert-web/src/events.rs" {
-            continue;
-        }
-        if SCHEMAS_NOT_YET_MOVED.contains(&r.as_str()) {
-            assert!(
-                code(&text).any(|l| l.contains("ToSchema")),
-                "{r} no longer derives a schema: take it off SCHEMAS_NOT_YET_MOVED"
-            );
             continue;
         }
         assert!(

@@ -1,0 +1,326 @@
+//! The API's views of domain types: the same JSON, with the OpenAPI schemas the contract is
+//! described by. Domain types carry no schema, so a change to the store or the chat engine
+//! cannot change the published description unnoticed; each view converts from (or, for
+//! request bodies, into) its domain type here.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::bounds::Bounded;
+use crate::chat::{assistant, edits};
+use crate::llm::{client, settings};
+use crate::store::{conversations as conv, rules};
+use crate::{config, memory};
+
+/// Every element of `v` as its view.
+pub fn all<T, V: From<T>>(v: Vec<T>) -> Vec<V> {
+    v.into_iter().map(V::from).collect()
+}
+
+/// A message of a conversation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Message {
+    pub id: String,
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+    /// ISO 8601 UTC.
+    pub timestamp: String,
+    pub mentions: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub tool_calls: Vec<Value>,
+}
+
+impl From<conv::Message> for Message {
+    fn from(m: conv::Message) -> Self {
+        Self {
+            id: m.id,
+            role: m.role,
+            content: m.content,
+            timestamp: m.timestamp,
+            mentions: m.mentions,
+            tool_calls: m.tool_calls,
+        }
+    }
+}
+
+/// A conversation's record, without its messages.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Summary {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub persona: String,
+    pub message_count: u64,
+    /// The last message, cut to 50 characters.
+    pub preview: String,
+}
+
+impl From<conv::Summary> for Summary {
+    fn from(s: conv::Summary) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            persona: s.persona,
+            message_count: s.message_count,
+            preview: s.preview,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Conversation {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub persona: String,
+    pub messages: Vec<Message>,
+}
+
+impl From<conv::Conversation> for Conversation {
+    fn from(c: conv::Conversation) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            persona: c.persona,
+            messages: c.messages.into_iter().map(Message::from).collect(),
+        }
+    }
+}
+
+/// A standing instruction for the assistant.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Rule {
+    pub id: String,
+    pub text: String,
+    /// `high`, `medium` or `low`.
+    pub priority: String,
+    pub category: String,
+    pub enabled: bool,
+}
+
+impl From<rules::Rule> for Rule {
+    fn from(r: rules::Rule) -> Self {
+        Self {
+            id: r.id,
+            text: r.text,
+            priority: r.priority,
+            category: r.category,
+            enabled: r.enabled,
+        }
+    }
+}
+
+/// A create or update of a rule; absent fields keep their value (or take the default on
+/// create).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleInput {
+    #[schema(max_length = 2000)]
+    pub text: Option<String>,
+    /// `high`, `medium` or `low`.
+    pub priority: Option<String>,
+    #[schema(max_length = 200)]
+    pub category: Option<String>,
+    pub enabled: Option<bool>,
+    /// Accepted from the earlier version's clients; the same as `text`.
+    #[schema(max_length = 2000)]
+    pub rule: Option<String>,
+}
+
+impl From<RuleInput> for rules::RuleInput {
+    fn from(r: RuleInput) -> Self {
+        Self {
+            text: r.text,
+            priority: r.priority,
+            category: r.category,
+            enabled: r.enabled,
+            rule: r.rule,
+        }
+    }
+}
+
+impl Bounded for RuleInput {
+    fn check_bounds(&self) -> Result<(), String> {
+        rules::RuleInput::from(self.clone()).check_bounds()
+    }
+}
+
+/// What a client may send to save a model endpoint.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointInput {
+    /// Lower-case letters, digits and `-`; made from the name when absent. Saving an existing
+    /// id updates it.
+    pub id: Option<String>,
+    pub name: String,
+    /// Base URL, e.g. `http://localhost:11434` or `https://api.openai.com/v1`.
+    pub url: String,
+    /// `ollama` or `openai` (any OpenAI-compatible server).
+    pub provider: String,
+    /// `"***"` keeps the stored key; `null` or absent removes it.
+    pub api_key: Option<String>,
+    /// 1 to 3600 seconds; default 180.
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
+}
+
+impl From<EndpointInput> for settings::EndpointInput {
+    fn from(e: EndpointInput) -> Self {
+        Self {
+            id: e.id,
+            name: e.name,
+            url: e.url,
+            provider: e.provider,
+            api_key: e.api_key,
+            timeout_s: e.timeout_s,
+        }
+    }
+}
+
+impl Bounded for EndpointInput {
+    fn check_bounds(&self) -> Result<(), String> {
+        settings::EndpointInput::from(self.clone()).check_bounds()
+    }
+}
+
+/// A model Ollama holds in memory.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LoadedModel {
+    pub name: String,
+    pub size: Option<u64>,
+    pub size_vram: Option<u64>,
+    pub expires_at: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+impl From<client::LoadedModel> for LoadedModel {
+    fn from(m: client::LoadedModel) -> Self {
+        Self {
+            name: m.name,
+            size: m.size,
+            size_vram: m.size_vram,
+            expires_at: m.expires_at,
+            details: m.details,
+        }
+    }
+}
+
+/// A metadata value: text, a number or a flag.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Scalar {
+    Text(String),
+    Number(f64),
+    Flag(bool),
+}
+
+impl From<memory::Scalar> for Scalar {
+    fn from(s: memory::Scalar) -> Self {
+        match s {
+            memory::Scalar::Text(t) => Scalar::Text(t),
+            memory::Scalar::Number(n) => Scalar::Number(n),
+            memory::Scalar::Flag(f) => Scalar::Flag(f),
+        }
+    }
+}
+
+/// A remembered entry.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Entry {
+    pub id: String,
+    pub content: String,
+    pub metadata: BTreeMap<String, Scalar>,
+}
+
+impl From<memory::Entry> for Entry {
+    fn from(e: memory::Entry) -> Self {
+        Self {
+            id: e.id,
+            content: e.content,
+            metadata: e.metadata.into_iter().map(|(k, v)| (k, v.into())).collect(),
+        }
+    }
+}
+
+/// One SEARCH/REPLACE block the model proposed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EditBlock {
+    pub search: String,
+    pub replace: String,
+}
+
+impl From<edits::EditBlock> for EditBlock {
+    fn from(b: edits::EditBlock) -> Self {
+        Self {
+            search: b.search,
+            replace: b.replace,
+        }
+    }
+}
+
+/// A block whose SEARCH text was not found.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Unapplied {
+    /// 0-based position of the block in `edit_blocks`.
+    pub index: usize,
+    pub reason: String,
+}
+
+impl From<edits::Unapplied> for Unapplied {
+    fn from(u: edits::Unapplied) -> Self {
+        Self {
+            index: u.index,
+            reason: u.reason,
+        }
+    }
+}
+
+/// A read-only tool the model called for an answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ToolRecord {
+    pub tool: String,
+    #[schema(value_type = Object)]
+    pub arguments: Value,
+    pub ok: bool,
+    pub duration_ms: u64,
+}
+
+impl From<assistant::ToolRecord> for ToolRecord {
+    fn from(t: assistant::ToolRecord) -> Self {
+        Self {
+            tool: t.tool,
+            arguments: t.arguments,
+            ok: t.ok,
+            duration_ms: t.duration_ms,
+        }
+    }
+}
+
+/// `guardrails.yml`: how sure a model must be to act alone, and its CPU budget.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct GuardrailsConfig {
+    /// Confidence at or above which a proposed action may run without approval (0.5–1.0).
+    pub confidence_threshold: f64,
+    /// CPU share, in percent of all cores, a running task may use (1–100).
+    pub cpu_budget: u32,
+}
+
+impl From<config::GuardrailsConfig> for GuardrailsConfig {
+    fn from(c: config::GuardrailsConfig) -> Self {
+        Self {
+            confidence_threshold: c.confidence_threshold,
+            cpu_budget: c.cpu_budget,
+        }
+    }
+}
