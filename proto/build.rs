@@ -1,7 +1,15 @@
-//! Compiles `halbert/v1/*.proto` with protox (pure Rust), so a fresh machine needs no `protoc`.
+//! Compiles `halbert/v1/*.proto` (one file per service, plus `errors.proto`) with protox
+//! (pure Rust), so a fresh machine needs no `protoc`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["halbert/v1/halbert.proto"];
+    let protos = [
+        "halbert/v1/errors.proto",
+        "halbert/v1/system.proto",
+        "halbert/v1/guardrails.proto",
+        "halbert/v1/audit.proto",
+        "halbert/v1/discovery.proto",
+        "halbert/v1/inspect.proto",
+    ];
     for p in protos {
         println!("cargo:rerun-if-changed={p}");
     }

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use halbert_proto::codes;
 use halbert_proto::v1::{
     self as pb, audit_client::AuditClient, discovery_client::DiscoveryClient,
     guardrails_client::GuardrailsClient, inspect_client::InspectClient,
@@ -76,8 +75,9 @@ impl Daemon {
 
     fn err(&self, s: tonic::Status) -> DaemonError {
         let detail = halbert_proto::error_detail(&s).unwrap_or_default();
-        match (s.code(), detail.code.as_str()) {
-            (_, codes::SAFE_MODE_ACTIVE) => DaemonError::SafeMode {
+        let code = pb::ErrorCode::try_from(detail.code).unwrap_or(pb::ErrorCode::Unspecified);
+        match (s.code(), code) {
+            (_, pb::ErrorCode::SafeModeActive) => DaemonError::SafeMode {
                 reason: detail.safe_mode_reason,
             },
             (Code::PermissionDenied, _) => DaemonError::PermissionDenied {
@@ -86,16 +86,18 @@ impl Daemon {
             },
             (Code::InvalidArgument, _) => DaemonError::InvalidArgument(s.message().to_owned()),
             (Code::NotFound, _) => DaemonError::NotFound(s.message().to_owned()),
-            (Code::Unavailable, codes::UNAVAILABLE) => {
+            (Code::Unavailable, pb::ErrorCode::Unavailable) => {
                 DaemonError::SourceMissing(s.message().to_owned())
             }
             (Code::Unauthenticated, _) => DaemonError::Unauthenticated(s.message().to_owned()),
             (Code::DeadlineExceeded, _) => DaemonError::Timeout(CALL_TIMEOUT),
             // No ErrorDetail means the status came from the transport, not from halbertd.
-            (Code::Unavailable | Code::Unknown | Code::Cancelled, "") => DaemonError::Unavailable {
-                socket: self.socket.display().to_string(),
-                why: transport_reason(&s),
-            },
+            (Code::Unavailable | Code::Unknown | Code::Cancelled, pb::ErrorCode::Unspecified) => {
+                DaemonError::Unavailable {
+                    socket: self.socket.display().to_string(),
+                    why: transport_reason(&s),
+                }
+            }
             _ => DaemonError::Failed(s.message().to_owned()),
         }
     }
@@ -147,7 +149,7 @@ impl Daemon {
 
     pub async fn discovery_list(&self, kind: &str) -> Result<pb::DiscoveryList, DaemonError> {
         let req = pb::ListDiscoveriesRequest {
-            r#type: kind.to_owned(),
+            r#type: discovery_type(kind)? as i32,
         };
         self.unary(DiscoveryClient::new(self.channel.clone()).list(req))
             .await
@@ -218,6 +220,10 @@ impl Daemon {
         &self,
         types: Vec<String>,
     ) -> Result<tonic::Streaming<pb::ScanEvent>, DaemonError> {
+        let types = types
+            .iter()
+            .map(|t| discovery_type(t).map(|t| t as i32))
+            .collect::<Result<_, _>>()?;
         self.unary(DiscoveryClient::new(self.channel.clone()).scan(pb::ScanRequest { types }))
             .await
     }
@@ -257,4 +263,10 @@ fn transport_reason(s: &tonic::Status) -> String {
         cause = c.source();
     }
     last
+}
+
+/// The contract's discovery type named `name`.
+fn discovery_type(name: &str) -> Result<pb::DiscoveryType, DaemonError> {
+    pb::DiscoveryType::from_name(name)
+        .ok_or_else(|| DaemonError::InvalidArgument(format!("unknown discovery type {name:?}")))
 }

@@ -44,8 +44,8 @@ async fn watch_streams_and_validates_its_interval() {
         .expect_err("too fast");
     assert_eq!(e.code(), Code::InvalidArgument);
     assert_eq!(
-        halbert_proto::error_detail(&e).expect("detail").code,
-        "invalid_argument"
+        halbert_proto::error_detail(&e).expect("detail").code(),
+        halbert_proto::v1::ErrorCode::InvalidArgument
     );
 
     let mut s = c
@@ -240,8 +240,11 @@ async fn safe_mode_refuses_other_mutations_with_failed_precondition() {
     );
     let detail = halbert_proto::error_detail(&status).expect("detail");
     assert_eq!(
-        (detail.code.as_str(), detail.safe_mode_reason.as_str()),
-        ("safe_mode_active", "maintenance window")
+        (detail.code(), detail.safe_mode_reason.as_str()),
+        (
+            halbert_proto::v1::ErrorCode::SafeModeActive,
+            "maintenance window"
+        )
     );
     let v = halbertd::gate::audit::verify(&d.state_dir().join("audit")).expect("verify");
     // enter (intent, ok), then the refusal

@@ -13,17 +13,8 @@ use serde_json::{Map, Value};
 use super::{ApiError, AppState, Code, ErrorBody, decode_json};
 use crate::events::{Event, ScanProgress};
 
-/// The discovery types, as the API names them.
-pub const TYPES: [&str; 8] = [
-    "storage",
-    "service",
-    "network",
-    "container",
-    "gpu",
-    "sharing",
-    "security",
-    "backup",
-];
+/// The discovery types, as the API names them (the contract lists them).
+const TYPES: [&str; 8] = halbert_proto::v1::DiscoveryType::NAMES;
 
 /// ISO 8601 of a Unix-milliseconds time; `None` for 0 ("never").
 use crate::time::iso8601_ms as iso_ms;
@@ -81,6 +72,7 @@ pub struct DiscoveryView {
 }
 
 pub fn view(i: pb::DiscoveryItem) -> DiscoveryView {
+    let type_name = i.type_name();
     let data = match serde_json::from_str(&i.data_json) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
@@ -88,7 +80,7 @@ pub fn view(i: pb::DiscoveryItem) -> DiscoveryView {
     DiscoveryView {
         mention: format!("@{}", i.id),
         id: i.id,
-        kind: i.r#type,
+        kind: type_name.into(),
         name: i.name,
         title: i.title,
         status: i.status,
@@ -140,9 +132,10 @@ pub async fn list(
 ) -> Result<Json<DiscoveryListView>, ApiError> {
     check_type(&kind)?;
     let l = st.daemon.discovery_list(&kind).await?;
+    let type_name = l.type_name();
     Ok(Json(DiscoveryListView {
         discoveries: l.items.into_iter().map(view).collect(),
-        kind: l.r#type,
+        kind: type_name.into(),
         last_scan: iso_ms(l.last_scan_unix_ms),
         scan_duration_ms: l.duration_ms,
         error: Some(l.error).filter(|e| !e.is_empty()),
@@ -159,7 +152,7 @@ pub async fn get_item(
 ) -> Result<Json<DiscoveryView>, ApiError> {
     check_type(&kind)?;
     let item = st.daemon.discovery_get(&id).await?;
-    if item.r#type != kind {
+    if item.type_name() != kind {
         return Err(ApiError::new(
             Code::NotFound,
             format!("no {kind} discovery with id {id:?}"),
@@ -202,7 +195,7 @@ pub async fn summary(State(st): State<AppState>) -> Result<Json<SummaryView>, Ap
             .types
             .into_iter()
             .map(|t| TypeSummaryView {
-                kind: t.r#type,
+                kind: t.type_name().into(),
                 count: t.count,
                 last_scan: iso_ms(t.last_scan_unix_ms),
                 error: Some(t.error).filter(|e| !e.is_empty()),
@@ -284,7 +277,7 @@ pub async fn scan(
                     total += ev.items;
                     failed += u32::from(ev.state == "failed");
                     send(progress(
-                        Some(ev.r#type),
+                        Some(ev.type_name().into()),
                         &ev.state,
                         ev.items,
                         ev.duration_ms,
@@ -358,10 +351,11 @@ pub async fn mentions(State(st): State<AppState>) -> Result<Json<Mentions>, ApiE
         futures_util::future::join_all(TYPES.iter().map(|t| st.daemon.discovery_list(t))).await;
     for l in lists {
         for i in l?.items {
+            let type_name = i.type_name();
             out.push(MentionView {
                 mention: format!("@{}", i.id),
                 id: i.id,
-                kind: i.r#type,
+                kind: type_name.into(),
                 title: i.title,
                 status: i.status,
             });

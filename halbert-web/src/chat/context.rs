@@ -157,16 +157,8 @@ const BLOCKS: &[(&str, &[&str], usize)] = &[
     ),
 ];
 
-pub const TYPES: [&str; 8] = [
-    "storage",
-    "service",
-    "network",
-    "container",
-    "gpu",
-    "sharing",
-    "security",
-    "backup",
-];
+/// The discovery types, as the contract names them.
+pub const TYPES: [&str; 8] = halbert_proto::v1::DiscoveryType::NAMES;
 
 /// Whether the message asks about something going wrong (whole words only).
 pub fn is_troubleshooting(message: &str) -> bool {
@@ -203,7 +195,7 @@ pub fn cap(kind: &str) -> usize {
 
 /// One discovery as a labelled line of data.
 pub fn item_line(i: &pb::DiscoveryItem) -> String {
-    let mut s = format!("[{}] {} ({}): {}", i.r#type, i.title, i.id, i.status);
+    let mut s = format!("[{}] {} ({}): {}", i.type_name(), i.title, i.id, i.status);
     if !i.status_detail.is_empty() {
         s.push_str(&format!(" - {}", i.status_detail));
     }
@@ -217,7 +209,11 @@ pub fn item_line(i: &pb::DiscoveryItem) -> String {
 pub fn item_block(i: &pb::DiscoveryItem) -> String {
     let mut s = format!(
         "@{} — {}\ntype: {}\nstatus: {} ({})\n",
-        i.id, i.title, i.r#type, i.status, i.status_detail
+        i.id,
+        i.title,
+        i.type_name(),
+        i.status,
+        i.status_detail
     );
     if !i.description.is_empty() {
         s.push_str(&format!("description: {}\n", i.description));

@@ -82,7 +82,10 @@ async fn machine_context(
     let lists: Vec<(String, Vec<halbert_proto::v1::DiscoveryItem>)> = {
         let calls = TYPES.iter().map(|t| chat.daemon.discovery_list(t));
         match futures_util::future::try_join_all(calls).await {
-            Ok(ls) => ls.into_iter().map(|l| (l.r#type, l.items)).collect(),
+            Ok(ls) => ls
+                .into_iter()
+                .map(|l| (l.type_name().to_owned(), l.items))
+                .collect(),
             Err(e) => {
                 blocks.push(data_block(
                     "notice",
@@ -164,9 +167,9 @@ async fn machine_context(
         } else {
             match chat.daemon.discovery_get(m).await {
                 Ok(i) => {
-                    if i.r#type == "service" && suggested.is_empty() {
+                    if i.type_name() == "service" && suggested.is_empty() {
                         suggested.push(serde_json::json!({"id": "restart", "label": "Restart Service", "target": i.id}));
-                    } else if i.r#type == "backup" && suggested.is_empty() {
+                    } else if i.type_name() == "backup" && suggested.is_empty() {
                         suggested.push(
                             serde_json::json!({"id": "run", "label": "Run Backup", "target": i.id}),
                         );

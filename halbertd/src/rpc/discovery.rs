@@ -15,20 +15,49 @@ use crate::engine::EngineError;
 #[derive(Debug, Clone)]
 pub struct DiscoveryService(pub Ctx);
 
-fn kind(s: &str) -> Result<Kind, Status> {
-    Kind::parse(s).ok_or_else(|| {
-        let valid: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-        to_status(EngineError::InvalidArgument(format!(
-            "unknown discovery type {s:?}; valid types: {}",
-            valid.join(", ")
-        )))
-    })
+/// The domain's kind of a contract type; the unspecified or an unknown value is refused.
+fn kind(t: i32) -> Result<Kind, Status> {
+    use pb::DiscoveryType as T;
+    match T::try_from(t).unwrap_or(T::Unspecified) {
+        T::Storage => Ok(Kind::Storage),
+        T::Service => Ok(Kind::Service),
+        T::Network => Ok(Kind::Network),
+        T::Container => Ok(Kind::Container),
+        T::Gpu => Ok(Kind::Gpu),
+        T::Sharing => Ok(Kind::Sharing),
+        T::Security => Ok(Kind::Security),
+        T::Backup => Ok(Kind::Backup),
+        T::Unspecified => Err(to_status(EngineError::InvalidArgument(format!(
+            "unknown discovery type {t}; valid types: {}",
+            Kind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))),
+    }
+}
+
+/// The contract's type of a domain kind (the other half of [`kind`]; both are exhaustive).
+fn type_pb(k: Kind) -> i32 {
+    use pb::DiscoveryType as T;
+    let t = match k {
+        Kind::Storage => T::Storage,
+        Kind::Service => T::Service,
+        Kind::Network => T::Network,
+        Kind::Container => T::Container,
+        Kind::Gpu => T::Gpu,
+        Kind::Sharing => T::Sharing,
+        Kind::Security => T::Security,
+        Kind::Backup => T::Backup,
+    };
+    t as i32
 }
 
 pub fn item_pb(i: Item) -> pb::DiscoveryItem {
     pb::DiscoveryItem {
         id: i.id,
-        r#type: i.kind.as_str().into(),
+        r#type: type_pb(i.kind),
         name: i.name,
         title: i.title,
         status: i.status.as_str().into(),
@@ -63,14 +92,14 @@ impl Discovery for DiscoveryService {
     ) -> Result<Response<pb::DiscoveryList>, Status> {
         let (caller, span) = self.0.caller("Discovery.List", &req)?;
         let _e = span.enter();
-        let k = kind(&req.get_ref().r#type)?;
+        let k = kind(req.get_ref().r#type)?;
         let st = self
             .0
             .engine
             .discovery_list(&caller, k)
             .map_err(to_status)?;
         Ok(Response::new(pb::DiscoveryList {
-            r#type: k.as_str().into(),
+            r#type: type_pb(k),
             items: st.items.into_iter().map(item_pb).collect(),
             last_scan_unix_ms: st.last_scan_ms,
             duration_ms: st.duration_ms,
@@ -105,7 +134,7 @@ impl Discovery for DiscoveryService {
             .map_err(to_status)?
             .into_iter()
             .map(|t| pb::DiscoveryTypeSummary {
-                r#type: t.kind.as_str().into(),
+                r#type: type_pb(t.kind),
                 count: t.count as u32,
                 last_scan_unix_ms: t.last_scan_ms,
                 error: t.error.unwrap_or_default(),
@@ -125,7 +154,7 @@ impl Discovery for DiscoveryService {
                 .get_ref()
                 .types
                 .iter()
-                .map(|t| kind(t))
+                .map(|t| kind(*t))
                 .collect::<Result<Vec<_>, _>>()?;
             v.sort();
             v.dedup();
@@ -149,7 +178,7 @@ impl Discovery for DiscoveryService {
                     while let Some(p) = prx.recv().await {
                         let ev = match p {
                             Progress::Started(k) => pb::ScanEvent {
-                                r#type: k.as_str().into(),
+                                r#type: type_pb(k),
                                 state: "started".into(),
                                 ..Default::default()
                             },
@@ -158,7 +187,7 @@ impl Discovery for DiscoveryService {
                                 items,
                                 duration_ms,
                             } => pb::ScanEvent {
-                                r#type: kind.as_str().into(),
+                                r#type: type_pb(kind),
                                 state: "done".into(),
                                 items: items as u32,
                                 duration_ms,
@@ -169,7 +198,7 @@ impl Discovery for DiscoveryService {
                                 error,
                                 duration_ms,
                             } => pb::ScanEvent {
-                                r#type: kind.as_str().into(),
+                                r#type: type_pb(kind),
                                 state: "failed".into(),
                                 error,
                                 duration_ms,

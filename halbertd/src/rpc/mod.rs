@@ -10,8 +10,7 @@ mod system;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use halbert_proto::codes;
-use halbert_proto::v1::ErrorDetail;
+use halbert_proto::v1::{ErrorCode, ErrorDetail};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Status};
 use tracing::Span;
@@ -74,15 +73,15 @@ fn request_id<T>(req: &Request<T>) -> String {
 
 /// The one mapping from engine errors to gRPC statuses.
 pub fn to_status(e: EngineError) -> Status {
-    let detail = |code: &str| ErrorDetail {
-        code: code.into(),
+    let detail = |code: ErrorCode| ErrorDetail {
+        code: code as i32,
         ..Default::default()
     };
     match e {
         EngineError::Unauthenticated(m) => halbert_proto::status_with_detail(
             Code::Unauthenticated,
             m,
-            detail(codes::UNAUTHENTICATED),
+            detail(ErrorCode::Unauthenticated),
         ),
         EngineError::PermissionDenied { action, reason } => {
             let msg = match &action {
@@ -90,7 +89,7 @@ pub fn to_status(e: EngineError) -> Status {
                 None => reason,
             };
             let d = ErrorDetail {
-                code: codes::PERMISSION_DENIED.into(),
+                code: ErrorCode::PermissionDenied as i32,
                 polkit_action: action.unwrap_or_default(),
                 ..Default::default()
             };
@@ -98,7 +97,7 @@ pub fn to_status(e: EngineError) -> Status {
         }
         EngineError::SafeMode { reason } => {
             let d = ErrorDetail {
-                code: codes::SAFE_MODE_ACTIVE.into(),
+                code: ErrorCode::SafeModeActive as i32,
                 safe_mode_reason: reason.clone(),
                 ..Default::default()
             };
@@ -111,18 +110,18 @@ pub fn to_status(e: EngineError) -> Status {
         EngineError::InvalidArgument(m) => halbert_proto::status_with_detail(
             Code::InvalidArgument,
             m,
-            detail(codes::INVALID_ARGUMENT),
+            detail(ErrorCode::InvalidArgument),
         ),
         EngineError::NotFound(m) => {
-            halbert_proto::status_with_detail(Code::NotFound, m, detail(codes::NOT_FOUND))
+            halbert_proto::status_with_detail(Code::NotFound, m, detail(ErrorCode::NotFound))
         }
         EngineError::Unavailable(m) => {
-            halbert_proto::status_with_detail(Code::Unavailable, m, detail(codes::UNAVAILABLE))
+            halbert_proto::status_with_detail(Code::Unavailable, m, detail(ErrorCode::Unavailable))
         }
         EngineError::AuditFailed => halbert_proto::status_with_detail(
             Code::Internal,
             "the audit record could not be written",
-            detail(codes::AUDIT_FAILED),
+            detail(ErrorCode::AuditFailed),
         ),
         EngineError::Internal(m) => {
             // The details stay in the journal; the client learns only that it failed.
@@ -130,7 +129,7 @@ pub fn to_status(e: EngineError) -> Status {
             halbert_proto::status_with_detail(
                 Code::Internal,
                 "internal error in halbertd (see its journal)",
-                detail(codes::INTERNAL),
+                detail(ErrorCode::Internal),
             )
         }
     }

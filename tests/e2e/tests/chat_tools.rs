@@ -86,7 +86,7 @@ async fn tools_answer_from_halbertd_over_both_protocols() {
     let d = start_daemon_on_tree(dir, &crate::util::fixture("workstation")).await;
     let mut s = DiscoveryClient::new(channel(&d.socket))
         .scan(pb::ScanRequest {
-            types: vec!["network".into()],
+            types: vec![pb::DiscoveryType::Network as i32],
         })
         .await
         .expect("scan")

@@ -15,7 +15,10 @@ async fn scan_all(
 ) -> Vec<pb::ScanEvent> {
     let mut s = c
         .scan(pb::ScanRequest {
-            types: types.iter().map(|t| t.to_string()).collect(),
+            types: types
+                .iter()
+                .map(|t| pb::DiscoveryType::from_name(t).expect("a type") as i32)
+                .collect(),
         })
         .await
         .expect("scan")
@@ -37,7 +40,7 @@ async fn scans_replace_persist_and_survive_a_restart() {
 
     let empty = c
         .list(pb::ListDiscoveriesRequest {
-            r#type: "storage".into(),
+            r#type: pb::DiscoveryType::Storage as i32,
         })
         .await
         .expect("list")
@@ -53,7 +56,7 @@ async fn scans_replace_persist_and_survive_a_restart() {
     let finished: Vec<(&str, &str)> = events
         .iter()
         .filter(|e| e.state != "started")
-        .map(|e| (e.r#type.as_str(), e.state.as_str()))
+        .map(|e| (e.type_name(), e.state.as_str()))
         .collect();
     assert_eq!((started, finished.len()), (8, 8), "{events:?}");
     // Without a system bus (as on the CI host), the service scanner fails; the others are intact.
@@ -65,7 +68,7 @@ async fn scans_replace_persist_and_survive_a_restart() {
 
     let storage = c
         .list(pb::ListDiscoveriesRequest {
-            r#type: "storage".into(),
+            r#type: pb::DiscoveryType::Storage as i32,
         })
         .await
         .expect("list")
@@ -80,11 +83,7 @@ async fn scans_replace_persist_and_survive_a_restart() {
         .expect("get")
         .into_inner();
     assert_eq!(
-        (
-            sdc.r#type.as_str(),
-            sdc.status.as_str(),
-            sdc.severity.as_str()
-        ),
+        (sdc.type_name(), sdc.status.as_str(), sdc.severity.as_str()),
         ("storage", "unknown", "info")
     );
     let data: Value = serde_json::from_str(&sdc.data_json).expect("data json");
@@ -111,7 +110,7 @@ async fn scans_replace_persist_and_survive_a_restart() {
     let mut c = DiscoveryClient::new(channel(&d.socket));
     let again = c
         .list(pb::ListDiscoveriesRequest {
-            r#type: "storage".into(),
+            r#type: pb::DiscoveryType::Storage as i32,
         })
         .await
         .expect("list")
@@ -131,7 +130,8 @@ async fn scans_replace_persist_and_survive_a_restart() {
 
     let e = c
         .list(pb::ListDiscoveriesRequest {
-            r#type: "disks".into(),
+            // A value the contract does not define, as an older or newer client might send.
+            r#type: 42,
         })
         .await
         .expect_err("unknown type");
