@@ -7,7 +7,7 @@ BIN     := $(CURDIR)/target/debug
 # The testbed (systemd-nspawn) needs root.
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo -E)
 
-.PHONY: build dev scripted-llm test test-unit test-browser test-testbed bench lint fmt clean
+.PHONY: build dev scripted-llm test test-unit test-api test-browser test-testbed bench lint fmt clean
 
 build:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install a Rust toolchain (https://rustup.rs), 1.89 or newer" >&2; exit 1; }
@@ -31,13 +31,18 @@ dev: build
 scripted-llm:
 	$(CARGO) run -q -p halbert-scripted-llm -- --port 11435
 
-# Unit, fixture and in-process end-to-end tests, the dashboard in headless Chromium, then the
-# systemd testbed suite.
-test: test-unit test-browser test-testbed
+# Unit, fixture and in-process end-to-end tests, the API description checked against the server
+# (schemathesis), the dashboard in headless Chromium, then the systemd testbed suite.
+test: test-unit test-api test-browser test-testbed
 
 test-unit:
 	$(CARGO) build --workspace --tests
 	$(CARGO) test --workspace
+
+# schemathesis (pinned in the script) is installed into a venv under target/ on first use.
+test-api: build
+	@python3 -c 'import ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends python3-venv; }
+	tests/api/schemathesis.sh
 
 test-browser: build
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }

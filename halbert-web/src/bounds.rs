@@ -34,6 +34,30 @@ pub const DELETE_IDS: usize = 1_000;
 /// An id in a path or a list (conversation, memory entry, endpoint).
 pub const ID_CHARS: usize = 256;
 
+/// An optional count that JSON may write as `23` or `23.0` (both are integers to JSON Schema,
+/// which the API description follows); a fraction, a negative number or anything else is
+/// refused.
+pub fn whole_number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    use serde::Deserialize;
+    use serde::de::Error;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|w| T::try_from(w).ok())
+        .map(Some)
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number, not {n}")))
+}
+
 /// A request body whose fields all have bounds; [`crate::api::ApiJson`] checks them after
 /// decoding, so a body type cannot be accepted without.
 pub trait Bounded {

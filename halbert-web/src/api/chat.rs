@@ -22,7 +22,8 @@ fn chat(st: &AppState) -> crate::chat::Chat {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+/// An earlier turn (described as `HistoryTurn`).
+#[derive(Debug, Clone, Deserialize)]
 pub struct HistoryItem {
     pub role: String,
     pub content: String,
@@ -44,13 +45,24 @@ fn history_bounds(history: &[HistoryItem]) -> Result<(), String> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigChatRequest {
+    /// What to change; not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 32000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub message: String,
+    #[schema(max_length = 4096, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub file_path: String,
+    /// The file as the client has it: at most 524,288 characters.
+    #[schema(max_length = 524288)]
     pub file_content: String,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::api::schema::HistoryTurn>, max_items = 50)]
     pub history: Vec<HistoryItem>,
     /// Raw base64 images, no `data:` prefix.
     #[serde(default)]
+    #[schema(max_items = 4)]
     pub images: Vec<String>,
 }
 
@@ -92,7 +104,7 @@ pub struct ConfigChatResponse {
         (status = 200, body = ConfigChatResponse),
         (status = 422, body = ErrorBody, description = "Empty message, or a file over 512 KiB"),
         (status = 502, body = ErrorBody, description = "The model endpoint is unreachable or answered an error"),
-        (status = 503, body = ErrorBody, description = "No guide model configured"),
+        (status = 409, body = ErrorBody, description = "No model is assigned to the role needed (`no_model`)"),
         (status = 504, body = ErrorBody, description = "The model did not answer in time"),
     ))]
 pub async fn config(
@@ -135,28 +147,44 @@ pub async fn config(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatSendRequest {
+    /// The question; not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 32000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub message: String,
     /// `@…` tokens: `@<type>` (all items of a type), `@<id>` (one item), `@terminal`.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::api::schema::Mention>, max_items = 32)]
     pub mentions: Vec<String>,
     /// `guide` (default) or `coder`: the prompt template, not the model.
     #[serde(default)]
+    #[schema(value_type = Option<crate::api::schema::Persona>)]
     pub persona: Option<String>,
     /// Adds the extra debug fields.
     #[serde(default)]
     pub debug: bool,
     #[serde(default)]
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub current_page: Option<String>,
     #[serde(default)]
+    #[schema(
+        max_length = 8000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub page_context: Option<String>,
     /// Raw base64 images (no `data:` prefix); they route the message to the vision model.
     #[serde(default)]
+    #[schema(max_items = 4)]
     pub images: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::api::schema::HistoryTurn>, max_items = 50)]
     pub history: Vec<HistoryItem>,
     /// Ties the `/ws` events (`decision`, `chat_token`, `chat_complete`) to this request; the
     /// server makes one when absent and returns it. Letters, digits, `-`, `_`; at most 64.
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
     pub request_id: Option<String>,
 }
 
@@ -195,7 +223,7 @@ pub struct ChatSendResponse {
         (status = 200, body = ChatSendResponse),
         (status = 422, body = ErrorBody, description = "Empty message, unknown persona or bad request_id"),
         (status = 502, body = ErrorBody, description = "The model endpoint is unreachable or answered an error"),
-        (status = 503, body = ErrorBody, description = "No guide model configured"),
+        (status = 409, body = ErrorBody, description = "No model is assigned to the role needed (`no_model`)"),
         (status = 504, body = ErrorBody, description = "The model did not answer in time"),
     ))]
 pub async fn send(

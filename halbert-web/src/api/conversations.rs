@@ -14,8 +14,10 @@ use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
 #[serde(deny_unknown_fields)]
 pub struct NewConversation {
     /// Default: "Chat <Mon DD>, <hh:mm AM/PM>" (UTC).
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub name: Option<String>,
     /// `guide` (default) or `coder`.
+    #[schema(value_type = Option<crate::api::schema::Persona>)]
     pub persona: Option<String>,
 }
 
@@ -29,13 +31,21 @@ impl Bounded for NewConversation {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
-    /// `user` or `assistant`.
+    #[schema(value_type = crate::api::schema::MessageRole)]
     pub role: String,
+    /// Not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub content: String,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::api::schema::Mention>, max_items = 32)]
     pub mentions: Vec<String>,
     /// The dashboard page the message was written on (kept with its memory entry).
     #[serde(default)]
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub page: Option<String>,
 }
 
@@ -51,6 +61,12 @@ impl Bounded for NewMessage {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rename {
+    /// Not blank (it is trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
 }
 
@@ -101,7 +117,7 @@ pub async fn create(
 }
 
 /// One conversation with its messages.
-#[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path, description = "A UUID")),
+#[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path, format = Uuid, pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "The conversation's UUID, in lower case")),
     responses((status = 200, body = Conversation), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(st): State<AppState>,
@@ -112,7 +128,7 @@ pub async fn get(
 }
 
 /// Rename a conversation.
-#[utoipa::path(patch, path = "/api/conversations/{id}", tag = "conversations", request_body = Rename,
+#[utoipa::path(patch, path = "/api/conversations/{id}", tag = "conversations", request_body = Rename, params(("id" = String, Path, format = Uuid, pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "The conversation's UUID, in lower case")),
     responses((status = 200, body = Summary), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn rename(
     State(st): State<AppState>,
@@ -126,7 +142,7 @@ pub async fn rename(
 }
 
 /// Delete a conversation and its messages.
-#[utoipa::path(delete, path = "/api/conversations/{id}", tag = "conversations",
+#[utoipa::path(delete, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path, format = Uuid, pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "The conversation's UUID, in lower case")),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(st): State<AppState>,
@@ -139,7 +155,7 @@ pub async fn delete(
 }
 
 /// Append a message. Safe under concurrent appends: every message is stored under its own key.
-#[utoipa::path(post, path = "/api/conversations/{id}/messages", tag = "conversations", request_body = NewMessage,
+#[utoipa::path(post, path = "/api/conversations/{id}/messages", tag = "conversations", request_body = NewMessage, params(("id" = String, Path, format = Uuid, pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "The conversation's UUID, in lower case")),
     responses((status = 201, body = Message), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn append(
     State(st): State<AppState>,

@@ -120,7 +120,7 @@ pub struct DiscoveryListView {
 
 /// Items of one type, from the last scan.
 #[utoipa::path(get, path = "/api/discovery/{type}", tag = "discovery",
-    params(("type" = String, Path, description = "storage, service, network, container, gpu, sharing, security or backup")),
+    params(("type" = super::schema::DiscoveryType, Path)),
     responses(
         (status = 200, body = DiscoveryListView),
         (status = 400, body = ErrorBody, description = "Unknown type; the detail lists the valid ones"),
@@ -144,7 +144,7 @@ pub async fn list(
 
 /// One item by type and id.
 #[utoipa::path(get, path = "/api/discovery/{type}/{id}", tag = "discovery",
-    params(("type" = String, Path), ("id" = String, Path)),
+    params(("type" = super::schema::DiscoveryType, Path), ("id" = String, Path, max_length = 256)),
     responses((status = 200, body = DiscoveryView), (status = 404, body = ErrorBody)))]
 pub async fn get_item(
     State(st): State<AppState>,
@@ -209,6 +209,7 @@ pub async fn summary(State(st): State<AppState>) -> Result<Json<SummaryView>, Ap
 pub struct ScanRequest {
     /// Types to scan; all when absent or empty.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::api::schema::DiscoveryType>, max_items = 8)]
     pub types: Vec<String>,
 }
 
@@ -229,7 +230,7 @@ pub struct ScanStarted {
 /// Start a scan of all or some types. Answers at once with a scan id; progress and completion
 /// arrive on `/ws` as `discovery_scan` messages (schema `ScanProgress`).
 #[utoipa::path(post, path = "/api/discovery/scan", tag = "discovery",
-    request_body(content = ScanRequest, description = "Optional; no body scans every type"),
+    request_body(content = Option<ScanRequest>, description = "Optional: without a body (or with `{}`) every type is scanned"),
     responses(
         (status = 202, body = ScanStarted),
         (status = 400, body = ErrorBody, description = "Unknown type, or malformed JSON"),
@@ -240,7 +241,9 @@ pub async fn scan(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<ScanStarted>), ApiError> {
-    let req: ScanRequest = if body.iter().all(u8::is_ascii_whitespace) {
+    // The body is optional, and the description allows `null` for it: both scan everything.
+    let blank = std::str::from_utf8(&body).is_ok_and(|b| matches!(b.trim(), "" | "null"));
+    let req: ScanRequest = if blank {
         ScanRequest::default()
     } else {
         decode_json(&headers, &body)?

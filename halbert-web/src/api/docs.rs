@@ -28,21 +28,25 @@ beyond that 503 `too_many_connections`); one that takes over 15 s to send a requ
 stays idle that long between requests, is closed.
 
 **Errors.** Every error is JSON `{"detail": "...", "code": "..."}` (plus `action` when polkit refused
-one). Malformed JSON is 400 `invalid_json`; wrong field types or values, and bad query parameters,
+one); each code has one status (the `Code` table in `api/error.rs`). A body is a JSON object.
+Malformed JSON is 400 `invalid_json`; wrong field types or values, and bad query parameters,
 are 422 `validation_failed`; a body that is not `application/json` is 415; a body over 2 MiB is
 413 `payload_too_large`. Refusals by the web guard are
 403 (`forbidden_host`, `forbidden_origin`, `forbidden_peer`) or 401 `unauthorized`. halbertd
 unreachable is 503 `daemon_unavailable`; polkit refusing the action is 403 `permission_denied`
 with the action in `action`; a change refused because safe mode is on is **423**
-`safe_mode_active`; halbertd timing out is 504 `daemon_timeout`.
+`safe_mode_active`; halbertd timing out is 504 `daemon_timeout`. Chat without a model assigned to
+the role it needs is 409 `no_model`; a model endpoint that fails is 502, one that is too slow 504.
 
 **Field bounds** (422 naming the field beyond them; text in characters): a chat message 32,000;
 `mentions` 32 of at most 128 each; `current_page` and a message's `page` 100; `page_context`
 8,000; `history` 50 turns of at most 32,000; `images` 4; names (conversations, endpoints, models)
 200; an endpoint `url` 2,048 and `api_key` 4,096; a config-chat `file_path` 4,096 and
-`file_content` 512 KiB; scan `types` 8; a memory `query` 4,000; `entry_ids` 1,000; a conversation
-message 200,000; an AI rule 2,000. One-line fields (names, URLs, keys, mentions, pages) refuse
-control characters; text fields refuse them except tab and line breaks.
+`file_content` 524,288 characters; scan `types` 8; a memory `query` 2,000; `entry_ids` 1,000;
+a conversation message 200,000; an AI rule 2,000; a safe-mode reason 500. One-line fields (names,
+URLs, keys, mentions, pages) refuse control characters; text fields refuse them except tab and
+line breaks. Every schema below states these bounds (`maxLength`, `pattern`, `enum`, …) as the
+server enforces them.
 
 **Timestamps** are ISO 8601 in UTC with a `Z` suffix, to the second.
 
@@ -70,30 +74,21 @@ or the POST answer, which are always whole."#;
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Halbert", description = DESCRIPTION),
-    paths(
-        super::guardrails::status, super::guardrails::enter, super::guardrails::exit, super::health::health,
-        super::discovery::summary, super::discovery::list, super::discovery::get_item, super::discovery::scan,
-        super::discovery::mentions,
-        super::conversations::list, super::conversations::create, super::conversations::get, super::conversations::rename,
-        super::conversations::delete, super::conversations::append,
-        super::rules::list, super::rules::create, super::rules::update, super::rules::delete,
-        super::models::list, super::models::save, super::models::delete, super::models::models, super::models::test,
-        super::models::assign, super::models::clear, super::models::loaded, super::models::routing, super::models::set_routing, super::chat::config, super::chat::send,
-        super::memory::stats, super::memory::query, super::memory::collections, super::memory::entries,
-        super::memory::delete_entry, super::memory::delete_entries, super::memory::clear
-    ),
     components(schemas(
+        super::schema::Persona, super::schema::MessageRole, super::schema::ModelRole, super::schema::Strategy, super::schema::Priority,
+        super::schema::Provider, super::schema::DiscoveryType, super::schema::Mention, super::schema::ListId,
+        super::schema::WsUpgrade, super::schema::WsConnection, super::schema::WsVersion, super::schema::WsKey,
         ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData,
         DiscoveryView, DiscoveryActionView, DiscoveryListView, SummaryView, TypeSummaryView, ScanRequest, ScanStarted,
         ScanProgress, Mentions, MentionView,
         super::views::Conversation, super::views::Summary, super::views::Message,
         super::conversations::NewConversation, super::conversations::NewMessage, super::conversations::Rename,
         super::conversations::Deleted, super::conversations::ConversationList,
-        super::views::Rule, super::views::RuleInput, super::rules::RuleList,
+        super::views::Rule, super::views::NewRule, super::views::RuleChange, super::rules::RuleList,
         super::models::EndpointView, super::models::EndpointList, super::models::EndpointDeleted, super::models::ModelList,
         super::models::TestResult, super::models::AssignRequest, super::models::RoleView, super::models::Cleared,
         super::models::LoadedView, super::models::RoutingSettings, super::views::LoadedModel, super::views::EndpointInput,
-        super::chat::ConfigChatRequest, super::chat::ConfigChatResponse, super::chat::ConfigChatDebug, super::chat::HistoryItem, super::chat::ChatSendRequest, super::chat::ChatSendResponse, crate::events::ChatDebug,
+        super::chat::ConfigChatRequest, super::chat::ConfigChatResponse, super::chat::ConfigChatDebug, super::schema::HistoryTurn, super::chat::ChatSendRequest, super::chat::ChatSendResponse, crate::events::ChatDebug,
         super::views::EditBlock, super::views::Unapplied, super::views::ToolRecord,
         super::memory::MemoryStats, super::memory::MemoryQuery, super::memory::MemoryHit, super::memory::MemoryResults,
         super::memory::CollectionView, super::memory::CollectionList, super::memory::EntryPage, super::memory::EntryDeleted,
@@ -103,12 +98,115 @@ or the POST answer, which are always whole."#;
 )]
 pub struct ApiDoc;
 
-pub fn router() -> Router {
+/// `/docs` and `/openapi.json`, serving `api` (built by [`super::openapi`]).
+pub fn router(api: utoipa::openapi::OpenApi) -> Router {
     let config = Config::new(["/openapi.json"])
         .validator_url("none")
         .try_it_out_enabled(true);
     SwaggerUi::new("/docs")
-        .url("/openapi.json", ApiDoc::openapi())
+        .url("/openapi.json", api)
         .config(config)
         .into()
+}
+
+/// A response in the error shape.
+fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// The answers every route may give besides its own, added to every operation so that each
+/// status a route can answer is documented: the web guard's refusals on all of them, the body
+/// errors on those that take a body, halbertd's on those that ask it.
+pub fn common_responses(api: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in api.paths.paths.iter_mut() {
+        let asks_halbertd =
+            path.starts_with("/api/settings/guardrails") || path.starts_with("/api/discovery");
+        let has_params = path.contains('{');
+        let ops = [
+            item.get.as_mut(),
+            item.put.as_mut(),
+            item.post.as_mut(),
+            item.delete.as_mut(),
+            item.patch.as_mut(),
+        ];
+        for op in ops.into_iter().flatten() {
+            let r = &mut op.responses.responses;
+            let mut add = |status: &str, description: &str| {
+                r.entry(status.to_owned())
+                    .or_insert_with(|| error_response(description));
+            };
+            add(
+                "400",
+                "A malformed request: two Host headers, an absolute target, an unreadable body or path",
+            );
+            add(
+                "401",
+                "A bearer token is needed (only when halbert-web listens beyond loopback)",
+            );
+            add(
+                "403",
+                "Refused by the web guard: another user, a foreign Host, a cross-origin change",
+            );
+            if op.request_body.is_some() {
+                add("413", "The body is over 2 MiB");
+                add("415", "The body is not application/json");
+                add("422", "A field of the wrong type or beyond its bounds");
+            }
+            if has_params {
+                add("422", "A path parameter outside its form");
+            }
+            if asks_halbertd {
+                add("502", "halbertd failed");
+                add("503", "halbertd is unreachable");
+                add("504", "halbertd did not answer in time");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `$ref` in the description names a schema it defines (utoipa collects the schemas
+    /// of bodies, but not those only parameters use).
+    #[test]
+    fn every_reference_resolves() {
+        let api = serde_json::to_value(super::super::openapi()).expect("json");
+        if let Ok(p) = std::env::var("HALBERT_DUMP_OPENAPI") {
+            std::fs::write(p, serde_json::to_string_pretty(&api).expect("json")).expect("write");
+        }
+        let schemas = api["components"]["schemas"].as_object().expect("schemas");
+        let mut refs = Vec::new();
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, v) in m {
+                        match (k.as_str(), v.as_str()) {
+                            ("$ref", Some(r)) => out.push(r.to_owned()),
+                            _ => walk(v, out),
+                        }
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        walk(&api, &mut refs);
+        assert!(refs.len() > 50, "too few references: {}", refs.len());
+        for r in refs {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("unexpected reference {r}"));
+            assert!(schemas.contains_key(name), "{r} is not defined");
+        }
+    }
 }

@@ -68,7 +68,7 @@ error_codes! {
     EndpointUnreachable => BAD_GATEWAY, "endpoint_unreachable", "The model endpoint cannot be reached.";
     DaemonUnavailable => SERVICE_UNAVAILABLE, "daemon_unavailable", "halbertd is unreachable.";
     SourceUnavailable => SERVICE_UNAVAILABLE, "source_unavailable", "halbertd cannot read the source (the bus, the journal).";
-    NoModel => SERVICE_UNAVAILABLE, "no_model", "No model is assigned to the role needed.";
+    NoModel => CONFLICT, "no_model", "No model is assigned to the role needed: set one up first.";
     TooManyConnections => SERVICE_UNAVAILABLE, "too_many_connections", "The connection caps are reached.";
     DaemonTimeout => GATEWAY_TIMEOUT, "daemon_timeout", "halbertd did not answer in time.";
     EndpointTimeout => GATEWAY_TIMEOUT, "endpoint_timeout", "The model endpoint did not answer in time.";

@@ -35,14 +35,15 @@ pub struct GuardrailsStatus {
 pub struct EnterSafeModeRequest {
     /// Shown to everyone whose change safe mode refuses. Default "Manual activation".
     #[serde(default)]
+    #[schema(max_length = 500, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub reason: Option<String>,
 }
 
 impl crate::bounds::Bounded for EnterSafeModeRequest {
     fn check_bounds(&self) -> Result<(), String> {
-        // halbertd decides what a reason may be (500 characters, one line); this only keeps
-        // an absurd body from travelling there.
-        crate::bounds::opt_line("reason", &self.reason, 2_000)
+        // halbertd decides what a reason may be (500 characters, one line); the same bound
+        // here answers a longer one without asking it, and is what the description states.
+        crate::bounds::opt_line("reason", &self.reason, 500)
     }
 }
 

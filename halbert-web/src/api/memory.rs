@@ -45,12 +45,20 @@ pub async fn stats(State(st): State<AppState>) -> Result<Json<MemoryStats>, ApiE
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryQuery {
+    /// Not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub query: String,
     /// 1 to 100; default 5.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::bounds::whole_number")]
+    #[schema(minimum = 1, maximum = 100)]
     pub k: Option<usize>,
     /// Default `self_conversations`.
     #[serde(default)]
+    #[schema(max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub collection: Option<String>,
 }
 
@@ -161,6 +169,7 @@ pub async fn collections(State(st): State<AppState>) -> Result<Json<CollectionLi
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct Page {
     /// 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// Default 0.
     pub offset: Option<usize>,
@@ -224,6 +233,7 @@ pub async fn delete_entry(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteEntries {
+    #[schema(value_type = Vec<crate::api::schema::ListId>, max_items = 1000)]
     pub entry_ids: Vec<String>,
 }
 

@@ -13,6 +13,7 @@ mod memory;
 mod models;
 mod pages;
 mod rules;
+pub mod schema;
 pub mod views;
 pub mod ws;
 
@@ -23,7 +24,6 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
@@ -97,6 +97,20 @@ fn decode_unbounded<T: DeserializeOwned>(
             Code::UnsupportedMediaType,
             "the body must be application/json",
         ));
+    }
+    // Every body of this API is a JSON object; serde would also take a struct written as an
+    // array (`[null, null]`), which the description does not allow.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => invalid("the body must be a JSON object"),
+                Err(e) => ApiError::new(
+                    Code::InvalidJson,
+                    format!("the body is not valid JSON: {e}"),
+                ),
+            },
+        );
     }
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
@@ -227,84 +241,65 @@ async fn not_found() -> ApiError {
     ApiError::new(Code::NotFound, "no such route")
 }
 
+/// Every route, registered through the OpenAPI router: a handler without its `#[utoipa::path]`
+/// cannot be added, so no route exists that `/openapi.json` does not describe. Returns the
+/// routes and the finished description.
+fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+    let (router, mut api) = OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .routes(routes!(guardrails::status))
+        .routes(routes!(guardrails::enter))
+        .routes(routes!(guardrails::exit))
+        .routes(routes!(health::health))
+        .routes(routes!(discovery::summary))
+        .routes(routes!(discovery::scan))
+        .routes(routes!(discovery::mentions))
+        .routes(routes!(discovery::list))
+        .routes(routes!(discovery::get_item))
+        .routes(routes!(conversations::list, conversations::create))
+        .routes(routes!(
+            conversations::get,
+            conversations::rename,
+            conversations::delete
+        ))
+        .routes(routes!(conversations::append))
+        .routes(routes!(rules::list, rules::create))
+        .routes(routes!(rules::update, rules::delete))
+        .routes(routes!(models::list, models::save))
+        .routes(routes!(models::delete))
+        .routes(routes!(models::models))
+        .routes(routes!(models::test))
+        .routes(routes!(models::routing, models::set_routing))
+        .routes(routes!(models::assign))
+        .routes(routes!(models::clear))
+        .routes(routes!(models::loaded))
+        .routes(routes!(chat::config))
+        .routes(routes!(chat::send))
+        .routes(routes!(memory::stats))
+        .routes(routes!(memory::query))
+        .routes(routes!(memory::collections))
+        .routes(routes!(memory::entries))
+        .routes(routes!(memory::delete_entry))
+        .routes(routes!(memory::delete_entries))
+        .routes(routes!(memory::clear))
+        .routes(routes!(ws::upgrade))
+        .routes(routes!(pages::index))
+        .routes(routes!(pages::asset))
+        .split_for_parts();
+    docs::common_responses(&mut api);
+    (router, api)
+}
+
+/// The description of the API, exactly as `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().1
+}
+
 /// The whole application: API routes, /ws, /docs, the page, behind the guard.
 pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
-    let api = Router::new()
-        .route("/api/settings/guardrails/status", get(guardrails::status))
-        .route(
-            "/api/settings/guardrails/safe-mode/enter",
-            post(guardrails::enter),
-        )
-        .route(
-            "/api/settings/guardrails/safe-mode/exit",
-            post(guardrails::exit),
-        )
-        .route("/api/health", get(health::health))
-        .route("/api/discovery", get(discovery::summary))
-        .route("/api/discovery/scan", post(discovery::scan))
-        .route("/api/discovery/mentions", get(discovery::mentions))
-        .route("/api/discovery/{type}", get(discovery::list))
-        .route("/api/discovery/{type}/{id}", get(discovery::get_item))
-        .route(
-            "/api/conversations",
-            get(conversations::list).post(conversations::create),
-        )
-        .route(
-            "/api/conversations/{id}",
-            get(conversations::get)
-                .patch(conversations::rename)
-                .delete(conversations::delete),
-        )
-        .route(
-            "/api/conversations/{id}/messages",
-            post(conversations::append),
-        )
-        .route(
-            "/api/settings/ai-rules",
-            get(rules::list).post(rules::create),
-        )
-        .route(
-            "/api/settings/ai-rules/{id}",
-            axum::routing::put(rules::update).delete(rules::delete),
-        )
-        .route(
-            "/api/settings/endpoints",
-            get(models::list).post(models::save),
-        )
-        .route(
-            "/api/settings/endpoints/{id}",
-            axum::routing::delete(models::delete),
-        )
-        .route("/api/settings/endpoints/{id}/models", get(models::models))
-        .route("/api/settings/endpoints/{id}/test", post(models::test))
-        .route(
-            "/api/settings/routing",
-            get(models::routing).put(models::set_routing),
-        )
-        .route("/api/settings/assign/{role}", post(models::assign))
-        .route("/api/settings/{role}/clear", post(models::clear))
-        .route("/api/models/loaded", get(models::loaded))
-        .route("/api/chat/config", post(chat::config))
-        .route("/api/chat/send", post(chat::send))
-        .route("/api/chat/memory/stats", get(memory::stats))
-        .route("/api/chat/memory/query", post(memory::query))
-        .route("/api/chat/memory/collections", get(memory::collections))
-        .route(
-            "/api/chat/memory/entries/{collection}",
-            get(memory::entries),
-        )
-        .route(
-            "/api/chat/memory/entry/{collection}/{entry_id}",
-            axum::routing::delete(memory::delete_entry),
-        )
-        .route(
-            "/api/chat/memory/delete/{collection}",
-            post(memory::delete_entries),
-        )
-        .route("/api/chat/memory/clear/{collection}", post(memory::clear))
-        .route("/ws", get(ws::upgrade))
-        .route("/", get(pages::index))
-        .route("/static/{file}", get(pages::asset))
+    let (routes, api) = routes();
+    let app = routes
         .fallback(not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -313,7 +308,7 @@ pub fn router(state: AppState, guard: Arc<Guard>) -> Router {
             )
         })
         .with_state(state);
-    api.merge(docs::router())
+    app.merge(docs::router(api))
         .layer(middleware::from_fn_with_state(guard, guarded))
         .layer(middleware::from_fn(request_span))
         .layer(middleware::from_fn(json_errors))

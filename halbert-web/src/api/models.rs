@@ -67,7 +67,14 @@ pub struct TestResult {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
+    #[schema(max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub endpoint_id: String,
+    /// Not blank (it is trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub model: String,
 }
 
@@ -198,7 +205,7 @@ pub async fn test(
 
 /// Assign a model of a saved endpoint to a role.
 #[utoipa::path(post, path = "/api/settings/assign/{role}", tag = "models", request_body = AssignRequest,
-    params(("role" = String, Path, description = "guide, specialist or vision")),
+    params(("role" = super::schema::ModelRole, Path)),
     responses((status = 200, body = RoleView), (status = 404, body = ErrorBody, description = "Unknown role or endpoint"), (status = 422, body = ErrorBody)))]
 pub async fn assign(
     State(st): State<AppState>,
@@ -227,7 +234,7 @@ pub async fn assign(
 
 /// Clear a role's assignment (`/api/settings/guide/clear`, also for specialist and vision).
 #[utoipa::path(post, path = "/api/settings/{role}/clear", tag = "models",
-    params(("role" = String, Path, description = "guide, specialist or vision")),
+    params(("role" = super::schema::ModelRole, Path)),
     responses((status = 200, body = Cleared), (status = 404, body = ErrorBody)))]
 pub async fn clear(
     State(st): State<AppState>,
@@ -315,8 +322,9 @@ pub async fn loaded(State(st): State<AppState>) -> Json<LoadedView> {
 #[serde(deny_unknown_fields)]
 pub struct RoutingSettings {
     /// Messages scoring at least this (0 to 1) go to the specialist under `auto`.
+    #[schema(minimum = 0, maximum = 1)]
     pub complexity_threshold: f64,
-    /// `auto`, `guide-only` or `specialist-preferred`.
+    #[schema(value_type = crate::api::schema::Strategy)]
     pub strategy: String,
 }
 

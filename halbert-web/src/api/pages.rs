@@ -5,7 +5,7 @@ use axum::extract::Path;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::ApiError;
+use super::{ApiError, ErrorBody};
 
 const INDEX: &str = include_str!("../../static/index.html");
 const APP_JS: &str = include_str!("../../static/app.js");
@@ -28,10 +28,20 @@ fn page(ct: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
+/// The dashboard.
+#[utoipa::path(get, path = "/", tag = "system",
+    responses((status = 200, content_type = "text/html", body = String, description = "The dashboard page")))]
 pub async fn index() -> Response {
     page("text/html; charset=utf-8", INDEX)
 }
 
+/// The dashboard's scripts and styles.
+#[utoipa::path(get, path = "/static/{file}", tag = "system",
+    params(("file" = String, Path, description = "An asset of the dashboard")),
+    responses(
+        (status = 200, body = String, description = "The asset (JavaScript or CSS)"),
+        (status = 404, body = ErrorBody, description = "No such asset"),
+    ))]
 pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     match file.as_str() {
         "app.js" => Ok(page("text/javascript; charset=utf-8", APP_JS)),

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::conversations::Deleted;
-use super::views::{Rule, RuleInput, all};
+use super::views::{NewRule, Rule, RuleChange, all};
 use super::{ApiError, ApiJson, AppState, ErrorBody, blocking};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -25,11 +25,11 @@ pub async fn list(State(st): State<AppState>) -> Result<Json<RuleList>, ApiError
 }
 
 /// Create a rule (defaults: priority high, category general, enabled).
-#[utoipa::path(post, path = "/api/settings/ai-rules", tag = "ai-rules", request_body = RuleInput,
+#[utoipa::path(post, path = "/api/settings/ai-rules", tag = "ai-rules", request_body = NewRule,
     responses((status = 201, body = Rule), (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(st): State<AppState>,
-    ApiJson(req): ApiJson<RuleInput>,
+    ApiJson(req): ApiJson<NewRule>,
 ) -> Result<(StatusCode, Json<Rule>), ApiError> {
     let r = st.rules.clone();
     Ok((
@@ -39,12 +39,12 @@ pub async fn create(
 }
 
 /// Update a rule; absent fields keep their value.
-#[utoipa::path(put, path = "/api/settings/ai-rules/{id}", tag = "ai-rules", request_body = RuleInput,
+#[utoipa::path(put, path = "/api/settings/ai-rules/{id}", tag = "ai-rules", request_body = RuleChange,
     responses((status = 200, body = Rule), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    ApiJson(req): ApiJson<RuleInput>,
+    ApiJson(req): ApiJson<RuleChange>,
 ) -> Result<Json<Rule>, ApiError> {
     let r = st.rules.clone();
     Ok(Json(

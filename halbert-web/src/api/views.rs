@@ -120,36 +120,82 @@ impl From<rules::Rule> for Rule {
     }
 }
 
-/// A create or update of a rule; absent fields keep their value (or take the default on
-/// create).
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+/// A new rule. Defaults: priority `high`, category `general`, enabled.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RuleInput {
-    #[schema(max_length = 2000)]
-    pub text: Option<String>,
-    /// `high`, `medium` or `low`.
+pub struct NewRule {
+    /// Not blank (it is trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
+    pub text: String,
+    #[serde(default)]
+    #[schema(value_type = Option<super::schema::Priority>)]
     pub priority: Option<String>,
-    #[schema(max_length = 200)]
+    /// Letters, digits, `-` or `_`.
+    #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,50}$")]
     pub category: Option<String>,
+    #[serde(default)]
     pub enabled: Option<bool>,
-    /// Accepted from the earlier version's clients; the same as `text`.
-    #[schema(max_length = 2000)]
-    pub rule: Option<String>,
 }
 
-impl From<RuleInput> for rules::RuleInput {
-    fn from(r: RuleInput) -> Self {
+impl From<NewRule> for rules::RuleInput {
+    fn from(r: NewRule) -> Self {
+        Self {
+            text: Some(r.text),
+            priority: r.priority,
+            category: r.category,
+            enabled: r.enabled,
+            rule: None,
+        }
+    }
+}
+
+impl Bounded for NewRule {
+    fn check_bounds(&self) -> Result<(), String> {
+        rules::RuleInput::from(self.clone()).check_bounds()
+    }
+}
+
+/// A change to a rule; absent fields keep their value.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleChange {
+    /// Not blank (it is trimmed).
+    #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
+    pub text: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<super::schema::Priority>)]
+    pub priority: Option<String>,
+    /// Letters, digits, `-` or `_`.
+    #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,50}$")]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+impl From<RuleChange> for rules::RuleInput {
+    fn from(r: RuleChange) -> Self {
         Self {
             text: r.text,
             priority: r.priority,
             category: r.category,
             enabled: r.enabled,
-            rule: r.rule,
+            rule: None,
         }
     }
 }
 
-impl Bounded for RuleInput {
+impl Bounded for RuleChange {
     fn check_bounds(&self) -> Result<(), String> {
         rules::RuleInput::from(self.clone()).check_bounds()
     }
@@ -161,16 +207,26 @@ impl Bounded for RuleInput {
 pub struct EndpointInput {
     /// Lower-case letters, digits and `-`; made from the name when absent. Saving an existing
     /// id updates it.
+    #[schema(pattern = r"^[a-z0-9-]{1,64}$")]
     pub id: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     /// Base URL, e.g. `http://localhost:11434` or `https://api.openai.com/v1`.
+    #[schema(max_length = 2048, pattern = r"^https?://")]
     pub url: String,
     /// `ollama` or `openai` (any OpenAI-compatible server).
+    #[schema(value_type = super::schema::Provider)]
     pub provider: String,
     /// `"***"` keeps the stored key; `null` or absent removes it.
+    #[schema(max_length = 4096, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub api_key: Option<String>,
     /// 1 to 3600 seconds; default 180.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::bounds::whole_number")]
+    #[schema(minimum = 1, maximum = 3600)]
     pub timeout_s: Option<u64>,
 }
 

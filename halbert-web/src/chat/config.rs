@@ -7,6 +7,7 @@ use super::redact::Scrubber;
 use super::{Chat, ChatError, blocking, endpoint_of, rules_block};
 use crate::llm::client::{ChatMessage, ChatOptions};
 
+/// The longest file config chat takes, in characters (512 Ki).
 pub const MAX_FILE: usize = 512 * 1024;
 const MAX_HISTORY: usize = 10;
 
@@ -63,7 +64,7 @@ pub async fn edit(chat: &Chat, req: EditRequest) -> Result<Edits, ChatError> {
     if req.message.trim().is_empty() {
         return Err(ChatError::Invalid("message must not be empty".into()));
     }
-    if req.file_content.len() > MAX_FILE {
+    if req.file_content.chars().count() > MAX_FILE {
         return Err(ChatError::Invalid(
             "file_content is larger than 512 KiB".into(),
         ));

@@ -323,7 +323,7 @@ impl Settings {
 
     pub fn assign(&self, role: &str, endpoint_id: &str, model: &str) -> Result<(), SettingsError> {
         let model = model.trim();
-        if model.is_empty() || model.len() > 200 {
+        if model.is_empty() || model.chars().count() > 200 {
             return Err(SettingsError::Invalid(
                 "model must be 1 to 200 characters".into(),
             ));

@@ -48,7 +48,7 @@ async fn config_chat_applies_the_models_edits() {
         .send()
         .await
         .expect("no model");
-    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.status().as_u16(), 409);
     assert_eq!(
         r.json::<Value>().await.expect("json")["detail"],
         "no guide model configured"

@@ -33,7 +33,7 @@ async fn a_streamed_answer_grounded_in_this_machine() {
         .send()
         .await
         .expect("send");
-    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.status().as_u16(), 409);
     assert_eq!(
         r.json::<Value>().await.expect("json")["detail"],
         "no guide model configured"
