@@ -7,11 +7,24 @@ BIN     := $(CURDIR)/target/debug
 # The testbed (systemd-nspawn) needs root.
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo -E)
 
-.PHONY: build dev scripted-llm test test-unit test-api test-browser test-testbed bench lint fmt clean
+.PHONY: build ui ui-deps dev scripted-llm test test-unit test-ui test-api test-browser test-testbed bench lint fmt clean
 
-build:
+UI      := $(CURDIR)/halbert-web/ui
+
+build: ui
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install a Rust toolchain (https://rustup.rs), 1.89 or newer" >&2; exit 1; }
 	$(CARGO) build --workspace
+
+# The dashboard (Vite + TypeScript + Preact in halbert-web/ui), built into halbert-web/ui/dist,
+# which halbert-web embeds. npm ci runs again only when the lock file changes; nothing is
+# fetched at run time.
+ui-deps: $(UI)/node_modules/.package-lock.json
+$(UI)/node_modules/.package-lock.json: $(UI)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20.19 or newer with npm" >&2; exit 1; }
+	cd $(UI) && npm ci --no-audit --no-fund --loglevel=error
+
+ui: ui-deps
+	cd $(UI) && npm run build
 
 # Both processes on this machine, without systemd: halbertd on a socket under .run/, its state in
 # .run/state; halbert-web with its per-user state in .run/data. Ctrl-C stops both.
@@ -33,11 +46,15 @@ scripted-llm:
 
 # Unit, fixture and in-process end-to-end tests, the API description checked against the server
 # (schemathesis), the dashboard in headless Chromium, then the systemd testbed suite.
-test: test-unit test-api test-browser test-testbed
+test: test-unit test-ui test-api test-browser test-testbed
 
-test-unit:
+test-unit: ui
 	$(CARGO) build --workspace --tests
 	$(CARGO) test --workspace
+
+# The dashboard's pure pieces (vitest).
+test-ui: ui-deps
+	cd $(UI) && npm test
 
 # schemathesis (pinned in the script) is installed into a venv under target/ on first use.
 test-api: build
@@ -56,6 +73,7 @@ test-testbed: build
 # Web: new-connection-per-request throughput against a bare axum, and idle RSS after 100,000
 # stored messages.
 bench:
+	$(MAKE) ui
 	$(CARGO) build --release --example bench_discovery -p halbertd
 	$(CARGO) build --release --example bench_chat --example bench_web -p halbert-e2e
 	$(CARGO) build --release -p halbert-web --bin halbert-web
@@ -68,13 +86,14 @@ bench:
 	@echo "== testbed (systemd-nspawn, real systemd and D-Bus)"
 	$(SUDO) tests/testbed/bench-discovery.sh --runs 10
 
-lint:
+lint: ui-deps
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd $(UI) && npm run check
 
 fmt:
 	$(CARGO) fmt --all
 
 clean:
-	rm -rf $(RUN_DIR)
+	rm -rf $(RUN_DIR) $(UI)/dist $(UI)/node_modules tests/browser/node_modules
 	$(CARGO) clean

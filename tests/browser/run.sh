@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The dashboard in a real headless Chromium: halbertd, halbert-web and the scripted model server
 # (binaries from $HALBERT_BIN_DIR, default target/debug) on a temporary socket and free ports;
-# chat_ui.py drives the page. SCREENSHOT=path keeps the final screenshot.
+# chat_ui.mjs drives the page with playwright-core (installed here by npm ci on first use).
+# SCREENSHOT=path keeps the final screenshot.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -9,6 +10,7 @@ BIN=${HALBERT_BIN_DIR:-$REPO/target/debug}
 for b in halbertd halbert-web scripted-llm; do
 	[ -x "$BIN/$b" ] || { echo "missing $BIN/$b: build first (cargo build --workspace)" >&2; exit 2; }
 done
+[ -d "$HERE/node_modules/playwright-core" ] || (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -31,7 +33,7 @@ for _ in $(seq 100); do
 	curl -sf "http://127.0.0.1:$web/api/health" >/dev/null && curl -sf "http://127.0.0.1:$llm/api/tags" >/dev/null && break
 	sleep 0.1
 done
-if ! python3 "$HERE/chat_ui.py" "http://127.0.0.1:$web" "http://127.0.0.1:$llm" "${SCREENSHOT:-$tmp/chat.png}"; then
+if ! node "$HERE/chat_ui.mjs" "http://127.0.0.1:$web" "http://127.0.0.1:$llm" "${SCREENSHOT:-$tmp/chat.png}"; then
 	for f in halbertd web llm; do echo "--- $f.log"; tail -n 20 "$tmp/$f.log"; done
 	exit 1
 fi

@@ -1,27 +1,38 @@
-//! The minimal page at `/` (live status over /ws) and its assets, compiled into the binary.
+//! The dashboard: the page built from `halbert-web/ui` (Vite + TypeScript + Preact, `make ui`)
+//! and embedded into the binary at compile time, served with a strict CSP. A binary built
+//! before the page was built still starts and answers `/` with a page saying how to build it.
 
-use super::Code;
 use axum::extract::Path;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use rust_embed::RustEmbed;
 
-use super::{ApiError, ErrorBody};
+use super::{ApiError, Code, ErrorBody};
 
-const INDEX: &str = include_str!("../../static/index.html");
-const APP_JS: &str = include_str!("../../static/app.js");
-const STYLE: &str = include_str!("../../static/style.css");
+/// `ui/dist`: `index.html` and its hashed scripts and styles under `static/`. Missing when the
+/// front end was not built; the routes below say so instead of failing the build.
+#[derive(RustEmbed)]
+#[folder = "ui/dist"]
+#[allow_missing = true]
+struct Assets;
 
 /// Only our own scripts, styles and WebSocket; never framed.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-fn page(ct: &'static str, body: &'static str) -> Response {
+/// What `/` answers when the front end was not built into this binary.
+const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Halbert</title></head>\
+<body><h1>Halbert</h1><p>This halbert-web was built without its dashboard. Build it with <code>make ui</code> \
+(or <code>npm ci &amp;&amp; npm run build</code> in <code>halbert-web/ui</code>), then rebuild halbert-web.</p>\
+<p>The API works meanwhile: <a href=\"/docs\">API documentation</a>.</p></body></html>";
+
+fn page(ct: &'static str, cache: &'static str, body: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, ct),
             (header::CONTENT_SECURITY_POLICY, CSP),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::REFERRER_POLICY, "no-referrer"),
-            (header::CACHE_CONTROL, "no-cache"),
+            (header::CACHE_CONTROL, cache),
         ],
         body,
     )
@@ -32,10 +43,18 @@ fn page(ct: &'static str, body: &'static str) -> Response {
 #[utoipa::path(get, path = "/", tag = "system",
     responses((status = 200, content_type = "text/html", body = String, description = "The dashboard page")))]
 pub async fn index() -> Response {
-    page("text/html; charset=utf-8", INDEX)
+    match Assets::get("index.html") {
+        Some(f) => page("text/html; charset=utf-8", "no-cache", f.data.into_owned()),
+        None => page(
+            "text/html; charset=utf-8",
+            "no-cache",
+            NOT_BUILT.as_bytes().to_vec(),
+        ),
+    }
 }
 
-/// The dashboard's scripts and styles.
+/// The dashboard's scripts and styles. Their names carry a hash of their content, so they are
+/// cached for good; a new build has new names.
 #[utoipa::path(get, path = "/static/{file}", tag = "system",
     params(("file" = String, Path, description = "An asset of the dashboard")),
     responses(
@@ -43,9 +62,48 @@ pub async fn index() -> Response {
         (status = 404, body = ErrorBody, description = "No such asset"),
     ))]
 pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
-    match file.as_str() {
-        "app.js" => Ok(page("text/javascript; charset=utf-8", APP_JS)),
-        "style.css" => Ok(page("text/css; charset=utf-8", STYLE)),
-        _ => Err(ApiError::new(Code::NotFound, "no such asset")),
+    let ct = match file.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("woff2") => "font/woff2",
+        _ => return Err(ApiError::new(Code::NotFound, "no such asset")),
+    };
+    // A name with a path separator never names a built asset.
+    if file.contains('/') || file.contains('\\') {
+        return Err(ApiError::new(Code::NotFound, "no such asset"));
+    }
+    Assets::get(&format!("static/{file}"))
+        .map(|f| {
+            page(
+                ct,
+                "public, max-age=31536000, immutable",
+                f.data.into_owned(),
+            )
+        })
+        .ok_or_else(|| ApiError::new(Code::NotFound, "no such asset"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The built page loads only files, never inline code, so the CSP above holds for it.
+    #[test]
+    fn the_built_page_has_no_inline_code() {
+        let Some(f) = Assets::get("index.html") else {
+            // Built without the front end: `/` serves NOT_BUILT, which has no script at all.
+            assert!(!NOT_BUILT.contains("<script"));
+            return;
+        };
+        let html = String::from_utf8(f.data.into_owned()).expect("utf-8");
+        for tag in html.split("<script").skip(1) {
+            let open = tag.split('>').next().unwrap_or("");
+            assert!(
+                open.contains("src=\"/static/"),
+                "inline or foreign script: <script{open}>"
+            );
+        }
+        assert!(!html.contains("style=\""), "inline style in index.html");
     }
 }

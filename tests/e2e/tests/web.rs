@@ -394,7 +394,25 @@ async fn openapi_and_offline_docs() {
             .expect("csp")
             .contains("default-src 'self'")
     );
-    assert!(page.text().await.expect("text").contains("/static/app.js"));
+    // The built dashboard (make ui) loads its script from /static/, and that file is served.
+    let html = page.text().await.expect("text");
+    let script = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page names its script (is halbert-web/ui built?)");
+    assert!(
+        script.starts_with("/static/") && script.ends_with(".js"),
+        "{script}"
+    );
+    let js = c.get(w.url(script)).send().await.expect("script");
+    assert_eq!(js.status(), 200);
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("text/javascript")
+    );
     w.shutdown().await;
     d.shutdown().await;
 }

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { cpuLine, mentions, requestId, stepLine, suggestion, uptime, usage } from "./format";
+
+describe("format", () => {
+  it("writes the status lines", () => {
+    expect(cpuLine(12.345, 8, null)).toBe("12.3 % of 8 cores");
+    expect(cpuLine(5, 2, 48.6)).toBe("5.0 % of 2 cores · 49 °C");
+    expect(usage(3.21, 15.9, 20.2)).toBe("3.2 / 15.9 GB (20.2 %)");
+    expect(uptime(3 * 3600 + 25 * 60 + 59)).toBe("up 3 h 25 min");
+  });
+
+  it("finds mentions", () => {
+    expect(mentions("why is @service-nginx down and @storage full?")).toEqual(["@service-nginx", "@storage"]);
+    expect(mentions("no mentions here")).toEqual([]);
+  });
+
+  it("makes request ids the API accepts", () => {
+    const id = requestId(1_700_000_000_000, 0.123456789);
+    expect(id).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+  });
+
+  it("describes each step of an answer", () => {
+    expect(stepLine({ action: "route", model: "m", model_type: "guide", reasoning: "short" })).toBe("m (guide): short");
+    expect(stepLine({ action: "tool_call", tool: "get_system_load", arguments: {}, ok: true, duration_ms: 3 })).toBe(
+      "✓ get_system_load {} · 3 ms",
+    );
+    expect(
+      stepLine({ action: "tool_call", tool: "read_journal", arguments: { unit: "x" }, ok: false, duration_ms: 1, reasoning: "refused" }),
+    ).toBe('✗ read_journal {"unit":"x"} · 1 ms · refused');
+    expect(stepLine({ action: "other" })).toBeNull();
+  });
+
+  it("says a suggestion was not run", () => {
+    expect(suggestion({ label: "Restart Service", unit: "nginx.service" })).toBe("suggested: Restart Service nginx.service (not run)");
+    expect(suggestion({ label: "Run Backup", target: "backup-timer-borg" })).toBe("suggested: Run Backup backup-timer-borg (not run)");
+  });
+});

@@ -1,0 +1,46 @@
+// Pure formatting of what the dashboard shows; tested by format.test.ts.
+
+export const gb = (v: number): string => v.toFixed(1);
+
+export function uptime(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  return `up ${h} h ${m} min`;
+}
+
+export function cpuLine(percent: number, cores: number, temperature: number | null): string {
+  return `${percent.toFixed(1)} % of ${cores} cores` + (temperature != null ? ` · ${temperature.toFixed(0)} °C` : "");
+}
+
+export function usage(used: number, total: number, percent: number): string {
+  return `${gb(used)} / ${gb(total)} GB (${percent} %)`;
+}
+
+/** `@mentions` in a question: `@storage`, `@service-nginx`, `@fs-/var`. */
+export function mentions(message: string): string[] {
+  return message.match(/@[\w\-/]+/g) ?? [];
+}
+
+/** A request id for one question, in the form the API takes (letters, digits, `-`, `_`). */
+export function requestId(now: number, random: number): string {
+  return `ui-${now.toString(36)}-${random.toString(36).slice(2, 10)}`;
+}
+
+/** What a `decision` event says, as one line of the answer's steps; `null` for other events. */
+export function stepLine(d: any): string | null {
+  switch (d.action) {
+    case "route":
+      return `${d.model} (${d.model_type}): ${d.reasoning}`;
+    case "tool_call":
+      return `${d.ok ? "✓" : "✗"} ${d.tool} ${JSON.stringify(d.arguments)} · ${d.duration_ms} ms${d.ok ? "" : ` · ${d.reasoning}`}`;
+    case "tool_fallback":
+      return d.reasoning;
+    default:
+      return null;
+  }
+}
+
+/** A suggested action as a chip's text: it was not run. */
+export function suggestion(a: { label: string; unit?: string; target?: string }): string {
+  return `suggested: ${a.label}${a.unit ? ` ${a.unit}` : a.target ? ` ${a.target}` : ""} (not run)`;
+}
