@@ -211,30 +211,25 @@ async fn endpoints_models_assignments_and_loaded() {
         "OpenAI-compatible servers cannot tell"
     );
 
-    assert_eq!(
-        status_of(post(
+    for (path, body, want) in [
+        (
             "/api/settings/assign/guide",
-            json!({"endpoint_id": "nope", "model": "m"})
-        ))
-        .await,
-        404
-    );
-    assert_eq!(
-        status_of(post(
+            json!({"endpoint_id": "nope", "model": "m"}),
+            404,
+        ),
+        (
             "/api/settings/assign/boss",
-            json!({"endpoint_id": "local-ollama", "model": "m"})
-        ))
-        .await,
-        404
-    );
-    assert_eq!(
-        status_of(post(
+            json!({"endpoint_id": "local-ollama", "model": "m"}),
+            404,
+        ),
+        (
             "/api/settings/assign/guide",
-            json!({"endpoint_id": "local-ollama", "model": ""})
-        ))
-        .await,
-        422
-    );
+            json!({"endpoint_id": "local-ollama", "model": ""}),
+            422,
+        ),
+    ] {
+        assert_eq!(status_of(post(path, body)).await, want, "{path}");
+    }
     let r: Value = c
         .post(w.url("/api/settings/specialist/clear"))
         .send()
