@@ -9,14 +9,13 @@ async fn conversations_round_trip_and_fifty_concurrent_appends_lose_nothing() {
     let w = start_web(&nowhere.path().join("no-halbertd.sock"), 1000).await;
     let c = reqwest::Client::new();
 
-    let r = c
-        .post(w.url("/api/conversations"))
-        .json(&json!({"name": "Troubleshooting disk", "persona": "guide"}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(r.status().as_u16(), 201);
-    let conv: Value = r.json().await.expect("json");
+    let (status, conv) = w
+        .post(
+            "/api/conversations",
+            json!({"name": "Troubleshooting disk", "persona": "guide"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{conv}");
     let id = conv["id"].as_str().expect("id").to_owned();
     assert_eq!(
         (conv["name"].as_str(), conv["persona"].as_str()),
@@ -80,13 +79,13 @@ async fn conversations_round_trip_and_fifty_concurrent_appends_lose_nothing() {
             .starts_with("message ")
     );
 
-    let r = c
-        .patch(w.url(&format!("/api/conversations/{id}")))
-        .json(&json!({"name": "Disk, solved"}))
-        .send()
-        .await
-        .expect("rename");
-    assert_eq!(r.status().as_u16(), 200);
+    let (status, body) = w
+        .patch(
+            &format!("/api/conversations/{id}"),
+            json!({"name": "Disk, solved"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     // Bad ids never reach the store; unknown ones are 404; bad roles 422.
     assert_eq!(
         c.get(w.url("/api/conversations/..%2F..%2Fetc"))
@@ -152,14 +151,13 @@ async fn ai_rules_crud_with_validation() {
     let nowhere = tempfile::tempdir().expect("tempdir");
     let w = start_web(&nowhere.path().join("no-halbertd.sock"), 1000).await;
     let c = reqwest::Client::new();
-    let r = c
-        .post(w.url("/api/settings/ai-rules"))
-        .json(&json!({"text": "bcachefs requires kernel 6.8 or earlier", "category": "storage"}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(r.status().as_u16(), 201);
-    let rule: Value = r.json().await.expect("json");
+    let (status, rule) = w
+        .post(
+            "/api/settings/ai-rules",
+            json!({"text": "bcachefs requires kernel 6.8 or earlier", "category": "storage"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{rule}");
     assert_eq!(
         (
             rule["priority"].as_str(),

@@ -265,13 +265,8 @@ async fn the_routes_have_the_contract_shape_for_every_type() {
         404
     );
 
-    let r = http
-        .get(w.url("/api/discovery/disks"))
-        .send()
-        .await
-        .expect("unknown");
-    assert_eq!(r.status().as_u16(), 400);
-    let v: Value = r.json().await.expect("json");
+    let (status, v) = w.get("/api/discovery/disks").await;
+    assert_eq!(status, 400, "{v}");
     assert!(
         v["detail"]
             .as_str()
@@ -279,13 +274,13 @@ async fn the_routes_have_the_contract_shape_for_every_type() {
             .contains("storage, service, network, container, gpu, sharing, security, backup")
     );
 
-    let r = http
-        .post(w.url("/api/discovery/scan"))
-        .json(&serde_json::json!({"types": ["gpu", "disks"]}))
-        .send()
-        .await
-        .expect("scan");
-    assert_eq!(r.status().as_u16(), 400);
+    let (status, body) = w
+        .post(
+            "/api/discovery/scan",
+            serde_json::json!({"types": ["gpu", "disks"]}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
 
     let all: Value = http
         .get(w.url("/api/discovery"))

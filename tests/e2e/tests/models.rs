@@ -129,13 +129,8 @@ async fn endpoints_models_assignments_and_loaded() {
     )
     .await
     .expect("save");
-    let r = c
-        .get(w.url("/api/settings/endpoints/gone/models"))
-        .send()
-        .await
-        .expect("models");
-    assert_eq!(r.status().as_u16(), 502);
-    let e: Value = r.json().await.expect("json");
+    let (status, e) = w.get("/api/settings/endpoints/gone/models").await;
+    assert_eq!(status, 502, "{e}");
     assert_eq!(e["code"], "endpoint_unreachable");
     assert!(
         e["detail"].as_str().expect("detail").contains("gone"),
