@@ -8,6 +8,7 @@
 pub mod discovery;
 pub mod engine;
 pub mod exec;
+pub mod files;
 pub mod gate;
 pub mod host;
 pub mod inspect;
