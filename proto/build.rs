@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "halbert/v1/audit.proto",
         "halbert/v1/discovery.proto",
         "halbert/v1/inspect.proto",
+        "halbert/v1/files.proto",
     ];
     for p in protos {
         println!("cargo:rerun-if-changed={p}");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use halbert_proto::v1::{
-    audit_server::AuditServer, discovery_server::DiscoveryServer,
+    audit_server::AuditServer, discovery_server::DiscoveryServer, files_server::FilesServer,
     guardrails_server::GuardrailsServer, inspect_server::InspectServer,
     system_server::SystemServer,
 };
@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::Engine;
 use crate::peer::PeerStream;
 use crate::rpc::{
-    AuditService, Ctx, DiscoveryService, GuardrailsService, InspectService, SystemService,
+    AuditService, Ctx, DiscoveryService, FilesService, GuardrailsService, InspectService,
+    SystemService,
 };
 
 /// Serves every halbertd service on `listener` until `shutdown` resolves. Open status streams
@@ -49,6 +50,7 @@ pub async fn serve(
         .add_service(GuardrailsServer::new(GuardrailsService(ctx.clone())))
         .add_service(DiscoveryServer::new(DiscoveryService(ctx.clone())))
         .add_service(InspectServer::new(InspectService(ctx.clone())))
+        .add_service(FilesServer::new(FilesService(ctx.clone())))
         .add_service(AuditServer::new(AuditService(ctx)))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

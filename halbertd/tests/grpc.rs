@@ -217,11 +217,7 @@ async fn safe_mode_refuses_other_mutations_with_failed_precondition() {
         .engine
         .mutate(m, move |_, _| {
             flag.store(true, std::sync::atomic::Ordering::SeqCst);
-            Ok(Acted {
-                value: (),
-                outcome: halbertd::gate::audit::Outcome::Ok,
-                summary: "restarted".into(),
-            })
+            Ok(Acted::change((), true, "restarted".into()))
         })
         .await
         .expect_err("must be refused");

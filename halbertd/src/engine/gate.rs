@@ -121,7 +121,11 @@ impl Engine {
         let uid = m.caller.uid;
         let result = blocking(move || act(&me, uid)).await.and_then(|r| r);
         let mut entry = match &result {
-            Ok(a) => record(&details, a.outcome, None, a.summary.clone()),
+            Ok(a) => {
+                let mut d = details.clone();
+                d.extend(audit::cap_details(a.details.clone()));
+                record(&d, a.outcome, None, a.summary.clone())
+            }
             Err(e) => record(
                 &details,
                 Outcome::Failed,

@@ -23,10 +23,13 @@ use crate::status::{Snapshot, StatusReader};
 use crate::systemd::Systemd;
 
 mod discovery;
+mod files;
 mod gate;
 mod inspect;
 mod safe_mode;
 mod status;
+
+pub use files::FileRead;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -46,6 +49,16 @@ pub enum EngineError {
     /// A source the request needs is missing (no system bus, no journalctl); said plainly.
     #[error("{0}")]
     Unavailable(String),
+    /// The resource changed since the caller read it; `current` is its version now.
+    #[error("{detail}")]
+    Conflict { detail: String, current: String },
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    NotText(String),
+    /// A path outside what halbertd serves or changes (or on its deny list).
+    #[error("{0}")]
+    PathRefused(String),
     /// The text is for the log only; clients get a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -59,6 +72,22 @@ impl From<InspectError> for EngineError {
             InspectError::Invalid(m) => EngineError::InvalidArgument(m),
             InspectError::NotFound(m) => EngineError::NotFound(m),
             InspectError::Unavailable(m) => EngineError::Unavailable(m),
+        }
+    }
+}
+
+impl From<crate::files::FileError> for EngineError {
+    fn from(e: crate::files::FileError) -> Self {
+        use crate::files::{FileError as F, PathError};
+        let m = e.to_string();
+        match e {
+            F::Path(PathError::Syntax(_)) | F::NotRegular(_) => EngineError::InvalidArgument(m),
+            F::Path(_) => EngineError::PathRefused(m),
+            F::NotFound(_) | F::NoBackup { .. } => EngineError::NotFound(m),
+            F::TooLarge { .. } => EngineError::TooLarge(m),
+            F::Binary(_) => EngineError::NotText(m),
+            F::Conflict { current, .. } => EngineError::Conflict { detail: m, current },
+            F::Io { .. } => EngineError::Internal(m),
         }
     }
 }
@@ -121,6 +150,8 @@ pub struct Acted<T> {
     /// [`Outcome::Ok`] or [`Outcome::Unchanged`].
     pub outcome: Outcome,
     pub summary: String,
+    /// Facts known only after acting (hashes, a backup id), added to the outcome record.
+    pub details: BTreeMap<String, String>,
 }
 
 impl<T> Acted<T> {
@@ -135,7 +166,14 @@ impl<T> Acted<T> {
             value,
             outcome,
             summary,
+            details: BTreeMap::new(),
         }
+    }
+
+    /// Adds a fact to the outcome record.
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
     }
 }
 
@@ -149,6 +187,8 @@ pub struct Engine {
     audit: AuditLog,
     refusals: RefusalLimiter,
     authz: Authority,
+    /// Configuration files (`files/`), the one writer outside the state dir.
+    files: Arc<crate::files::Files>,
     bus: Arc<SystemBus>,
     /// Stands in for systemd on the bus in unit tests ([`Engine::with_systemd`]).
     systemd: Option<Systemd>,
@@ -191,6 +231,15 @@ impl Engine {
         // average since boot. A failure here shows up again, with context, in the first RPC.
         let _ = status.read();
         let bus = Arc::new(SystemBus::new());
+        let backups = state_dir.join("backups");
+        let files = Arc::new(
+            crate::files::Files::open(
+                root.clone(),
+                crate::files::Policy::default(),
+                backups.clone(),
+            )
+            .map_err(|e| OpenError::StateDir(backups, e))?,
+        );
         let engine = Self {
             status,
             root,
@@ -200,6 +249,7 @@ impl Engine {
             audit: AuditLog::open(&state_dir.join("audit"))?,
             refusals: RefusalLimiter::default(),
             authz: Authority::new(bus.clone()),
+            files,
             bus,
             systemd: None,
             watchers: AtomicUsize::new(0),

@@ -81,6 +81,37 @@ pub struct Written {
     pub size: u64,
 }
 
+/// A caller as ordinary file permissions see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Who {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+/// What ordinary permissions would let a caller do with a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permits {
+    pub read: bool,
+    pub write: bool,
+}
+
+fn allowed(st: &std::fs::Metadata, who: &Who, bits: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if who.uid == 0 {
+        return true;
+    }
+    let mode = st.mode();
+    let shift = if st.uid() == who.uid {
+        6
+    } else if st.gid() == who.gid || who.groups.contains(&st.gid()) {
+        3
+    } else {
+        0
+    };
+    (mode >> shift) & bits == bits
+}
+
 /// The editor language (Monaco's id) of a path.
 pub fn language(path: &Path) -> &'static str {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -243,6 +274,32 @@ impl Files {
             language: language(&resolved),
             content,
         })
+    }
+
+    /// What `who` could do with the resolved file on their own: read it (search rights on every
+    /// directory above it, read on the file) and write it (write on the file, or on its
+    /// directory for a file that does not exist yet). POSIX ACLs are not consulted, so a file
+    /// an ACL opens to the caller still counts as closed: the answer errs towards asking.
+    pub fn permits(&self, resolved: &Path, who: &Who) -> Permits {
+        let host = self.root.path(resolved);
+        let searchable = resolved
+            .ancestors()
+            .skip(1)
+            .all(|d| std::fs::metadata(self.root.path(d)).is_ok_and(|m| allowed(&m, who, 0o1)));
+        match std::fs::metadata(&host) {
+            Ok(m) => Permits {
+                read: searchable && allowed(&m, who, 0o4),
+                write: searchable && allowed(&m, who, 0o2),
+            },
+            Err(_) => Permits {
+                read: false,
+                write: searchable
+                    && host
+                        .parent()
+                        .and_then(|p| std::fs::metadata(p).ok())
+                        .is_some_and(|m| allowed(&m, who, 0o3)),
+            },
+        }
     }
 
     /// The backups of a path, newest first.
@@ -631,6 +688,58 @@ mod tests {
             f.write("/usr/lib/systemd/x", b"", None, "Manual save", 0, 1),
             Err(FileError::Path(_)) | Err(FileError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn ordinary_permissions_decide_what_needs_asking() {
+        let (d, f) = tree();
+        let p = host(&d, "/etc/app/app.conf");
+        let alice = Who {
+            uid: 1000,
+            gid: 1000,
+            groups: vec![],
+        };
+        let set = |path: &Path, mode| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+        };
+        set(&p, 0o644);
+        let r = f
+            .resolve("/etc/app/app.conf", Access::Read)
+            .expect("resolve");
+        assert_eq!(
+            f.permits(&r, &alice),
+            Permits {
+                read: true,
+                write: false
+            }
+        );
+        set(&p, 0o600);
+        assert_eq!(
+            f.permits(&r, &alice),
+            Permits {
+                read: false,
+                write: false
+            }
+        );
+        set(&p, 0o644);
+        set(&host(&d, "/etc/app"), 0o700);
+        assert!(
+            !f.permits(&r, &alice).read,
+            "a closed directory above closes the file"
+        );
+        let root = Who {
+            uid: 0,
+            gid: 0,
+            groups: vec![],
+        };
+        assert_eq!(
+            f.permits(&r, &root),
+            Permits {
+                read: true,
+                write: true
+            }
+        );
+        set(&host(&d, "/etc/app"), 0o755);
     }
 
     #[test]

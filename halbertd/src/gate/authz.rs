@@ -20,6 +20,10 @@ pub const ACTION_GUARDRAILS: &str = "org.halbert.guardrails.manage";
 /// Journal lines can carry more than status does (paths, user names, tokens in URLs), so
 /// reading them for someone is an action of its own, not a plain read.
 pub const ACTION_JOURNAL: &str = "org.halbert.journal.read";
+/// Reading a configuration file the caller could not read with their own rights.
+pub const ACTION_CONFIG_READ: &str = "org.halbert.config.read";
+/// Changing (or restoring) a configuration file.
+pub const ACTION_CONFIG_WRITE: &str = "org.halbert.config.write";
 
 const POLKIT_TIMEOUT: Duration = Duration::from_secs(10);
 const HEALTH_TTL: Duration = Duration::from_secs(30);

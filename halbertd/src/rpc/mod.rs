@@ -3,6 +3,7 @@
 
 mod audit;
 mod discovery;
+mod files;
 mod guardrails;
 mod inspect;
 mod system;
@@ -20,6 +21,7 @@ use crate::peer::{self, Caller, PeerInfo};
 
 pub use audit::AuditService;
 pub use discovery::DiscoveryService;
+pub use files::FilesService;
 pub use guardrails::GuardrailsService;
 pub use inspect::InspectService;
 pub use system::SystemService;
@@ -118,6 +120,27 @@ pub fn to_status(e: EngineError) -> Status {
         EngineError::Unavailable(m) => {
             halbert_proto::status_with_detail(Code::Unavailable, m, detail(ErrorCode::Unavailable))
         }
+        EngineError::Conflict { detail: m, current } => {
+            let d = ErrorDetail {
+                code: ErrorCode::Conflict as i32,
+                current_version: current,
+                ..Default::default()
+            };
+            halbert_proto::status_with_detail(Code::Aborted, m, d)
+        }
+        EngineError::TooLarge(m) => {
+            halbert_proto::status_with_detail(Code::OutOfRange, m, detail(ErrorCode::TooLarge))
+        }
+        EngineError::NotText(m) => halbert_proto::status_with_detail(
+            Code::FailedPrecondition,
+            m,
+            detail(ErrorCode::NotText),
+        ),
+        EngineError::PathRefused(m) => halbert_proto::status_with_detail(
+            Code::PermissionDenied,
+            m,
+            detail(ErrorCode::PathNotAllowed),
+        ),
         EngineError::AuditFailed => halbert_proto::status_with_detail(
             Code::Internal,
             "the audit record could not be written",

@@ -165,6 +165,24 @@ fn only_the_bus_modules_speak_dbus() {
     }
 }
 
+/// Whether a line runs a shell: one is the program of an argv (`["sh", …`) or is given `-c`;
+/// naming one elsewhere (a file's language) is not running it.
+fn runs_a_shell(l: &str) -> bool {
+    let shells = ["\"sh\"", "\"/bin/sh\"", "\"bash\"", "\"/bin/bash\""];
+    shells
+        .iter()
+        .any(|sh| l.contains(&format!("[{sh}")) || (l.contains(sh) && l.contains("\"-c\"")))
+}
+
+#[test]
+fn the_shell_rule_sees_a_shell_run_and_nothing_else() {
+    let runs = runs_a_shell;
+    assert!(runs(r#"run(&["sh", "-c", cmd])"#));
+    assert!(runs(r#"let argv = ["/bin/bash", script];"#));
+    assert!(runs(r#"args(["-c", line]).program("sh")"#));
+    assert!(!runs(r#""sh" | "bash" => "shell","#));
+}
+
 #[test]
 fn only_exec_spawns_processes_and_nothing_builds_shell_strings() {
     for crate_dir in ["halbertd/src", "halbert-web/src"] {
@@ -178,7 +196,7 @@ fn only_exec_spawns_processes_and_nothing_builds_shell_strings() {
                     );
                 }
                 assert!(
-                    !(l.contains("\"sh\"") || l.contains("\"/bin/sh\"") || l.contains("\"bash\"")),
+                    !runs_a_shell(l),
                     "{r} runs a shell: commands are argv vectors"
                 );
             }

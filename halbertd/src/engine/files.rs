@@ -1,0 +1,153 @@
+//! Configuration files through the gate: reading (group `halbert` for what the caller could
+//! read anyway, polkit `org.halbert.config.read` for the rest), writing and restoring (polkit
+//! `org.halbert.config.write` with the path, refused in safe mode, audited with the old and new
+//! SHA-256, the backup id and the size — never the content).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{Acted, Engine, EngineError, Mutation, blocking, now};
+use crate::files::{Access, FileView, Who, Written, backups::BackupMeta, policy};
+use crate::gate::authz::{ACTION_CONFIG_READ, ACTION_CONFIG_WRITE};
+use crate::peer::Caller;
+
+fn who(c: &Caller) -> Who {
+    Who {
+        uid: c.uid,
+        gid: c.gid,
+        groups: c.groups.clone(),
+    }
+}
+
+/// A file as read, and whether writing it needs more than the caller's own rights.
+#[derive(Debug, Clone)]
+pub struct FileRead {
+    pub file: FileView,
+    pub needs_sudo: bool,
+}
+
+impl Engine {
+    pub async fn read_file(&self, caller: &Caller, path: &str) -> Result<FileRead, EngineError> {
+        self.check_read(caller)?;
+        let (files, p, w) = (self.files.clone(), path.to_owned(), who(caller));
+        let (resolved, permits) = blocking(move || {
+            files.resolve(&p, Access::Read).map(|r| {
+                let permits = files.permits(&r, &w);
+                (r, permits)
+            })
+        })
+        .await??;
+        if !permits.read {
+            let details = BTreeMap::from([("path".to_owned(), resolved.display().to_string())]);
+            self.authz
+                .check_action(caller, ACTION_CONFIG_READ, &details)
+                .await?;
+        }
+        let (files, p) = (self.files.clone(), resolved.display().to_string());
+        let file = blocking(move || files.read(&p)).await??;
+        Ok(FileRead {
+            file,
+            needs_sudo: !permits.write,
+        })
+    }
+
+    pub async fn file_backups(
+        &self,
+        caller: &Caller,
+        path: &str,
+    ) -> Result<Vec<BackupMeta>, EngineError> {
+        self.check_read(caller)?;
+        let (files, p) = (self.files.clone(), path.to_owned());
+        Ok(blocking(move || files.backups(&p)).await??)
+    }
+
+    /// Replaces a file; with `expected`, only if it is still at that version.
+    pub async fn write_file(
+        self: &Arc<Self>,
+        caller: &Caller,
+        path: &str,
+        content: Vec<u8>,
+        expected: Option<String>,
+        request_id: &str,
+    ) -> Result<Written, EngineError> {
+        let invalid = policy::check_syntax(path).err().map(|e| e.to_string());
+        let m = Mutation {
+            rpc: "Files.Write",
+            caller,
+            request_id,
+            action: ACTION_CONFIG_WRITE,
+            invalid,
+            details: BTreeMap::from([
+                ("path".to_owned(), path.to_owned()),
+                ("operation".to_owned(), "write".to_owned()),
+                ("size".to_owned(), content.len().to_string()),
+                (
+                    "compare".to_owned(),
+                    expected
+                        .clone()
+                        .unwrap_or_else(|| "none (unconditional)".into()),
+                ),
+            ]),
+            allowed_in_safe_mode: false,
+        };
+        let p = path.to_owned();
+        self.mutate(m, move |e: &Engine, uid| {
+            let w = e.files.write(
+                &p,
+                &content,
+                expected.as_deref(),
+                "Manual save",
+                uid,
+                now().unix_timestamp(),
+            )?;
+            Ok(recorded(w, "wrote"))
+        })
+        .await
+    }
+
+    /// Writes backup `backup_id` of `path` back, after a backup of the current content.
+    pub async fn restore_file(
+        self: &Arc<Self>,
+        caller: &Caller,
+        path: &str,
+        backup_id: &str,
+        request_id: &str,
+    ) -> Result<Written, EngineError> {
+        let invalid = policy::check_syntax(path).err().map(|e| e.to_string());
+        let m = Mutation {
+            rpc: "Files.Restore",
+            caller,
+            request_id,
+            action: ACTION_CONFIG_WRITE,
+            invalid,
+            details: BTreeMap::from([
+                ("path".to_owned(), path.to_owned()),
+                ("operation".to_owned(), "restore".to_owned()),
+                ("backup".to_owned(), backup_id.to_owned()),
+            ]),
+            allowed_in_safe_mode: false,
+        };
+        let (p, id) = (path.to_owned(), backup_id.to_owned());
+        self.mutate(m, move |e: &Engine, uid| {
+            let w = e.files.restore(&p, &id, uid, now().unix_timestamp())?;
+            Ok(recorded(w, "restored"))
+        })
+        .await
+    }
+}
+
+/// The outcome record of a write: what changed, by hash; the content stays out of the log.
+fn recorded(w: Written, verb: &str) -> Acted<Written> {
+    let summary = format!("{verb} {} ({} bytes)", w.path, w.size);
+    let mut a = Acted::change(w.clone(), true, summary)
+        .with("resolved", w.path.clone())
+        .with("new_sha256", w.new_sha256.clone())
+        .with("new_size", w.size.to_string());
+    if let Some(old) = &w.old_sha256 {
+        a = a.with("old_sha256", old.clone());
+    }
+    if let Some(b) = &w.backup {
+        a = a.with("backup_id", b.backup_id.clone());
+    }
+    a
+}
