@@ -2,6 +2,8 @@
 # scripted model server from $HALBERT_BIN_DIR (default target/debug) on a temporary socket, state
 # and free ports. After start_stack: $tmp, $web (halbert-web's port), $llm (the model server's
 # port), $base (halbert-web's URL); everything stops, and $tmp goes, when the script exits.
+# With STACK_HOST_ROOT=<fixture name>, halbertd sees a copy of tests/fixtures/hosts/<name> as /
+# (its status, discovery and the files it edits): a run that writes files writes them there.
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${HALBERT_BIN_DIR:-$REPO/target/debug}
 
@@ -14,7 +16,12 @@ start_stack() {
 	trap stop_stack EXIT
 	web=$(free_port)
 	llm=$(free_port)
-	"$BIN/halbertd" serve --socket "$tmp/d.sock" --state-dir "$tmp/state" >"$tmp/halbertd.log" 2>&1 &
+	local root=()
+	if [ -n "${STACK_HOST_ROOT:-}" ]; then
+		cp -a "$REPO/tests/fixtures/hosts/$STACK_HOST_ROOT" "$tmp/host"
+		root=(--host-root "$tmp/host")
+	fi
+	"$BIN/halbertd" serve --socket "$tmp/d.sock" --state-dir "$tmp/state" "${root[@]}" >"$tmp/halbertd.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do [ -S "$tmp/d.sock" ] && break; sleep 0.1; done
 	XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config" "$BIN/halbert-web" --socket "$tmp/d.sock" --port "$web" >"$tmp/web.log" 2>&1 &

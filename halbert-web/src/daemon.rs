@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use halbert_proto::v1::{
     self as pb, audit_client::AuditClient, discovery_client::DiscoveryClient,
-    guardrails_client::GuardrailsClient, inspect_client::InspectClient,
+    files_client::FilesClient, guardrails_client::GuardrailsClient, inspect_client::InspectClient,
     system_client::SystemClient,
 };
 use hyper_util::rt::TokioIo;
@@ -39,6 +39,21 @@ pub enum DaemonError {
     /// halbertd is up, but what it would read is not there (no system bus, no journalctl).
     #[error("{0}")]
     SourceMissing(String),
+    /// The file changed since it was read; `current` is its version now.
+    #[error("{detail}")]
+    Conflict { detail: String, current: String },
+    /// A file over the size halbertd reads or writes.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A file that is not UTF-8 text.
+    #[error("{0}")]
+    NotText(String),
+    /// A directory, FIFO or device where a file was asked for.
+    #[error("{0}")]
+    NotRegular(String),
+    /// A path outside what halbertd serves or changes.
+    #[error("{0}")]
+    PathNotAllowed(String),
     #[error("halbertd failed: {0}")]
     Failed(String),
 }
@@ -80,6 +95,16 @@ impl Daemon {
             (_, pb::ErrorCode::SafeModeActive) => DaemonError::SafeMode {
                 reason: detail.safe_mode_reason,
             },
+            (_, pb::ErrorCode::Conflict) => DaemonError::Conflict {
+                detail: s.message().to_owned(),
+                current: detail.current_version,
+            },
+            (_, pb::ErrorCode::TooLarge) => DaemonError::TooLarge(s.message().to_owned()),
+            (_, pb::ErrorCode::NotText) => DaemonError::NotText(s.message().to_owned()),
+            (_, pb::ErrorCode::NotRegular) => DaemonError::NotRegular(s.message().to_owned()),
+            (_, pb::ErrorCode::PathNotAllowed) => {
+                DaemonError::PathNotAllowed(s.message().to_owned())
+            }
             (Code::PermissionDenied, _) => DaemonError::PermissionDenied {
                 action: Some(detail.polkit_action).filter(|a| !a.is_empty()),
                 detail: s.message().to_owned(),
@@ -139,6 +164,54 @@ impl Daemon {
     ) -> Result<pb::SafeModeChange, DaemonError> {
         let req = with_request_id(pb::ExitSafeModeRequest {}, request_id);
         self.unary(GuardrailsClient::new(self.channel.clone()).exit_safe_mode(req))
+            .await
+    }
+
+    pub async fn read_file(&self, path: &str) -> Result<pb::FileContent, DaemonError> {
+        let req = pb::ReadFileRequest { path: path.into() };
+        self.unary(FilesClient::new(self.channel.clone()).read(req))
+            .await
+    }
+
+    pub async fn write_file(
+        &self,
+        path: &str,
+        content: String,
+        version: Option<String>,
+        request_id: &str,
+    ) -> Result<pb::FileWritten, DaemonError> {
+        let req = with_request_id(
+            pb::WriteFileRequest {
+                path: path.into(),
+                content: content.into_bytes(),
+                version,
+            },
+            request_id,
+        );
+        self.unary(FilesClient::new(self.channel.clone()).write(req))
+            .await
+    }
+
+    pub async fn file_backups(&self, path: &str) -> Result<pb::FileBackupList, DaemonError> {
+        let req = pb::FileBackupsRequest { path: path.into() };
+        self.unary(FilesClient::new(self.channel.clone()).backups(req))
+            .await
+    }
+
+    pub async fn restore_file(
+        &self,
+        path: &str,
+        backup_id: &str,
+        request_id: &str,
+    ) -> Result<pb::FileWritten, DaemonError> {
+        let req = with_request_id(
+            pb::RestoreFileRequest {
+                path: path.into(),
+                backup_id: backup_id.into(),
+            },
+            request_id,
+        );
+        self.unary(FilesClient::new(self.channel.clone()).restore(req))
             .await
     }
 

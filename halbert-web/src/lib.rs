@@ -4,9 +4,10 @@
 //!
 //! `app` builds the state and workers (for `main` and the tests alike); `server` accepts
 //! connections and learns who is calling; `guard` decides whether a request may be answered;
-//! `api` is the HTTP transport. The rest is domain: `chat` (a turn, from routing to the
+//! `api` is the HTTP transport; `actions` is the one way a route changes anything. The rest is domain: `chat` (a turn, from routing to the
 //! answer), `llm`, `memory`, `store`, `feed`, `events`, `daemon`, `config`, `sandbox`, `time`.
 
+pub mod actions;
 pub mod api;
 pub mod app;
 pub mod bounds;

@@ -168,7 +168,7 @@ async fn paths_outside_the_rules_and_safe_mode_are_refused() {
         ),
         (
             "/etc/app",
-            (Code::InvalidArgument, pb::ErrorCode::InvalidArgument),
+            (Code::FailedPrecondition, pb::ErrorCode::NotRegular),
         ),
         (
             "/etc/app/missing",

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The API description checked against the server: schemathesis (pinned, installed into a venv
 # under target/) generates requests from /openapi.json and runs every check on the answers.
-# halbertd, halbert-web and the scripted model server run as tests/stack.sh starts them, with the
-# scripted server registered and assigned as every model role, so chat routes answer without a
-# real model.
+# halbertd, halbert-web and the scripted model server run as tests/stack.sh starts them (halbertd
+# on a copy of the workstation fixture tree), with the scripted server registered and assigned as
+# every model role, so chat routes answer without a real model.
 #
 # Excluded: POST /api/settings/endpoints alone — its generated `url` would make halbert-web
 # connect to addresses off this machine (tests/e2e/tests/models.rs covers it). Every other
@@ -19,7 +19,9 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
 	python3 -m venv "$VENV"
 	"$VENV/bin/pip" install -q "schemathesis==$VERSION"
 fi
-start_stack
+# The editor routes write what the generated requests say: into a copy of a fixture tree, never
+# into this machine's /etc.
+STACK_HOST_ROOT=workstation start_stack
 post() { curl -sf -H 'Content-Type: application/json' -d "$2" "$base$1" >/dev/null; }
 post /api/settings/endpoints "{\"id\":\"local\",\"name\":\"Local\",\"url\":\"http://127.0.0.1:$llm\",\"provider\":\"ollama\",\"timeout_s\":5}"
 for role in guide specialist vision; do

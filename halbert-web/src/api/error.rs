@@ -61,6 +61,12 @@ error_codes! {
     ValidationFailed => UNPROCESSABLE_ENTITY, "validation_failed", "A field is of the wrong type or beyond its bounds.";
     SafeModeActive => LOCKED, "safe_mode_active", "Safe mode is on: every change is refused until it is lifted.";
     UpgradeRequired => UPGRADE_REQUIRED, "upgrade_required", "/ws needs a WebSocket upgrade.";
+    // Specific codes after the generic one of their status, which `for_status` picks.
+    NotARegularFile => BAD_REQUEST, "not_a_regular_file", "A directory, FIFO or device where a file was asked for.";
+    PathNotAllowed => FORBIDDEN, "path_not_allowed", "A path outside what Halbert serves or changes, or on its deny list.";
+    Conflict => CONFLICT, "conflict", "The file changed since it was read; `current_version` is its version now.";
+    FileTooLarge => PAYLOAD_TOO_LARGE, "file_too_large", "A file over 4 MiB.";
+    NotText => UNSUPPORTED_MEDIA_TYPE, "not_text", "A file that is not UTF-8 text, so it is not edited.";
     Internal => INTERNAL_SERVER_ERROR, "internal", "A fault in halbert-web (see its log).";
     StorageError => INTERNAL_SERVER_ERROR, "storage_error", "The per-user database failed.";
     DaemonError => BAD_GATEWAY, "daemon_error", "halbertd failed.";
@@ -100,6 +106,9 @@ pub struct ErrorBody {
     /// The polkit action that was refused, on `permission_denied` from halbertd.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// The file's version now, on `conflict`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +116,7 @@ pub struct ApiError {
     pub code: Code,
     pub detail: String,
     pub action: Option<String>,
+    pub current_version: Option<String>,
 }
 
 impl ApiError {
@@ -115,6 +125,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             action: None,
+            current_version: None,
         }
     }
 
@@ -127,6 +138,7 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code.as_str().to_owned(),
             action: self.action.clone(),
+            current_version: self.current_version.clone(),
         }
     }
 }
@@ -165,9 +177,8 @@ impl From<DaemonError> for ApiError {
             DaemonError::Unavailable { .. } => Code::DaemonUnavailable,
             DaemonError::PermissionDenied { action, .. } => {
                 return ApiError {
-                    code: Code::PermissionDenied,
-                    detail,
                     action: action.clone(),
+                    ..ApiError::new(Code::PermissionDenied, detail)
                 };
             }
             DaemonError::SafeMode { .. } => Code::SafeModeActive,
@@ -177,6 +188,16 @@ impl From<DaemonError> for ApiError {
             DaemonError::NotFound(_) => Code::NotFound,
             DaemonError::SourceMissing(_) => Code::SourceUnavailable,
             DaemonError::Failed(_) => Code::DaemonError,
+            DaemonError::Conflict { current, .. } => {
+                return ApiError {
+                    current_version: Some(current.clone()),
+                    ..ApiError::new(Code::Conflict, detail)
+                };
+            }
+            DaemonError::TooLarge(_) => Code::FileTooLarge,
+            DaemonError::NotText(_) => Code::NotText,
+            DaemonError::NotRegular(_) => Code::NotARegularFile,
+            DaemonError::PathNotAllowed(_) => Code::PathNotAllowed,
         };
         ApiError::new(code, detail)
     }
@@ -284,6 +305,16 @@ mod tests {
             assert!(c.status().is_client_error() || c.status().is_server_error());
         }
         assert_eq!(Code::for_status(StatusCode::LOCKED), Code::SafeModeActive);
+        // The generic code of a status wins over the specific ones that share it.
+        assert_eq!(
+            Code::for_status(StatusCode::PAYLOAD_TOO_LARGE),
+            Code::PayloadTooLarge
+        );
+        assert_eq!(Code::for_status(StatusCode::BAD_REQUEST), Code::BadRequest);
+        assert_eq!(
+            Code::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            Code::UnsupportedMediaType
+        );
         assert_eq!(
             Code::for_status(StatusCode::REQUEST_TIMEOUT),
             Code::BadRequest

@@ -6,6 +6,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, AppState, ErrorBody, RequestId};
+use crate::actions::{Action, Done, perform};
 use crate::config::GuardrailsConfig;
 use crate::time::iso8601;
 use halbert_proto::v1 as pb;
@@ -93,7 +94,7 @@ pub async fn enter(
         .reason
         .filter(|r| !r.trim().is_empty())
         .unwrap_or_else(|| "Manual activation".into());
-    let ch = st.daemon.enter_safe_mode(reason, &rid.0).await?;
+    let ch = safe_mode_change(perform(&st.daemon, Action::EnterSafeMode { reason }, &rid.0).await?);
     Ok(Json(view(
         st.guardrails,
         ch.state.unwrap_or_default(),
@@ -112,10 +113,18 @@ pub async fn exit(
     State(st): State<AppState>,
     Extension(rid): Extension<RequestId>,
 ) -> Result<Json<GuardrailsStatus>, ApiError> {
-    let ch = st.daemon.exit_safe_mode(&rid.0).await?;
+    let ch = safe_mode_change(perform(&st.daemon, Action::ExitSafeMode, &rid.0).await?);
     Ok(Json(view(
         st.guardrails,
         ch.state.unwrap_or_default(),
         Some(ch.changed),
     )))
+}
+
+/// The safe-mode answer of a safe-mode action.
+fn safe_mode_change(done: Done) -> pb::SafeModeChange {
+    match done {
+        Done::SafeMode(ch) => ch,
+        Done::File(_) => pb::SafeModeChange::default(),
+    }
 }

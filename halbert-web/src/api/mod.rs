@@ -6,6 +6,7 @@ mod chat;
 mod conversations;
 mod discovery;
 mod docs;
+mod editor;
 pub mod error;
 mod guardrails;
 mod health;
@@ -194,6 +195,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
         detail,
         code: Code::for_status(status).as_str().to_owned(),
         action: None,
+        current_version: None,
     };
     let fresh = (status, Json(body)).into_response();
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -283,6 +285,9 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(memory::delete_entry))
         .routes(routes!(memory::delete_entries))
         .routes(routes!(memory::clear))
+        .routes(routes!(editor::read, editor::write))
+        .routes(routes!(editor::backups))
+        .routes(routes!(editor::restore))
         .routes(routes!(ws::upgrade))
         .routes(routes!(pages::index))
         .routes(routes!(pages::asset))

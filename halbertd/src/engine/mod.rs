@@ -56,6 +56,9 @@ pub enum EngineError {
     TooLarge(String),
     #[error("{0}")]
     NotText(String),
+    /// A directory, FIFO or device where a regular file was asked for.
+    #[error("{0}")]
+    NotRegular(String),
     /// A path outside what halbertd serves or changes (or on its deny list).
     #[error("{0}")]
     PathRefused(String),
@@ -81,7 +84,8 @@ impl From<crate::files::FileError> for EngineError {
         use crate::files::{FileError as F, PathError};
         let m = e.to_string();
         match e {
-            F::Path(PathError::Syntax(_)) | F::NotRegular(_) => EngineError::InvalidArgument(m),
+            F::Path(PathError::Syntax(_)) => EngineError::InvalidArgument(m),
+            F::NotRegular(_) => EngineError::NotRegular(m),
             F::Path(_) => EngineError::PathRefused(m),
             F::NotFound(_) | F::NoBackup { .. } => EngineError::NotFound(m),
             F::TooLarge { .. } => EngineError::TooLarge(m),

@@ -200,7 +200,11 @@ impl Files {
                     .map_err(|_| FileError::NotFound(path.into()))?
                     .join(name)
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // A missing file, or a file where a directory was named (`/etc/hosts/x`).
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ENOTDIR) =>
+            {
                 return Err(FileError::NotFound(path.into()));
             }
             Err(e) => return Err(Self::io("resolving", &asked)(e)),

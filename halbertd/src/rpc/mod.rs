@@ -136,6 +136,11 @@ pub fn to_status(e: EngineError) -> Status {
             m,
             detail(ErrorCode::NotText),
         ),
+        EngineError::NotRegular(m) => halbert_proto::status_with_detail(
+            Code::FailedPrecondition,
+            m,
+            detail(ErrorCode::NotRegular),
+        ),
         EngineError::PathRefused(m) => halbert_proto::status_with_detail(
             Code::PermissionDenied,
             m,

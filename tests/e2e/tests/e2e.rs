@@ -11,6 +11,7 @@ mod chat_tools;
 mod conversations;
 mod dependencies;
 mod discovery;
+mod editor;
 mod layering;
 mod memory;
 mod models;

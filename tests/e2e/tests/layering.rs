@@ -91,6 +91,11 @@ const RULES: &[(&str, &[&str])] = &[
         "halbert-web/src/chat/tools/",
         &["tonic", "axum", "hyper", "crate::api"],
     ),
+    // actions hands halbertd's answers back to the routes.
+    (
+        "halbert-web/src/actions/",
+        &["tonic", "axum", "hyper", "crate::api"],
+    ),
     (
         "halbert-web/src/chat/turn.rs",
         &["tonic", "axum", "hyper", "crate::api"],

@@ -1,0 +1,76 @@
+//! Everything a person (or, later, a model) may ask Halbert to change, as one type
+//! ([`Action`]), and the one function every mutating route calls ([`perform`]). halbert-web
+//! decides here, before halbertd is asked; today that is nothing beyond passing the request on
+//! with its request id, and the approval and policy checks of the safety gate hook in here, so
+//! that no route reaches the daemon's mutating calls on its own.
+
+use halbert_proto::v1 as pb;
+
+use crate::daemon::{Daemon, DaemonError};
+
+/// A change someone asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    EnterSafeMode {
+        reason: String,
+    },
+    ExitSafeMode,
+    /// Replace a configuration file; with `version`, only if it is still at that version.
+    WriteFile {
+        path: String,
+        content: String,
+        version: Option<String>,
+    },
+    /// Write one of a file's own backups back.
+    RestoreFile {
+        path: String,
+        backup_id: String,
+    },
+}
+
+impl Action {
+    /// A short name for logs and, later, approvals.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::EnterSafeMode { .. } => "enter_safe_mode",
+            Action::ExitSafeMode => "exit_safe_mode",
+            Action::WriteFile { .. } => "write_file",
+            Action::RestoreFile { .. } => "restore_file",
+        }
+    }
+}
+
+/// What halbertd answered to an action.
+#[derive(Debug, Clone)]
+pub enum Done {
+    SafeMode(pb::SafeModeChange),
+    File(pb::FileWritten),
+}
+
+/// Performs `action` through halbertd; `request_id` ties its audit record to the request.
+pub async fn perform(
+    daemon: &Daemon,
+    action: Action,
+    request_id: &str,
+) -> Result<Done, DaemonError> {
+    tracing::info!(action = action.kind(), request_id, "performing");
+    match action {
+        Action::EnterSafeMode { reason } => daemon
+            .enter_safe_mode(reason, request_id)
+            .await
+            .map(Done::SafeMode),
+        Action::ExitSafeMode => daemon.exit_safe_mode(request_id).await.map(Done::SafeMode),
+        Action::WriteFile {
+            path,
+            content,
+            version,
+        } => daemon
+            .write_file(&path, content, version, request_id)
+            .await
+            .map(Done::File),
+        Action::RestoreFile { path, backup_id } => daemon
+            .restore_file(&path, &backup_id, request_id)
+            .await
+            .map(Done::File),
+    }
+}
