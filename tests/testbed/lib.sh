@@ -14,7 +14,7 @@ TB_CGROUP_PARENT=halbert-testbed                   # nspawn instances get their 
 # Packages in the base tree (used by both backends). Bump TB_LAYOUT_VERSION when
 # the customisation in make-rootfs.sh changes, so caches are rebuilt.
 TB_LAYOUT_VERSION=8
-TB_BASE_PKGS=${TB_BASE_PKGS:-systemd,systemd-sysv,dbus,polkitd,libpam-systemd,procps,iproute2,less,curl,python3}
+TB_BASE_PKGS=${TB_BASE_PKGS:-systemd,systemd-sysv,dbus,polkitd,libpam-systemd,procps,iproute2,less,curl,python3,acl,attr}
 # Installed with apt inside the tree after debootstrap (debootstrap's own resolver fails to
 # configure podman's dependencies). podman: the container scanner's tests use its real API socket.
 TB_EXTRA_PKGS=${TB_EXTRA_PKGS:-podman busybox-static}

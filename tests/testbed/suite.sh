@@ -30,10 +30,11 @@ X() { "$HERE/exec.sh" --name "$NAME" "$@"; }
 XU() { local u=$1; shift; "$HERE/exec.sh" --name "$NAME" --user "$u" "$@"; }
 
 "$HERE/stop.sh" --name "$NAME" >/dev/null 2>&1 || true
-# nspawn's seccomp filter (systemd 252) refuses the Landlock syscalls with ENOSYS unless they
-# are allowed explicitly; without this, halbert-web --sandbox=strict rightly refuses to start.
+# nspawn's seccomp filter (systemd 252) refuses the Landlock syscalls and openat2 with ENOSYS
+# unless they are allowed explicitly; without this, halbert-web --sandbox=strict rightly refuses
+# to start, and halbertd rightly refuses to open files it cannot open without following links.
 BOOT=$("$HERE/boot.sh" --name "$NAME" --private-network --bind-ro "$REPO:/src" --bind-ro "$BIN:/halbert-bin" \
-	--nspawn-arg "--system-call-filter=landlock_create_ruleset landlock_add_rule landlock_restrict_self") || { echo "0 passed, 1 failed"; exit 1; }
+	--nspawn-arg "--system-call-filter=landlock_create_ruleset landlock_add_rule landlock_restrict_self openat2") || { echo "0 passed, 1 failed"; exit 1; }
 eval "$BOOT"
 cleanup() { [ $KEEP = 1 ] || "$HERE/stop.sh" --name "$NAME" >/dev/null 2>&1; }
 trap cleanup EXIT
@@ -133,6 +134,68 @@ check "a WebSocket client (same origin) receives two system_status messages" XU 
 check "halbert-web runs under Landlock (strict)" expect 200 '"enforcement":"fully enforced"' alice $A/api/health
 docs_inside() { expect 200 '"openapi":"3.1' alice $A/openapi.json >/dev/null && expect 200 swagger-ui alice $A/docs/ >/dev/null; }
 check "/docs and /openapi.json are served inside" docs_inside
+
+# ---------------------------------------------------------------- the config editor (halbertd files/)
+check "a test file with an owner, a mode, a POSIX ACL and a user. xattr" X sh -ec '
+	printf "answer = 41\n" >/etc/hb-test.conf
+	chown root:root /etc/hb-test.conf; chmod 0640 /etc/hb-test.conf
+	setfacl -m u:bob:r /etc/hb-test.conf
+	setfattr -n user.halbert -v kept /etc/hb-test.conf
+	ln -sf /etc/shadow /etc/hb-to-shadow
+	getfacl -cp /etc/hb-test.conf; getfattr -d /etc/hb-test.conf'
+# The version of the file now, as alice reads it.
+version_of() { C alice "$A/api/editor/file?path=$1" | head -n1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])'; }
+meta_kept() { X sh -ec '
+	[ "$(stat -c %U:%G:%a /etc/hb-test.conf)" = root:root:640 ]
+	getfacl -cp /etc/hb-test.conf | grep -qx "user:bob:r--"
+	[ "$(getfattr --only-values -n user.halbert /etc/hb-test.conf)" = kept ]'; }
+check "alice reads it through polkit (she cannot herself), needs_sudo true" expect 200 '"needs_sudo":true' alice "$A/api/editor/file?path=/etc/hb-test.conf"
+edit_as_alice() {
+	local v; v=$(version_of /etc/hb-test.conf)
+	expect 200 '"backup_id":"hb-test.conf.bak.' alice "${JSON[@]}" -d "{\"path\":\"/etc/hb-test.conf\",\"content\":\"answer = 42\\n\",\"version\":\"$v\"}" $A/api/editor/file &&
+		X grep -qx 'answer = 42' /etc/hb-test.conf && meta_kept
+}
+check "alice (halbert-admin) edits it; owner, mode, ACL and xattr survive" edit_as_alice
+bob_refused() {
+	expect 403 '"action":"org.halbert.config.write"' bob "${JSON[@]}" -d '{"path":"/etc/hb-test.conf","content":"bob was here\n"}' $B/api/editor/file &&
+		X grep -qx 'answer = 42' /etc/hb-test.conf
+}
+check "bob (halbert only) is refused with 403 naming org.halbert.config.write; the file is unchanged" bob_refused
+check "bob may not read a file only an ACL opens to him (polkit org.halbert.config.read)" expect 403 '"action":"org.halbert.config.read"' bob "$B/api/editor/file?path=/etc/hb-test.conf"
+check "bob reads a world-readable file with his own rights" expect 200 '"needs_sudo":true' bob "$B/api/editor/file?path=/etc/hostname"
+cas_conflict() {
+	local v; v=$(version_of /etc/hb-test.conf)
+	expect 200 '"success":true' alice "${JSON[@]}" -d "{\"path\":\"/etc/hb-test.conf\",\"content\":\"answer = 43\\n\",\"version\":\"$v\"}" $A/api/editor/file >/dev/null &&
+		expect 409 '"code":"conflict"' alice "${JSON[@]}" -d "{\"path\":\"/etc/hb-test.conf\",\"content\":\"lost\\n\",\"version\":\"$v\"}" $A/api/editor/file &&
+		X grep -qx 'answer = 43' /etc/hb-test.conf
+}
+check "two writers with the same version: the second gets 409 and nothing is lost" cas_conflict
+restore_first() {
+	local id
+	id=$(C alice "$A/api/editor/backups?path=/etc/hb-test.conf" | head -n1 | python3 -c 'import json,sys; b=json.load(sys.stdin)["backups"]; print(b[-1]["backup_id"])')
+	expect 200 '"success":true' alice "${JSON[@]}" -d "{\"path\":\"/etc/hb-test.conf\",\"backup\":\"$id\"}" $A/api/editor/restore &&
+		X grep -qx 'answer = 41' /etc/hb-test.conf && meta_kept
+}
+check "alice restores the first backup: byte for byte, metadata kept" restore_first
+traversal() {
+	expect 403 path_not_allowed alice "$A/api/editor/file?path=/etc/hb-to-shadow" >/dev/null &&
+		expect 403 path_not_allowed alice "$A/api/editor/file?path=/etc/shadow" >/dev/null &&
+		expect 403 path_not_allowed alice "$A/api/editor/file?path=/proc/self/root/etc/shadow" >/dev/null &&
+		expect 422 validation_failed alice "$A/api/editor/file?path=/etc/../etc/shadow" >/dev/null &&
+		expect 422 validation_failed alice "$A/api/editor/file?path=etc/shadow" >/dev/null &&
+		expect 403 path_not_allowed alice "${JSON[@]}" -d '{"path":"/etc/hb-to-shadow","content":"x\n"}' $A/api/editor/file >/dev/null &&
+		X sh -ec 'head -c5 /etc/shadow | grep -q "root:"'
+}
+check "a symlink to /etc/shadow, /etc/shadow, /proc/self/root, .. and relative paths are refused" traversal
+safe_mode_blocks_edits() {
+	expect 200 '"changed":true' alice "${JSON[@]}" -d '{"reason":"editor test"}' $A/api/settings/guardrails/safe-mode/enter >/dev/null &&
+		expect 423 safe_mode_active alice "${JSON[@]}" -d '{"path":"/etc/hb-test.conf","content":"x\n"}' $A/api/editor/file >/dev/null &&
+		X grep -qx 'answer = 41' /etc/hb-test.conf
+	local r=$?
+	expect 200 '"safe_mode_active":false' alice -X POST $A/api/settings/guardrails/safe-mode/exit >/dev/null
+	return $r
+}
+check "in safe mode an edit is 423 and changes nothing" safe_mode_blocks_edits
 
 # ---------------------------------------------------------------- discovery against real systemd
 check "test services: running, failed, oneshot (exited), inactive" X sh -ec '
@@ -333,7 +396,7 @@ for r in recs:
 by = {(r["caller"]["uid"], r["outcome"]) for r in recs}
 assert (alice, "ok") in by and (alice, "unchanged") in by, by
 assert (bob, "denied") in by, by
-assert all(r["action"] == "org.halbert.guardrails.manage" for r in recs)
+assert all(r["action"] in ("org.halbert.guardrails.manage", "org.halbert.config.write") for r in recs), {r["action"] for r in recs}
 PY
 check "journald holds halbertd's structured fields" X sh -ec "
 	journalctl -u halbertd -o json --no-pager >/tmp/j.json

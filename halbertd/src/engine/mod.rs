@@ -91,6 +91,7 @@ impl From<crate::files::FileError> for EngineError {
             F::TooLarge { .. } => EngineError::TooLarge(m),
             F::Binary(_) => EngineError::NotText(m),
             F::Conflict { current, .. } => EngineError::Conflict { detail: m, current },
+            F::Unsupported(_) => EngineError::Unavailable(m),
             F::Io { .. } => EngineError::Internal(m),
         }
     }

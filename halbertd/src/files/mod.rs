@@ -46,6 +46,8 @@ pub enum FileError {
     Conflict { path: String, current: String },
     #[error("no backup {id:?} of {path}")]
     NoBackup { path: String, id: String },
+    #[error("{0}")]
+    Unsupported(String),
     #[error("{what} {path}: {source}")]
     Io {
         what: &'static str,
@@ -226,6 +228,12 @@ impl Files {
         openat2(nix::fcntl::AT_FDCWD, &self.root.path(resolved), how).map_err(|e| match e {
             nix::Error::ENOENT => FileError::NotFound(resolved.display().to_string()),
             // A symlink where a resolved path had none: the tree changed under us.
+            // Without openat2 (a kernel before 5.6, or a seccomp filter that refuses it) there
+            // is no way to open a file without following links: say so instead of opening it
+            // another way.
+            nix::Error::ENOSYS => FileError::Unsupported(
+                "this system does not offer openat2, which halbertd needs to open files without following symlinks".into(),
+            ),
             nix::Error::ELOOP | nix::Error::EXDEV => FileError::Path(PathError::Syntax(format!(
                 "{} changed while it was opened (a symlink appeared); try again",
                 resolved.display()
