@@ -70,26 +70,16 @@ impl Engine {
         expected: Option<String>,
         request_id: &str,
     ) -> Result<Written, EngineError> {
-        let invalid = policy::check_syntax(path).err().map(|e| e.to_string());
-        let m = Mutation {
-            rpc: "Files.Write",
+        let compare = expected
+            .clone()
+            .unwrap_or_else(|| "none (unconditional)".into());
+        let m = file_change(
+            "Files.Write",
             caller,
             request_id,
-            action: ACTION_CONFIG_WRITE,
-            invalid,
-            details: BTreeMap::from([
-                ("path".to_owned(), path.to_owned()),
-                ("operation".to_owned(), "write".to_owned()),
-                ("size".to_owned(), content.len().to_string()),
-                (
-                    "compare".to_owned(),
-                    expected
-                        .clone()
-                        .unwrap_or_else(|| "none (unconditional)".into()),
-                ),
-            ]),
-            allowed_in_safe_mode: false,
-        };
+            path,
+            [("size", content.len().to_string()), ("compare", compare)],
+        );
         let p = path.to_owned();
         self.mutate(m, move |e: &Engine, uid| {
             let w = e.files.write(
@@ -113,26 +103,41 @@ impl Engine {
         backup_id: &str,
         request_id: &str,
     ) -> Result<Written, EngineError> {
-        let invalid = policy::check_syntax(path).err().map(|e| e.to_string());
-        let m = Mutation {
-            rpc: "Files.Restore",
+        let m = file_change(
+            "Files.Restore",
             caller,
             request_id,
-            action: ACTION_CONFIG_WRITE,
-            invalid,
-            details: BTreeMap::from([
-                ("path".to_owned(), path.to_owned()),
-                ("operation".to_owned(), "restore".to_owned()),
-                ("backup".to_owned(), backup_id.to_owned()),
-            ]),
-            allowed_in_safe_mode: false,
-        };
+            path,
+            [("backup", backup_id.to_owned())],
+        );
         let (p, id) = (path.to_owned(), backup_id.to_owned());
         self.mutate(m, move |e: &Engine, uid| {
             let w = e.files.restore(&p, &id, uid, now().unix_timestamp())?;
             Ok(recorded(w, "restored"))
         })
         .await
+    }
+}
+
+/// A change of the file at `path` as the gate sees it: polkit `org.halbert.config.write` with
+/// the path (and `extra`), refused in safe mode, invalid when the path's syntax is.
+fn file_change<'a, const N: usize>(
+    rpc: &'static str,
+    caller: &'a Caller,
+    request_id: &'a str,
+    path: &str,
+    extra: [(&str, String); N],
+) -> Mutation<'a> {
+    let mut details = BTreeMap::from([("path".to_owned(), path.to_owned())]);
+    details.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    Mutation {
+        rpc,
+        caller,
+        request_id,
+        action: ACTION_CONFIG_WRITE,
+        invalid: policy::check_syntax(path).err().map(|e| e.to_string()),
+        details,
+        allowed_in_safe_mode: false,
     }
 }
 
