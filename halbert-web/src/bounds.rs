@@ -128,6 +128,24 @@ pub fn mentions(items: &[String]) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// Found by schemathesis: `"k": 23.0` is an integer to JSON Schema but not to serde.
+    #[test]
+    fn whole_numbers_may_be_written_with_a_zero_fraction() {
+        #[derive(serde::Deserialize)]
+        struct K {
+            #[serde(default, deserialize_with = "whole_number")]
+            k: Option<usize>,
+        }
+        let k = |j: &str| serde_json::from_str::<K>(j).map(|v| v.k);
+        assert_eq!(k(r#"{"k": 23}"#).expect("23"), Some(23));
+        assert_eq!(k(r#"{"k": 23.0}"#).expect("23.0"), Some(23));
+        assert_eq!(k(r#"{"k": null}"#).expect("null"), None);
+        assert_eq!(k("{}").expect("absent"), None);
+        assert!(k(r#"{"k": 2.5}"#).is_err());
+        assert!(k(r#"{"k": -1}"#).is_err());
+        assert!(k(r#"{"k": "3"}"#).is_err());
+    }
+
     #[test]
     fn bounds_and_control_characters() {
         assert!(text("name", "Disk check", NAME_CHARS, Kind::Line).is_ok());

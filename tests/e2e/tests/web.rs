@@ -95,6 +95,14 @@ async fn bad_bodies_are_400_and_422_in_the_error_shape() {
     assert_eq!((s, b["code"].as_str()), (400, Some("invalid_json")));
     let (s, b) = json(send("{\"reason\": 5}").await.expect("post")).await;
     assert_eq!((s, b["code"].as_str()), (422, Some("validation_failed")));
+    // Found by schemathesis: serde takes a struct written as an array; the API takes objects.
+    let (s, b) = json(send("[null]").await.expect("post")).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (422, Some("validation_failed")),
+        "{b}"
+    );
+    assert!(!d.engine.safe_mode().active);
     let (s, b) = json(
         send("{\"reason\": \"x\", \"force\": true}")
             .await
