@@ -122,6 +122,20 @@ impl Backups {
     }
 
     fn prune_total(&self) -> io::Result<()> {
+        // Counting names is cheap; the metadata of every backup is read only when the total is
+        // over the limit, not on every write.
+        let mut count = 0;
+        for d in fs::read_dir(&self.dir)?.flatten() {
+            if d.path().is_dir() {
+                count += fs::read_dir(d.path())?
+                    .flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                    .count();
+            }
+        }
+        if count <= KEEP_TOTAL {
+            return Ok(());
+        }
         let mut all: Vec<(PathBuf, BackupMeta)> = Vec::new();
         for d in fs::read_dir(&self.dir)?.flatten() {
             let p = d.path();

@@ -212,9 +212,14 @@ impl Files {
             Err(e) => return Err(Self::io("resolving", &asked)(e)),
         };
         // Back to a host path; a link that leaves the root leaves everything allowed.
-        let rel = real
-            .strip_prefix(&self.real_root)
-            .map_err(|_| PathError::Outside(path.into(), "read"))?;
+        let rel = real.strip_prefix(&self.real_root).map_err(|_| {
+            let verb = if access == Access::Write {
+                "change"
+            } else {
+                "read"
+            };
+            PathError::Outside(path.into(), verb)
+        })?;
         let resolved = Path::new("/").join(rel);
         self.policy.check(&resolved, access)?;
         Ok(resolved)
@@ -408,7 +413,7 @@ impl Files {
         let tmp_name = format!(
             ".{}.halbert-{}",
             name.to_string_lossy(),
-            hex::encode(&Sha256::digest(format!("{now}{:?}", std::time::Instant::now()))[..6])
+            uuid::Uuid::new_v4().simple()
         );
         let create = OpenHow::new()
             .flags(
