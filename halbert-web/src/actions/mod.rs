@@ -47,6 +47,28 @@ pub enum Done {
     File(pb::FileWritten),
 }
 
+impl Done {
+    /// The safe-mode answer; any other answer to a safe-mode action is a fault.
+    pub fn safe_mode(self) -> Result<pb::SafeModeChange, DaemonError> {
+        match self {
+            Done::SafeMode(ch) => Ok(ch),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The file answer; any other answer to a file action is a fault.
+    pub fn file(self) -> Result<pb::FileWritten, DaemonError> {
+        match self {
+            Done::File(w) => Ok(w),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+fn unexpected(d: &Done) -> DaemonError {
+    DaemonError::Failed(format!("an unexpected answer to the action: {d:?}"))
+}
+
 /// Performs `action` through halbertd; `request_id` ties its audit record to the request.
 pub async fn perform(
     daemon: &Daemon,

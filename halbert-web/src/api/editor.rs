@@ -8,7 +8,7 @@ use halbert_proto::v1 as pb;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, ErrorBody, RequestId};
-use crate::actions::{Action, Done, perform};
+use crate::actions::{Action, perform};
 use crate::bounds::{self, Bounded, Kind};
 use crate::time::iso8601;
 
@@ -150,14 +150,6 @@ fn written(w: pb::FileWritten, verb: &str) -> WriteResult {
     }
 }
 
-fn file_done(done: Done) -> pb::FileWritten {
-    match done {
-        Done::File(w) => w,
-        // perform answers a file action with a file result.
-        Done::SafeMode(_) => pb::FileWritten::default(),
-    }
-}
-
 /// Write a configuration file: the current content is backed up first, then replaced
 /// atomically with owner, group, mode and extended attributes kept. Needs polkit
 /// `org.halbert.config.write`; refused in safe mode (423).
@@ -183,7 +175,7 @@ pub async fn write(
         content: req.content,
         version: req.version,
     };
-    let w = file_done(perform(&st.daemon, action, &rid.0).await?);
+    let w = perform(&st.daemon, action, &rid.0).await?.file()?;
     Ok(Json(written(w, "saved")))
 }
 
@@ -278,6 +270,6 @@ pub async fn restore(
         path: req.path,
         backup_id: req.backup,
     };
-    let w = file_done(perform(&st.daemon, action, &rid.0).await?);
+    let w = perform(&st.daemon, action, &rid.0).await?.file()?;
     Ok(Json(written(w, "restored")))
 }

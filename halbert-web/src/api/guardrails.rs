@@ -6,7 +6,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, AppState, ErrorBody, RequestId};
-use crate::actions::{Action, Done, perform};
+use crate::actions::{Action, perform};
 use crate::config::GuardrailsConfig;
 use crate::time::iso8601;
 use halbert_proto::v1 as pb;
@@ -94,7 +94,9 @@ pub async fn enter(
         .reason
         .filter(|r| !r.trim().is_empty())
         .unwrap_or_else(|| "Manual activation".into());
-    let ch = safe_mode_change(perform(&st.daemon, Action::EnterSafeMode { reason }, &rid.0).await?);
+    let ch = perform(&st.daemon, Action::EnterSafeMode { reason }, &rid.0)
+        .await?
+        .safe_mode()?;
     Ok(Json(view(
         st.guardrails,
         ch.state.unwrap_or_default(),
@@ -113,18 +115,12 @@ pub async fn exit(
     State(st): State<AppState>,
     Extension(rid): Extension<RequestId>,
 ) -> Result<Json<GuardrailsStatus>, ApiError> {
-    let ch = safe_mode_change(perform(&st.daemon, Action::ExitSafeMode, &rid.0).await?);
+    let ch = perform(&st.daemon, Action::ExitSafeMode, &rid.0)
+        .await?
+        .safe_mode()?;
     Ok(Json(view(
         st.guardrails,
         ch.state.unwrap_or_default(),
         Some(ch.changed),
     )))
-}
-
-/// The safe-mode answer of a safe-mode action.
-fn safe_mode_change(done: Done) -> pb::SafeModeChange {
-    match done {
-        Done::SafeMode(ch) => ch,
-        Done::File(_) => pb::SafeModeChange::default(),
-    }
 }

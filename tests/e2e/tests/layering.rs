@@ -170,6 +170,39 @@ fn only_the_bus_modules_speak_dbus() {
     }
 }
 
+/// Every change halbert-web asks of halbertd goes through `actions::perform`, where the safety
+/// gate's approval and policy checks hook in: no other module calls the daemon client's
+/// mutating methods.
+#[test]
+fn only_actions_ask_halbertd_for_changes() {
+    let mutating = [
+        ".enter_safe_mode(",
+        ".exit_safe_mode(",
+        ".write_file(",
+        ".restore_file(",
+    ];
+    let mut callers = Vec::new();
+    for (p, text) in sources(&repo().join("halbert-web/src")) {
+        let r = rel(&p);
+        if r == "halbert-web/src/daemon.rs" {
+            continue;
+        }
+        for l in code(&text) {
+            if mutating.iter().any(|m| l.contains(m)) {
+                assert!(
+                    r.starts_with("halbert-web/src/actions/"),
+                    "{r} asks halbertd for a change itself: go through actions::perform"
+                );
+                callers.push(r.clone());
+            }
+        }
+    }
+    assert!(
+        !callers.is_empty(),
+        "the check found no caller at all: it looks at the wrong names"
+    );
+}
+
 /// Whether a line runs a shell: one is the program of an argv (`["sh", …`) or is given `-c`;
 /// naming one elsewhere (a file's language) is not running it.
 fn runs_a_shell(l: &str) -> bool {
