@@ -10,6 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "halbert/v1/discovery.proto",
         "halbert/v1/inspect.proto",
         "halbert/v1/files.proto",
+        "halbert/v1/services.proto",
+        "halbert/v1/terminal.proto",
     ];
     for p in protos {
         println!("cargo:rerun-if-changed={p}");

@@ -4,6 +4,7 @@
 # port), $base (halbert-web's URL); everything stops, and $tmp goes, when the script exits.
 # With STACK_HOST_ROOT=<fixture name>, halbertd sees a copy of tests/fixtures/hosts/<name> as /
 # (its status, discovery and the files it edits): a run that writes files writes them there.
+# halbertd gets no system bus, so nothing here reaches this machine's systemd or polkit.
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${HALBERT_BIN_DIR:-$REPO/target/debug}
 
@@ -21,7 +22,10 @@ start_stack() {
 		cp -a "$REPO/tests/fixtures/hosts/$STACK_HOST_ROOT" "$tmp/host"
 		root=(--host-root "$tmp/host")
 	fi
-	"$BIN/halbertd" serve --socket "$tmp/d.sock" --state-dir "$tmp/state" "${root[@]}" >"$tmp/halbertd.log" 2>&1 &
+	# No system bus for this halbertd: what the tests send (generated unit names, restarts)
+	# must never reach this machine's systemd. Units are the testbed's business.
+	DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/halbert-no-bus \
+		"$BIN/halbertd" serve --socket "$tmp/d.sock" --state-dir "$tmp/state" "${root[@]}" >"$tmp/halbertd.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do [ -S "$tmp/d.sock" ] && break; sleep 0.1; done
 	XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config" "$BIN/halbert-web" --socket "$tmp/d.sock" --port "$web" >"$tmp/web.log" 2>&1 &

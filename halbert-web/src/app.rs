@@ -30,6 +30,8 @@ pub enum AppError {
     Rules(#[from] RuleError),
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Log(#[from] crate::store::log::LogError),
     #[error("the HTTP client for model endpoints: {0}")]
     Http(String),
 }
@@ -42,6 +44,8 @@ pub struct Stores {
     pub conversations: Conversations,
     pub memory: Memory,
     pub rules: Rules,
+    pub terminal: crate::terminal::Terminal,
+    pub recovery: Arc<crate::recovery::Recovery>,
     pub models: Arc<Settings>,
     pub llm: LlmClient,
 }
@@ -53,6 +57,8 @@ impl Stores {
             conversations: Conversations::open(&db)?,
             memory: Memory::open(&db),
             rules: Rules::open(&db)?,
+            terminal: crate::terminal::Terminal::open(&db)?,
+            recovery: Arc::new(crate::recovery::Recovery::open(&db)?),
             models: Arc::new(Settings::open(state_dir)?),
             llm: LlmClient::new().map_err(AppError::Http)?,
             db,
@@ -93,6 +99,8 @@ pub fn build(opts: Options, stores: Stores, shutdown: CancellationToken) -> AppS
         conversations: stores.conversations,
         memory: stores.memory,
         rules: stores.rules,
+        terminal: stores.terminal,
+        recovery: stores.recovery,
         models: stores.models,
         llm: stores.llm,
     }

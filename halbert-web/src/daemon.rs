@@ -8,7 +8,7 @@ use std::time::Duration;
 use halbert_proto::v1::{
     self as pb, audit_client::AuditClient, discovery_client::DiscoveryClient,
     files_client::FilesClient, guardrails_client::GuardrailsClient, inspect_client::InspectClient,
-    system_client::SystemClient,
+    services_client::ServicesClient, system_client::SystemClient, terminal_client::TerminalClient,
 };
 use hyper_util::rt::TokioIo;
 use tonic::transport::{Channel, Endpoint};
@@ -16,6 +16,10 @@ use tonic::{Code, Request};
 
 /// Unary calls that take longer than this are answered with a timeout.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// A unit's job: halbertd waits up to 90 s for it, and answers then in any case.
+const JOB_TIMEOUT: Duration = Duration::from_secs(100);
+/// Beyond a command's own timeout, the time halbertd may take to start and stop its unit.
+const COMMAND_MARGIN: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DaemonError {
@@ -131,10 +135,18 @@ impl Daemon {
         &self,
         fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     ) -> Result<T, DaemonError> {
-        match tokio::time::timeout(CALL_TIMEOUT, fut).await {
+        self.unary_within(CALL_TIMEOUT, fut).await
+    }
+
+    async fn unary_within<T>(
+        &self,
+        limit: Duration,
+        fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<T, DaemonError> {
+        match tokio::time::timeout(limit, fut).await {
             Ok(Ok(r)) => Ok(r.into_inner()),
             Ok(Err(s)) => Err(self.err(s)),
-            Err(_) => Err(DaemonError::Timeout(CALL_TIMEOUT)),
+            Err(_) => Err(DaemonError::Timeout(limit)),
         }
     }
 
@@ -213,6 +225,49 @@ impl Daemon {
         );
         self.unary(FilesClient::new(self.channel.clone()).restore(req))
             .await
+    }
+
+    /// Starts, stops or restarts a unit and waits for the job's end.
+    pub async fn control_service(
+        &self,
+        unit: &str,
+        verb: pb::ServiceVerb,
+        request_id: &str,
+    ) -> Result<pb::ServiceControlResult, DaemonError> {
+        let req = with_request_id(
+            pb::ServiceControlRequest {
+                unit: unit.into(),
+                verb: verb as i32,
+            },
+            request_id,
+        );
+        self.unary_within(
+            JOB_TIMEOUT,
+            ServicesClient::new(self.channel.clone()).control(req),
+        )
+        .await
+    }
+
+    /// Runs what the person typed, as that person (or as root after `sudo `).
+    pub async fn execute(
+        &self,
+        command: &str,
+        timeout_s: u32,
+        request_id: &str,
+    ) -> Result<pb::ExecuteResult, DaemonError> {
+        let req = with_request_id(
+            pb::ExecuteRequest {
+                command: command.into(),
+                timeout_s,
+            },
+            request_id,
+        );
+        let limit = Duration::from_secs(u64::from(timeout_s.max(30))) + COMMAND_MARGIN;
+        self.unary_within(
+            limit,
+            TerminalClient::new(self.channel.clone()).execute(req),
+        )
+        .await
     }
 
     pub async fn verify_audit(&self) -> Result<pb::AuditVerification, DaemonError> {

@@ -34,6 +34,8 @@ pub enum Event {
         response: String,
         debug: ChatDebug,
     },
+    /// An alert raised through `POST /api/settings/recovery/alert`.
+    Alert(AlertData),
     /// This client fell behind and `skipped` messages were dropped for it.
     FeedLagged { skipped: u64 },
 }
@@ -53,6 +55,17 @@ impl Event {
         // Serializing plain data into a string cannot fail; an empty message would be noticed.
         Encoded(serde_json::to_string(self).unwrap_or_default().into())
     }
+}
+
+/// `data` of an `alert` event.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AlertData {
+    pub id: String,
+    pub message: String,
+    /// info, warning, error or critical.
+    pub severity: String,
+    /// ISO 8601 UTC.
+    pub timestamp: String,
 }
 
 /// `data` of a `decision` event.

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use halbert_proto::v1::{
     audit_server::AuditServer, discovery_server::DiscoveryServer, files_server::FilesServer,
     guardrails_server::GuardrailsServer, inspect_server::InspectServer,
-    system_server::SystemServer,
+    services_server::ServicesServer, system_server::SystemServer, terminal_server::TerminalServer,
 };
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
@@ -18,7 +18,7 @@ use crate::engine::Engine;
 use crate::peer::PeerStream;
 use crate::rpc::{
     AuditService, Ctx, DiscoveryService, FilesService, GuardrailsService, InspectService,
-    SystemService,
+    ServicesService, SystemService, TerminalService,
 };
 
 /// Serves every halbertd service on `listener` until `shutdown` resolves. Open status streams
@@ -51,6 +51,8 @@ pub async fn serve(
         .add_service(DiscoveryServer::new(DiscoveryService(ctx.clone())))
         .add_service(InspectServer::new(InspectService(ctx.clone())))
         .add_service(FilesServer::new(FilesService(ctx.clone())))
+        .add_service(ServicesServer::new(ServicesService(ctx.clone())))
+        .add_service(TerminalServer::new(TerminalService(ctx.clone())))
         .add_service(AuditServer::new(AuditService(ctx)))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -26,6 +26,43 @@ pub enum Action {
         path: String,
         backup_id: String,
     },
+    /// Start, stop or restart a systemd unit.
+    ControlService {
+        unit: String,
+        verb: ServiceVerb,
+    },
+    /// Run what a person typed at the terminal, as that person (`sudo ` as root). Only a
+    /// person's own typing becomes this action: model output never does.
+    RunCommand {
+        command: String,
+        timeout_s: u32,
+    },
+}
+
+/// A job on a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceVerb {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl ServiceVerb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceVerb::Start => "start",
+            ServiceVerb::Stop => "stop",
+            ServiceVerb::Restart => "restart",
+        }
+    }
+
+    fn pb(self) -> pb::ServiceVerb {
+        match self {
+            ServiceVerb::Start => pb::ServiceVerb::Start,
+            ServiceVerb::Stop => pb::ServiceVerb::Stop,
+            ServiceVerb::Restart => pb::ServiceVerb::Restart,
+        }
+    }
 }
 
 impl Action {
@@ -36,6 +73,12 @@ impl Action {
             Action::ExitSafeMode => "exit_safe_mode",
             Action::WriteFile { .. } => "write_file",
             Action::RestoreFile { .. } => "restore_file",
+            Action::ControlService { verb, .. } => match verb {
+                ServiceVerb::Start => "start_service",
+                ServiceVerb::Stop => "stop_service",
+                ServiceVerb::Restart => "restart_service",
+            },
+            Action::RunCommand { .. } => "run_command",
         }
     }
 }
@@ -45,6 +88,8 @@ impl Action {
 pub enum Done {
     SafeMode(pb::SafeModeChange),
     File(pb::FileWritten),
+    Service(pb::ServiceControlResult),
+    Command(pb::ExecuteResult),
 }
 
 impl Done {
@@ -60,6 +105,24 @@ impl Done {
     pub fn file(self) -> Result<pb::FileWritten, DaemonError> {
         match self {
             Done::File(w) => Ok(w),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+impl Done {
+    /// The unit job's answer; any other answer to a service action is a fault.
+    pub fn service(self) -> Result<pb::ServiceControlResult, DaemonError> {
+        match self {
+            Done::Service(r) => Ok(r),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The command's answer; any other answer to a command is a fault.
+    pub fn command(self) -> Result<pb::ExecuteResult, DaemonError> {
+        match self {
+            Done::Command(r) => Ok(r),
             other => Err(unexpected(&other)),
         }
     }
@@ -94,5 +157,13 @@ pub async fn perform(
             .restore_file(&path, &backup_id, request_id)
             .await
             .map(Done::File),
+        Action::ControlService { unit, verb } => daemon
+            .control_service(&unit, verb.pb(), request_id)
+            .await
+            .map(Done::Service),
+        Action::RunCommand { command, timeout_s } => daemon
+            .execute(&command, timeout_s, request_id)
+            .await
+            .map(Done::Command),
     }
 }

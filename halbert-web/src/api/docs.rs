@@ -55,7 +55,8 @@ server enforces them.
 `{"connected": bool, "detail": string}` when the link to halbertd goes down or comes back;
 `discovery_scan` (schema `ScanProgress`) for every scan started with `POST /api/discovery/scan`:
 per type `started` then `done` or `failed`, and finally `complete` with the scan id the POST
-returned (202). The server ignores messages from the client.
+returned (202); `alert` (schema `AlertData`: id, message, severity, timestamp) for every alert
+raised with `POST /api/settings/recovery/alert`. The server ignores messages from the client.
 
 **Streamed chat** (how the dashboard does it): open `/ws` first; make a `request_id` (letters,
 digits, `-`, `_`, at most 64; the server makes one and returns it when absent, but then the
@@ -76,7 +77,7 @@ or the POST answer, which are always whole."#;
     info(title = "Halbert", description = DESCRIPTION),
     components(schemas(
         super::schema::Persona, super::schema::MessageRole, super::schema::ModelRole, super::schema::Strategy, super::schema::Priority,
-        super::schema::Provider, super::schema::DiscoveryType, super::schema::Mention, super::schema::ListId,
+        super::schema::Provider, super::schema::Severity, crate::events::AlertData, super::schema::DiscoveryType, super::schema::Mention, super::schema::ListId,
         super::schema::WsUpgrade, super::schema::WsConnection, super::schema::WsVersion, super::schema::WsKey,
         ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData,
         DiscoveryView, DiscoveryActionView, DiscoveryListView, SummaryView, TypeSummaryView, ScanRequest, ScanStarted,

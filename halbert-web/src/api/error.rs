@@ -62,6 +62,8 @@ error_codes! {
     SafeModeActive => LOCKED, "safe_mode_active", "Safe mode is on: every change is refused until it is lifted.";
     UpgradeRequired => UPGRADE_REQUIRED, "upgrade_required", "/ws needs a WebSocket upgrade.";
     // Specific codes after the generic one of their status, which `for_status` picks.
+    InvalidQuery => BAD_REQUEST, "invalid_query", "A query parameter is not of its type (a number where a number belongs).";
+    LimitReached => TOO_MANY_REQUESTS, "limit_reached", "A recovery limit (named in `limit`) refuses the action for now.";
     NotARegularFile => BAD_REQUEST, "not_a_regular_file", "A directory, FIFO or device where a file was asked for.";
     PathNotAllowed => FORBIDDEN, "path_not_allowed", "A path outside what Halbert serves or changes, or on its deny list.";
     Conflict => CONFLICT, "conflict", "The file changed since it was read; `current_version` is its version now.";
@@ -109,6 +111,9 @@ pub struct ErrorBody {
     /// The file's version now, on `conflict`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<String>,
+    /// The recovery limit that refused, on `limit_reached`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +122,7 @@ pub struct ApiError {
     pub detail: String,
     pub action: Option<String>,
     pub current_version: Option<String>,
+    pub limit: Option<String>,
 }
 
 impl ApiError {
@@ -126,6 +132,7 @@ impl ApiError {
             detail: detail.into(),
             action: None,
             current_version: None,
+            limit: None,
         }
     }
 
@@ -139,6 +146,7 @@ impl ApiError {
             code: self.code.as_str().to_owned(),
             action: self.action.clone(),
             current_version: self.current_version.clone(),
+            limit: self.limit.clone(),
         }
     }
 }
@@ -170,6 +178,42 @@ impl From<Refusal> for ApiError {
 
 /// The one mapping from halbertd's answers to HTTP statuses. Safe mode is 423 Locked: the
 /// request was fine, but the system is locked against changes until safe mode is lifted.
+impl From<crate::store::log::LogError> for ApiError {
+    fn from(e: crate::store::log::LogError) -> Self {
+        tracing::error!(error = %e, "history store");
+        ApiError::new(
+            Code::StorageError,
+            "the per-user database failed (see the log)",
+        )
+    }
+}
+
+impl From<crate::recovery::RecoveryError> for ApiError {
+    fn from(e: crate::recovery::RecoveryError) -> Self {
+        use crate::recovery::RecoveryError as R;
+        match e {
+            R::Daemon(d) => d.into(),
+            R::Store(s) => s.into(),
+            R::Limited { limit, detail } => {
+                let mut a = ApiError::new(Code::LimitReached, detail);
+                a.limit = Some(limit.to_owned());
+                a
+            }
+            R::NoBackup(d) => ApiError::new(Code::NotFound, d),
+            R::Invalid(d) => ApiError::new(Code::ValidationFailed, d),
+        }
+    }
+}
+
+impl From<crate::terminal::TerminalError> for ApiError {
+    fn from(e: crate::terminal::TerminalError) -> Self {
+        match e {
+            crate::terminal::TerminalError::Daemon(d) => d.into(),
+            crate::terminal::TerminalError::History(h) => h.into(),
+        }
+    }
+}
+
 impl From<DaemonError> for ApiError {
     fn from(e: DaemonError) -> Self {
         let detail = e.to_string();

@@ -13,8 +13,11 @@ mod health;
 mod memory;
 mod models;
 mod pages;
+mod recovery;
 mod rules;
 pub mod schema;
+mod services;
+mod terminal;
 pub mod views;
 pub mod ws;
 
@@ -55,6 +58,8 @@ pub struct AppState {
     pub conversations: crate::store::conversations::Conversations,
     pub memory: crate::memory::Memory,
     pub rules: crate::store::rules::Rules,
+    pub terminal: crate::terminal::Terminal,
+    pub recovery: Arc<crate::recovery::Recovery>,
     pub models: Arc<crate::llm::settings::Settings>,
     pub llm: crate::llm::client::LlmClient,
 }
@@ -196,6 +201,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
         code: Code::for_status(status).as_str().to_owned(),
         action: None,
         current_version: None,
+        limit: None,
     };
     let fresh = (status, Json(body)).into_response();
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -288,6 +294,18 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(editor::read, editor::write))
         .routes(routes!(editor::backups))
         .routes(routes!(editor::restore))
+        .routes(routes!(services::get))
+        .routes(routes!(services::start))
+        .routes(routes!(services::stop))
+        .routes(routes!(services::restart))
+        .routes(routes!(services::logs))
+        .routes(routes!(terminal::execute))
+        .routes(routes!(terminal::history))
+        .routes(routes!(recovery::status))
+        .routes(routes!(recovery::set_limits))
+        .routes(routes!(recovery::rollback))
+        .routes(routes!(recovery::restart_service))
+        .routes(routes!(recovery::alert))
         .routes(routes!(ws::upgrade))
         .routes(routes!(pages::index))
         .routes(routes!(pages::asset))

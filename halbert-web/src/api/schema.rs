@@ -52,6 +52,16 @@ pub enum Priority {
     Low,
 }
 
+/// An alert's severity.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
 /// The protocol a model endpoint speaks.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "lowercase")]

@@ -1,7 +1,9 @@
 //! The per-user sled database in the state dir, with a format version so later releases can
-//! migrate it; the stores kept in it (`conversations`, `rules`).
+//! migrate it; the stores kept in it (`conversations`, `rules`, and the bounded `log`s of the
+//! terminal history and of recovery).
 
 pub mod conversations;
+pub mod log;
 pub mod rules;
 
 use std::path::Path;

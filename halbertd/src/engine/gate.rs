@@ -67,6 +67,24 @@ impl Engine {
         T: Send + 'static,
         F: FnOnce(&Engine, u32) -> Result<Acted<T>, EngineError> + Send + 'static,
     {
+        self.mutate_async(m, move |me, uid| async move {
+            blocking(move || act(&me, uid)).await.and_then(|r| r)
+        })
+        .await
+    }
+
+    /// As [`Engine::mutate`], for an action that waits on something else (a systemd job, a
+    /// command) instead of doing blocking work itself.
+    pub async fn mutate_async<T, F, Fut>(
+        self: &Arc<Self>,
+        m: Mutation<'_>,
+        act: F,
+    ) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Engine>, u32) -> Fut,
+        Fut: Future<Output = Result<Acted<T>, EngineError>>,
+    {
         // Nothing the caller sent reaches polkit or the log uncapped.
         let mut details = audit::cap_details(m.details);
         let record = |details: &BTreeMap<String, String>,
@@ -117,9 +135,7 @@ impl Engine {
                 format!("{} starting", m.rpc),
             ))
             .await?;
-        let me = self.clone();
-        let uid = m.caller.uid;
-        let result = blocking(move || act(&me, uid)).await.and_then(|r| r);
+        let result = act(self.clone(), m.caller.uid).await;
         let mut entry = match &result {
             Ok(a) => {
                 let mut d = details.clone();

@@ -27,9 +27,13 @@ mod files;
 mod gate;
 mod inspect;
 mod safe_mode;
+mod services;
 mod status;
+mod terminal;
 
 pub use files::FileRead;
+pub use services::ServiceControl;
+pub use terminal::CommandRun;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -152,7 +156,7 @@ pub struct Mutation<'a> {
 #[derive(Debug)]
 pub struct Acted<T> {
     pub value: T,
-    /// [`Outcome::Ok`] or [`Outcome::Unchanged`].
+    /// [`Outcome::Ok`], [`Outcome::Unchanged`] or [`Outcome::Failed`].
     pub outcome: Outcome,
     pub summary: String,
     /// Facts known only after acting (hashes, a backup id), added to the outcome record.
@@ -170,6 +174,17 @@ impl<T> Acted<T> {
         Self {
             value,
             outcome,
+            summary,
+            details: BTreeMap::new(),
+        }
+    }
+
+    /// An action that ran and did not succeed (a failed systemd job): the caller gets `value`,
+    /// which says so, and the record says `failed`.
+    pub fn failed(value: T, summary: String) -> Self {
+        Self {
+            value,
+            outcome: Outcome::Failed,
             summary,
             details: BTreeMap::new(),
         }

@@ -2,6 +2,7 @@
 //! with a clean environment, no stdin, a timeout that kills the whole process group, and capped
 //! output.
 
+pub mod terminal;
 mod tools;
 pub use tools::{ExecTools, RecordedTools, ToolError, ToolFuture, ToolOutput, Tools};
 
@@ -66,6 +67,9 @@ pub enum ExecError {
     },
     #[error("{argv0} did not finish within {after:?} and was killed")]
     Timeout { argv0: String, after: Duration },
+    /// The identity asked for cannot be taken (halbertd is not root).
+    #[error("{0}")]
+    Identity(String),
     #[error("reading the output of {argv0}: {source}")]
     Io {
         argv0: String,
@@ -74,7 +78,7 @@ pub enum ExecError {
 }
 
 /// The fixed search path for tools; the caller's environment is never inherited.
-const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Finds `name` on [`PATH`] (a name with a `/` is taken as it is).
 pub fn which(name: &str) -> Option<std::path::PathBuf> {

@@ -24,6 +24,14 @@ pub const ACTION_JOURNAL: &str = "org.halbert.journal.read";
 pub const ACTION_CONFIG_READ: &str = "org.halbert.config.read";
 /// Changing (or restoring) a configuration file.
 pub const ACTION_CONFIG_WRITE: &str = "org.halbert.config.write";
+/// Starting, stopping or restarting a unit (details `unit`, `verb`).
+pub const ACTION_SERVICE: &str = "org.halbert.service.manage";
+/// Running what a person typed, as that person (details `command`, `user`). Nothing is gained
+/// by it, so the policy's default is yes; it is asked anyway so that a site's rules can take
+/// the terminal away from some users.
+pub const ACTION_EXEC_SELF: &str = "org.halbert.exec.self";
+/// Running what a person typed after `sudo `, as root (detail `command`).
+pub const ACTION_EXEC_ROOT: &str = "org.halbert.exec.root";
 
 const POLKIT_TIMEOUT: Duration = Duration::from_secs(10);
 const HEALTH_TTL: Duration = Duration::from_secs(30);

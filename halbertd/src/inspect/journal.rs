@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::InspectError;
 use crate::exec::{ToolError, Tools};
 
-pub const MAX_LINES: u32 = 100;
+pub const MAX_LINES: u32 = 1000;
 /// Lines read when filtering: the filter then picks the newest matches among them.
 const FILTER_WINDOW: u32 = 2000;
 const MAX_MESSAGE: usize = 500;

@@ -6,7 +6,9 @@ mod discovery;
 mod files;
 mod guardrails;
 mod inspect;
+mod services;
 mod system;
+mod terminal;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,7 +26,9 @@ pub use discovery::DiscoveryService;
 pub use files::FilesService;
 pub use guardrails::GuardrailsService;
 pub use inspect::InspectService;
+pub use services::ServicesService;
 pub use system::SystemService;
+pub use terminal::TerminalService;
 
 /// What every service needs: the engine, where procfs is (for caller identity), and the
 /// server's shutdown signal (for streams).

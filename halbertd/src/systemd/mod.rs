@@ -65,6 +65,114 @@ pub enum SystemdError {
     Call { call: &'static str, reason: String },
     #[error("systemd knows no unit {0}")]
     NoSuchUnit(String),
+    /// systemd answered, and would not do it (a masked unit, a job that does not apply).
+    #[error("systemd refused to act on {unit}: {reason}")]
+    Refused { unit: String, reason: String },
+}
+
+/// A job on a unit that a person may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Start => "start",
+            Verb::Stop => "stop",
+            Verb::Restart => "restart",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s {
+            "start" => Some(Verb::Start),
+            "stop" => Some(Verb::Stop),
+            "restart" => Some(Verb::Restart),
+            _ => None,
+        }
+    }
+
+    /// The manager's method for it.
+    pub fn method(self) -> &'static str {
+        match self {
+            Verb::Start => "StartUnit",
+            Verb::Stop => "StopUnit",
+            Verb::Restart => "RestartUnit",
+        }
+    }
+}
+
+/// How a job ended, as its `JobRemoved` signal said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobEnd {
+    /// systemd's result: `done`, `canceled`, `timeout`, `failed`, `dependency` or `skipped`.
+    Done(String),
+    /// The wait ran out; the job goes on in systemd.
+    StillRunning,
+}
+
+/// A transient service running one shell line: `/bin/sh -c line` as `uid` (root when `None`),
+/// with stdout and stderr going to the given pipes. `Type=oneshot` with `RemainAfterExit`, so
+/// that the start job ends when the shell does and the unit, with its exit status, stays until
+/// the caller stops it (which also kills whatever the shell left running).
+#[derive(Debug)]
+pub struct Transient {
+    pub name: String,
+    pub description: String,
+    pub line: String,
+    pub uid: Option<u32>,
+    pub stdout: std::os::fd::OwnedFd,
+    pub stderr: std::os::fd::OwnedFd,
+    /// systemd's own backstop: the start job fails after this long even if halbertd is gone.
+    pub start_timeout: std::time::Duration,
+}
+
+impl Transient {
+    fn properties(&self) -> Vec<(&'static str, zbus::Variant<'_>)> {
+        use zbus::{Fd, Variant};
+        let exec: Vec<(String, Vec<String>, bool)> = vec![(
+            "/bin/sh".into(),
+            vec!["/bin/sh".into(), "-c".into(), self.line.clone()],
+            false,
+        )];
+        let mut p = vec![
+            ("Description", Variant::from(self.description.clone())),
+            ("Type", Variant::from("oneshot")),
+            ("RemainAfterExit", Variant::from(true)),
+            ("ExecStart", Variant::from(exec)),
+            ("StandardInput", Variant::from("null")),
+            (
+                "StandardOutputFileDescriptor",
+                Variant::Fd(Fd::from(&self.stdout)),
+            ),
+            (
+                "StandardErrorFileDescriptor",
+                Variant::Fd(Fd::from(&self.stderr)),
+            ),
+            // The home of User= (or /root), and no failure where a user has none.
+            ("WorkingDirectory", Variant::from("-~")),
+            (
+                "Environment",
+                Variant::from(vec![
+                    format!("PATH={}", crate::exec::PATH),
+                    "LANG=C.UTF-8".to_owned(),
+                    "TERM=dumb".to_owned(),
+                ]),
+            ),
+            (
+                "TimeoutStartUSec",
+                Variant::from(u64::try_from(self.start_timeout.as_micros()).unwrap_or(u64::MAX)),
+            ),
+        ];
+        if let Some(uid) = self.uid {
+            p.push(("User", Variant::from(uid.to_string())));
+        }
+        p
+    }
 }
 
 /// The systemd manager halbertd talks to.
@@ -121,6 +229,47 @@ impl Systemd {
         match self {
             Systemd::Bus(c) => dbus::properties(c, path, iface).await,
             Systemd::Sim(s) => Ok(s.properties(path, iface)),
+        }
+    }
+
+    /// Submits `verb` on `unit` (mode `replace`) and waits up to `wait` for the job's end.
+    pub async fn unit_job(
+        &self,
+        verb: Verb,
+        unit: &str,
+        wait: std::time::Duration,
+    ) -> Result<JobEnd, SystemdError> {
+        match self {
+            Systemd::Bus(c) => dbus::unit_job(c, verb, unit, wait).await,
+            Systemd::Sim(s) => s.unit_job(verb, unit),
+        }
+    }
+
+    /// Whether this manager can run transient units (the simulated one cannot).
+    pub fn runs_transient_units(&self) -> bool {
+        matches!(self, Systemd::Bus(_))
+    }
+
+    /// Starts `t` and waits up to `wait` for its start job (the shell's run) to end.
+    pub async fn start_transient(
+        &self,
+        t: &Transient,
+        wait: std::time::Duration,
+    ) -> Result<JobEnd, SystemdError> {
+        match self {
+            Systemd::Bus(c) => dbus::start_transient(c, t, wait).await,
+            Systemd::Sim(_) => Err(SystemdError::Call {
+                call: "StartTransientUnit",
+                reason: "the simulated manager runs no processes".into(),
+            }),
+        }
+    }
+
+    /// Forgets a failed unit (a transient one then goes away).
+    pub async fn reset_failed(&self, unit: &str) -> Result<(), SystemdError> {
+        match self {
+            Systemd::Bus(c) => dbus::reset_failed(c, unit).await,
+            Systemd::Sim(_) => Ok(()),
         }
     }
 

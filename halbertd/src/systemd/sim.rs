@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use zbus::{OwnedObjectPath, OwnedVariant as OwnedValue, Variant as Value};
 
-use super::{Iface, Props, UnitFile, UnitRow};
+use super::{Iface, JobEnd, Props, SystemdError, UnitFile, UnitRow, Verb};
 
 /// A property value as a test writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,8 @@ pub struct SimUnit {
     pub sub_state: String,
     /// Properties beyond the four states, by interface.
     pub props: BTreeMap<(Iface, String), SimValue>,
+    /// A start (or restart) of this unit fails, as one whose process exits non-zero does.
+    pub fails_to_start: bool,
 }
 
 impl SimUnit {
@@ -65,12 +67,18 @@ impl SimUnit {
             load_state: "loaded".into(),
             active_state: active.into(),
             sub_state: sub.into(),
-            props: BTreeMap::new(),
+            ..Self::default()
         }
     }
 
     pub fn with(mut self, iface: Iface, key: &str, v: impl Into<SimValue>) -> Self {
         self.props.insert((iface, key.to_owned()), v.into());
+        self
+    }
+
+    /// Starting it fails (job result `failed`, unit `failed`).
+    pub fn failing(mut self) -> Self {
+        self.fails_to_start = true;
         self
     }
 }
@@ -171,6 +179,23 @@ impl SimSystemd {
                 ..SimUnit::default()
             });
         object_path(unit)
+    }
+
+    /// A job as systemd runs it on a unit that starts or fails at once.
+    pub(super) fn unit_job(&self, verb: Verb, unit: &str) -> Result<JobEnd, SystemdError> {
+        let mut units = self.lock_units();
+        let u = units
+            .get_mut(unit)
+            .filter(|u| u.load_state == "loaded")
+            .ok_or_else(|| SystemdError::NoSuchUnit(unit.to_owned()))?;
+        let (active, sub, result) = match verb {
+            Verb::Stop => ("inactive", "dead", "done"),
+            Verb::Start | Verb::Restart if u.fails_to_start => ("failed", "failed", "failed"),
+            Verb::Start | Verb::Restart => ("active", "running", "done"),
+        };
+        u.active_state = active.into();
+        u.sub_state = sub.into();
+        Ok(JobEnd::Done(result.into()))
     }
 
     pub(super) fn properties(&self, path: &OwnedObjectPath, iface: Iface) -> Props {
