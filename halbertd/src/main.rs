@@ -12,7 +12,7 @@ use halbertd::host::HostRoot;
 use tokio_util::sync::CancellationToken;
 
 const USAGE: &str = "\
-usage: halbertd [serve] [--socket PATH] [--state-dir DIR] [--host-root DIR]
+usage: halbertd [serve] [--socket PATH] [--state-dir DIR] [--host-root DIR] [--config FILE]
        halbertd audit verify [--state-dir DIR]
        halbertd --version | --help
 
@@ -21,7 +21,8 @@ serve         run the daemon. Under systemd the listener comes from socket activ
 audit verify  check the audit log's hash chain; exit status 1 names the first broken record.
 
 --state-dir   default: $STATE_DIRECTORY, else /var/lib/halbert
---host-root   directory standing for / when reading /proc and /sys (default /)";
+--host-root   directory standing for / when reading /proc and /sys (default /)
+--config      halbertd's config file (default /etc/halbert/halbertd.yaml; none: the defaults)";
 
 /// How long running RPCs and streams get to finish after SIGTERM.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -38,6 +39,7 @@ struct Args {
     socket: Option<PathBuf>,
     state_dir: Option<PathBuf>,
     host_root: Option<PathBuf>,
+    config: Option<PathBuf>,
 }
 
 // --help and --version answer on stdout, as command-line tools do.
@@ -56,6 +58,7 @@ fn parse_args() -> Result<Args> {
             "--socket" => a.socket = Some(value("--socket")?),
             "--state-dir" => a.state_dir = Some(value("--state-dir")?),
             "--host-root" => a.host_root = Some(value("--host-root")?),
+            "--config" => a.config = Some(value("--config")?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -223,9 +226,19 @@ fn serve(a: &Args) -> Result<()> {
         .clone()
         .map(HostRoot::new)
         .unwrap_or_else(HostRoot::system);
+    let config_path = a
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(halbertd::config::DEFAULT_PATH));
+    let config = halbertd::config::Config::load(&config_path)?;
     let engine = Arc::new(
-        Engine::open(&state_dir, root)
-            .with_context(|| format!("opening state in {}", state_dir.display()))?,
+        Engine::open_with(
+            &state_dir,
+            root,
+            Arc::new(halbertd::exec::ExecTools),
+            config.policy(),
+        )
+        .with_context(|| format!("opening state in {}", state_dir.display()))?,
     );
     tracing::info!(socket = %socket_name, state_dir = %state_dir.display(), log = sink, kept_capabilities = ?kept, "halbertd starting");
 

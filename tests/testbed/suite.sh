@@ -397,6 +397,35 @@ print(a["response"])
 assert "DB_PASSWORD=hunter2" in a["response"] and a["debug"]["redacted"] is False, a
 PY
 
+# ---------------------------------------------------------------- services: systemd jobs over D-Bus
+AD() { X python3 /src/tests/testbed/admin.py "$@"; }
+check "test units: hb-svc (runs and logs), hb-bad (its start fails with exit code 3)" AD units
+check "alice starts hb-svc: job done, active/running" AD service_start
+check "alice restarts it: job done, a new main PID" AD service_restart
+check "GET /api/services/hb-svc: state, main PID, unit file, since (bob too); unknown 404" AD service_status
+check "its logs: the unit's own line with ts/priority/pid; lines=abc 400; bob needs org.halbert.journal.read" AD service_logs
+check "alice stops it: inactive/dead" AD service_stop
+check "a failing start: success false, job_result failed, systemd's exit-code in the message" AD service_failing
+check "bob is refused (org.halbert.service.manage) and nothing changes; unknown unit 404, bad name 422" AD service_refused
+
+# ---------------------------------------------------------------- terminal: transient units as the caller
+check "terminal: alice and bob run as themselves (uid, stdout, stderr, exit code, home); no unit left" AD terminal_as_user
+check "terminal: sudo id -u prints 0 for alice; bob is refused (org.halbert.exec.root)" AD terminal_sudo
+check "terminal: a timed out tree with a sleep 1000 child leaves no process and no unit behind" AD terminal_timeout
+check "terminal: 10 MiB of output is capped at 1 MiB and says so" AD terminal_capped
+check "terminal: history newest first, each user's own" AD terminal_history
+
+# ---------------------------------------------------------------- recovery
+check "recovery: rollbacks step back one write each, up to max_rollback_depth (429)" AD recovery_rollback
+check "recovery: restarts counted against max_restart_attempts (429); status lists the outcomes" AD recovery_restarts
+check "recovery: an alert is kept and reaches /ws as an alert event" AD recovery_alert
+check "safe mode on: every service, terminal, recovery and editor change is 423 and nothing changes" AD safe_mode_blocks_everything
+
+# ---------------------------------------------------------------- paths, races, kill -9
+check "traversal: %2e%2e, a symlink to /root, a directory" AD traversal_more
+check "a directory swapped for a symlink to /root during writes: nothing under /root read or written" AD swap_race
+check "100 writes while halbertd is kill -9'd at random: never torn, acknowledged writes backed up, audit verify passes" AD durability
+
 # ---------------------------------------------------------------- audit and journal
 check "halbertd audit verify passes" X halbertd audit verify
 check "audit records carry both uids (alice allowed, bob denied)" X python3 - "$ALICE" "$BOB" <<'PY'
@@ -408,7 +437,13 @@ for r in recs:
 by = {(r["caller"]["uid"], r["outcome"]) for r in recs}
 assert (alice, "ok") in by and (alice, "unchanged") in by, by
 assert (bob, "denied") in by, by
-assert all(r["action"] in ("org.halbert.guardrails.manage", "org.halbert.config.write") for r in recs), {r["action"] for r in recs}
+known = {"org.halbert.guardrails.manage", "org.halbert.config.write", "org.halbert.service.manage",
+         "org.halbert.exec.self", "org.halbert.exec.root"}
+assert all(r["action"] in known for r in recs), {r["action"] for r in recs}
+runs = [r for r in recs if r["rpc"] == "Terminal.Execute" and r["outcome"] == "ok"]
+assert runs and all({"argv", "run_as_uid", "exit_code", "duration_ms"} <= set(r["details"]) for r in runs), runs[:2]
+assert not any("x" * 16 in json.dumps(r) for r in recs), "the 10 MiB command's output reached the audit log"
+assert any(r["rpc"] == "Services.Control" and r["outcome"] == "failed" and r["details"].get("job_result") == "failed" for r in recs)
 PY
 check "journald holds halbertd's structured fields" X sh -ec "
 	journalctl -u halbertd -o json --no-pager >/tmp/j.json

@@ -233,8 +233,9 @@ impl From<DaemonError> for ApiError {
             DaemonError::SourceMissing(_) => Code::SourceUnavailable,
             DaemonError::Failed(_) => Code::DaemonError,
             DaemonError::Conflict { current, .. } => {
+                // Empty when the path itself changed while halbertd opened it.
                 return ApiError {
-                    current_version: Some(current.clone()),
+                    current_version: Some(current.clone()).filter(|c| !c.is_empty()),
                     ..ApiError::new(Code::Conflict, detail)
                 };
             }

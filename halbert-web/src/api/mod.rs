@@ -169,6 +169,30 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
     }
 }
 
+/// A numeric query parameter: absent is `default`; a non-number is a mistake in the form
+/// (400 `invalid_query`), a number out of `lo..=hi` a mistake in the value (422).
+pub fn query_number(
+    name: &str,
+    raw: Option<&str>,
+    lo: u32,
+    hi: u32,
+    default: u32,
+) -> Result<u32, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    let n: u64 = raw.trim().parse().map_err(|_| {
+        ApiError::new(
+            Code::InvalidQuery,
+            format!("{name} must be a whole number, not {raw:?}"),
+        )
+    })?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (lo..=hi).contains(n))
+        .ok_or_else(|| invalid(format!("{name} must be between {lo} and {hi}")))
+}
+
 /// The last line of defence for the error shape: any 4xx/5xx that is not JSON yet (a
 /// rejection by an extractor such as a path with `%ff`, or a WebSocket request without
 /// `Upgrade`) is rewritten to `{"detail", "code"}` with its status kept.

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiQuery, AppState, Code, ErrorBody, RequestId};
+use super::{ApiError, ApiQuery, AppState, ErrorBody, RequestId};
 use crate::actions::{Action, ServiceVerb, perform};
 use crate::time::iso8601;
 
@@ -166,24 +166,6 @@ pub struct LogsView {
     pub lines: Vec<LogEntry>,
 }
 
-/// The count asked for: absent is 100; a non-number is the client's mistake in the form
-/// (400), a number out of range a mistake in the value (422).
-fn line_count(raw: Option<&str>) -> Result<u32, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(DEFAULT_LOG_LINES);
-    };
-    let n: u64 = raw.trim().parse().map_err(|_| {
-        ApiError::new(
-            Code::InvalidQuery,
-            format!("lines must be a whole number, not {raw:?}"),
-        )
-    })?;
-    u32::try_from(n)
-        .ok()
-        .filter(|n| (1..=MAX_LOG_LINES).contains(n))
-        .ok_or_else(|| super::invalid(format!("lines must be between 1 and {MAX_LOG_LINES}")))
-}
-
 fn micros_iso(us: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
@@ -209,7 +191,7 @@ pub async fn logs(
     Path(name): Path<String>,
     ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<Json<LogsView>, ApiError> {
-    let n = line_count(q.lines.as_deref())?;
+    let n = super::query_number("lines", q.lines.as_deref(), 1, MAX_LOG_LINES, DEFAULT_LOG_LINES)?;
     let j = st.daemon.journal_tail(&name, n, "").await?;
     Ok(Json(LogsView {
         service_name: j.unit,
@@ -229,12 +211,14 @@ pub async fn logs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::Code;
 
     #[test]
     fn line_counts() {
-        assert_eq!(line_count(None).ok(), Some(100));
-        assert_eq!(line_count(Some("1000")).ok(), Some(1000));
-        let code = |s: &str| line_count(Some(s)).err().map(|e| e.code);
+        let n = |s: Option<&str>| super::super::query_number("lines", s, 1, MAX_LOG_LINES, DEFAULT_LOG_LINES);
+        assert_eq!(n(None).ok(), Some(100));
+        assert_eq!(n(Some("1000")).ok(), Some(1000));
+        let code = |s: &str| n(Some(s)).err().map(|e| e.code);
         assert_eq!(code("abc"), Some(Code::InvalidQuery));
         assert_eq!(code("1.5"), Some(Code::InvalidQuery));
         assert_eq!(code("-1"), Some(Code::InvalidQuery));

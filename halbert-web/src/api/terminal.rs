@@ -93,9 +93,8 @@ pub async fn execute(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct HistoryQuery {
     /// How many runs, newest first (1–500, default 50).
-    #[serde(default, deserialize_with = "bounds::whole_number")]
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<usize>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    pub limit: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -119,16 +118,14 @@ pub struct HistoryView {
 #[utoipa::path(get, path = "/api/terminal/history", tag = "terminal", params(HistoryQuery),
     responses(
         (status = 200, body = HistoryView),
+        (status = 400, body = ErrorBody, description = "`limit` is not a number (`invalid_query`)"),
         (status = 422, body = ErrorBody, description = "`limit` out of 1–500"),
     ))]
 pub async fn history(
     State(st): State<AppState>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryView>, ApiError> {
-    let n = q.limit.unwrap_or(50);
-    if !(1..=crate::terminal::HISTORY_CAP).contains(&n) {
-        return Err(super::invalid("limit must be between 1 and 500"));
-    }
+    let n = super::query_number("limit", q.limit.as_deref(), 1, 500, 50)? as usize;
     let t = st.terminal.clone();
     let items = super::blocking(move || t.history(n)).await??;
     Ok(Json(HistoryView {

@@ -310,7 +310,12 @@ impl Recovery {
         Ok(RecoveryError::Limited { limit, detail })
     }
 
-    fn record_refusal(&self, kind: Kind, target: &str, e: &DaemonError) -> Result<(), LogError> {
+    fn record_refusal(
+        &self,
+        kind: Kind,
+        target: &str,
+        e: &dyn std::fmt::Display,
+    ) -> Result<(), LogError> {
         self.actions.append(&RecoveryAction {
             kind,
             target: target.to_owned(),
@@ -378,6 +383,7 @@ impl Recovery {
             } else {
                 format!("{path} has no backup older than the one the last rollback restored")
             };
+            self.record_refusal(Kind::Rollback, path, &detail)?;
             return Err(RecoveryError::NoBackup(detail));
         };
         let action = Action::RestoreFile {

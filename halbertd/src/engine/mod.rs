@@ -95,6 +95,10 @@ impl From<crate::files::FileError> for EngineError {
             F::TooLarge { .. } => EngineError::TooLarge(m),
             F::Binary(_) => EngineError::NotText(m),
             F::Conflict { current, .. } => EngineError::Conflict { detail: m, current },
+            F::Changed(_) => EngineError::Conflict {
+                detail: m,
+                current: String::new(),
+            },
             F::Unsupported(_) => EngineError::Unavailable(m),
             F::Io { .. } => EngineError::Internal(m),
         }
@@ -242,6 +246,17 @@ impl Engine {
         root: HostRoot,
         tools: Arc<dyn Tools>,
     ) -> Result<Self, OpenError> {
+        Self::open_with(state_dir, root, tools, crate::files::Policy::default())
+    }
+
+    /// As [`Engine::open`], with the tool runner and the config editor's path policy (from
+    /// halbertd's config file).
+    pub fn open_with(
+        state_dir: &Path,
+        root: HostRoot,
+        tools: Arc<dyn Tools>,
+        policy: crate::files::Policy,
+    ) -> Result<Self, OpenError> {
         crate::host::statefile::ensure_private_dir(state_dir)
             .map_err(|e| OpenError::StateDir(state_dir.to_owned(), e))?;
         let status = StatusReader::new(root.clone());
@@ -253,11 +268,7 @@ impl Engine {
         let bus = Arc::new(SystemBus::new());
         let backups = state_dir.join("backups");
         let files = Arc::new(
-            crate::files::Files::open(
-                root.clone(),
-                crate::files::Policy::default(),
-                backups.clone(),
-            )
+            crate::files::Files::open(root.clone(), policy, backups.clone())
             .map_err(|e| OpenError::StateDir(backups, e))?,
         );
         let engine = Self {

@@ -177,12 +177,13 @@ pub async fn in_unit(sd: &Systemd, l: &ShellLine) -> Result<ShellRun, SystemdErr
         }
     }
     // Stopping the unit ends whatever the line left running (a backgrounded child, a timed
-    // out tree); a failed unit is forgotten instead, which also removes it.
-    if active {
-        if let Err(e) = sd.unit_job(Verb::Stop, &name, STOP_WAIT).await {
-            tracing::warn!(unit = %name, error = %e, "stopping the command's unit");
-        }
-    } else if let Err(e) = sd.reset_failed(&name).await {
+    // out tree).
+    // A stopped unit whose processes had to be killed ends up failed, and a failed transient
+    // unit stays until it is reset; either way it goes now.
+    if active && let Err(e) = sd.unit_job(Verb::Stop, &name, STOP_WAIT).await {
+        tracing::warn!(unit = %name, error = %e, "stopping the command's unit");
+    }
+    if let Err(e) = sd.reset_failed(&name).await {
         tracing::debug!(unit = %name, error = %e, "reset-failed of the command's unit");
     }
     let drain = tokio::spawn({

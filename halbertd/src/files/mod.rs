@@ -46,6 +46,10 @@ pub enum FileError {
     Conflict { path: String, current: String },
     #[error("no backup {id:?} of {path}")]
     NoBackup { path: String, id: String },
+    /// A symlink (or a file) appeared where the resolved path had a directory: the tree
+    /// changed between the check and the open, and nothing was opened through it.
+    #[error("{0} changed while it was being opened (a symlink appeared); try again")]
+    Changed(String),
     #[error("{0}")]
     Unsupported(String),
     #[error("{what} {path}: {source}")]
@@ -239,10 +243,9 @@ impl Files {
             nix::Error::ENOSYS => FileError::Unsupported(
                 "this system does not offer openat2, which halbertd needs to open files without following symlinks".into(),
             ),
-            nix::Error::ELOOP | nix::Error::EXDEV => FileError::Path(PathError::Syntax(format!(
-                "{} changed while it was opened (a symlink appeared); try again",
-                resolved.display()
-            ))),
+            nix::Error::ELOOP | nix::Error::EXDEV | nix::Error::ENOTDIR => {
+                FileError::Changed(resolved.display().to_string())
+            }
             other => Self::io("opening", resolved)(other.into()),
         })
     }
@@ -387,6 +390,9 @@ impl Files {
                 Some((fd, st, data))
             }
             Err(nix::Error::ENOENT) => None,
+            Err(nix::Error::ELOOP | nix::Error::EXDEV) => {
+                return Err(FileError::Changed(resolved.display().to_string()));
+            }
             Err(e) => return Err(Self::io("opening", resolved)(e.into())),
         };
         if let Some(want) = expected {
@@ -595,12 +601,9 @@ mod tests {
         symlink("../root", host(&d, "/etc/app")).expect("symlink");
         std::fs::write(host(&d, "/root/app.conf"), "stolen").expect("write");
         let got = f.open_file(&resolved, OFlag::O_RDONLY);
-        assert!(
-            matches!(got, Err(FileError::Path(PathError::Syntax(_)))),
-            "{got:?}"
-        );
+        assert!(matches!(got, Err(FileError::Changed(_))), "{got:?}");
         let w = f.replace(&resolved, b"x", None, "Manual save", 0, 1);
-        assert!(w.is_err());
+        assert!(matches!(w, Err(FileError::Changed(_))), "{w:?}");
         assert_eq!(
             std::fs::read_to_string(host(&d, "/root/app.conf")).expect("read"),
             "stolen"

@@ -57,6 +57,18 @@ pub async fn start_daemon_in(dir: tempfile::TempDir, root: HostRoot) -> Daemon {
     serve_engine(dir, engine)
 }
 
+/// As [`start_daemon`], with `sd` answering every systemd question (and no transient units,
+/// so the terminal runs commands directly).
+pub async fn start_daemon_with_systemd(root: HostRoot, sd: halbertd::systemd::Systemd) -> Daemon {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Arc::new(
+        Engine::open(&dir.path().join("state"), root)
+            .expect("engine")
+            .with_systemd(sd),
+    );
+    serve_engine(dir, engine)
+}
+
 /// Starts halbertd on a copy of a fixture tree, with the tree's recorded tool outputs.
 pub async fn start_daemon_on_tree(dir: tempfile::TempDir, tree: &Path) -> Daemon {
     let tools = Arc::new(halbertd::exec::RecordedTools {

@@ -4,6 +4,7 @@
 
 mod util;
 
+mod admin;
 mod chat_config;
 mod chat_send;
 mod chat_stream;

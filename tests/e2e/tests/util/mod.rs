@@ -213,3 +213,28 @@ pub async fn ws_connect(
     );
     ws
 }
+
+/// The next `/ws` message of type `kind` (others are skipped), within 10 s.
+#[allow(dead_code)]
+pub async fn ws_next_of(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    kind: &str,
+) -> serde_json::Value {
+    use futures_util::StreamExt;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let m = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} message within 10 s"))
+            .expect("open")
+            .expect("ok");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+            let v: serde_json::Value = serde_json::from_str(&t).expect("json");
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+}
