@@ -132,9 +132,15 @@ mod tests {
         )
         .expect("parses");
         let p = c.policy();
-        assert_eq!(p.read, [PathBuf::from("/etc"), PathBuf::from("/opt/app/etc")]);
+        assert_eq!(
+            p.read,
+            [PathBuf::from("/etc"), PathBuf::from("/opt/app/etc")]
+        );
         assert_eq!(p.write, [PathBuf::from("/opt/app/etc")]);
-        assert!(p.deny.contains(&"/etc/shadow*".to_owned()), "built-ins stay");
+        assert!(
+            p.deny.contains(&"/etc/shadow*".to_owned()),
+            "built-ins stay"
+        );
         assert!(p.deny.contains(&"/opt/app/etc/keys/**".to_owned()));
     }
 

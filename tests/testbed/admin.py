@@ -339,6 +339,36 @@ def case_traversal_more():
     expect(code == 403 and not os.path.exists("/root/hb-planted"), r)
 
 
+def restart_halbertd():
+    subprocess.run(["systemctl", "reset-failed", "halbertd"])
+    r = subprocess.run(["systemctl", "restart", "halbertd"], capture_output=True, text=True)
+    return r.returncode == 0
+
+
+def case_config():
+    cfg = "/etc/halbert/halbertd.yaml"
+    os.makedirs("/etc/halbert", exist_ok=True)
+    try:
+        with open(cfg, "w") as f:
+            f.write("files:\n  deny: [/etc/hb-test.conf]\n")
+        expect(restart_halbertd(), "halbertd restarts with the file")
+        code, r = call("alice", "GET", "/api/editor/file?path=/etc/hb-test.conf")
+        show(code, r)
+        expect(code == 403 and r["code"] == "path_not_allowed", "the added entry is enforced", r)
+        code, r = call("alice", "GET", "/api/editor/file?path=/etc/hostname")
+        expect(code == 200, "the rest is served as before", r)
+        with open(cfg, "w") as f:
+            f.write("files:\n  read: [etc]\n")
+        expect(not restart_halbertd(), "a broken file stops the start")
+        log = sh("journalctl", "-u", "halbertd", "-n", "30", "--no-pager")
+        expect("/etc/halbert/halbertd.yaml: files.read" in log, "the journal says why", log[-600:])
+    finally:
+        os.remove(cfg)
+        restart_halbertd()
+    code, r = call("alice", "GET", "/api/editor/file?path=/etc/hb-test.conf")
+    expect(code == 200, "without the file, the defaults", r)
+
+
 # ---------------------------------------------------------------- durability
 
 def halbertd_pid():

@@ -408,6 +408,30 @@ check "alice stops it: inactive/dead" AD service_stop
 check "a failing start: success false, job_result failed, systemd's exit-code in the message" AD service_failing
 check "bob is refused (org.halbert.service.manage) and nothing changes; unknown unit 404, bad name 422" AD service_refused
 
+# The services page in a real headless Chromium on the host, driving a halbert-web of alice's
+# inside through two relays (tests/testbed/relay.py): real systemd behind every button.
+ui_services() {
+	local port relay rc
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	[ -d "$REPO/tests/browser/node_modules/playwright-core" ] ||
+		(cd "$REPO/tests/browser" && npm ci --no-audit --no-fund --loglevel=error) || return 1
+	X sh -ec '
+		printf "[Unit]\nDescription=Halbert UI test\n[Service]\nExecStart=/bin/sh -c \"echo hb-ui says hello; exec sleep infinity\"\n" >/etc/systemd/system/hb-ui.service
+		systemctl daemon-reload' || return 1
+	X systemd-run --quiet --uid=alice --unit=halbert-web-alice-ui --setenv=XDG_DATA_HOME=/home/alice/.ui-data \
+		--setenv=XDG_CONFIG_HOME=/home/alice/.ui-config /usr/bin/halbert-web --port "$port" --sandbox strict || return 1
+	X chmod 1777 "$TB_SHARE_GUEST" || return 1
+	X systemd-run --quiet --uid=alice --unit=hb-ui-relay python3 /src/tests/testbed/relay.py unix "$TB_SHARE_GUEST/ui.sock" tcp 127.0.0.1 "$port" || return 1
+	for _ in $(seq 100); do XU alice curl -sf -o /dev/null "http://127.0.0.1:$port/api/health" && [ -S "$TB_SHARE/ui.sock" ] && break; sleep 0.1; done
+	python3 "$HERE/relay.py" tcp 127.0.0.1 "$port" unix "$TB_SHARE/ui.sock" &
+	relay=$!
+	node "$REPO/tests/browser/admin_ui.mjs" "http://127.0.0.1:$port" services; rc=$?
+	kill "$relay"; wait "$relay" 2>/dev/null
+	X systemctl stop halbert-web-alice-ui hb-ui-relay hb-ui
+	return $rc
+}
+check "dashboard in Chromium: a unit's state and journal, start/restart/stop, a failed start (real systemd)" ui_services
+
 # ---------------------------------------------------------------- terminal: transient units as the caller
 check "terminal: alice and bob run as themselves (uid, stdout, stderr, exit code, home); no unit left" AD terminal_as_user
 check "terminal: sudo id -u prints 0 for alice; bob is refused (org.halbert.exec.root)" AD terminal_sudo
@@ -423,6 +447,7 @@ check "safe mode on: every service, terminal, recovery and editor change is 423 
 
 # ---------------------------------------------------------------- paths, races, kill -9
 check "traversal: %2e%2e, a symlink to /root, a directory" AD traversal_more
+check "halbertd.yaml: an added deny entry is enforced after a restart; a broken file stops the start with the reason" AD config
 check "a directory swapped for a symlink to /root during writes: nothing under /root read or written" AD swap_race
 check "100 writes while halbertd is kill -9'd at random: never torn, acknowledged writes backed up, audit verify passes" AD durability
 

@@ -191,7 +191,13 @@ pub async fn logs(
     Path(name): Path<String>,
     ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<Json<LogsView>, ApiError> {
-    let n = super::query_number("lines", q.lines.as_deref(), 1, MAX_LOG_LINES, DEFAULT_LOG_LINES)?;
+    let n = super::query_number(
+        "lines",
+        q.lines.as_deref(),
+        1,
+        MAX_LOG_LINES,
+        DEFAULT_LOG_LINES,
+    )?;
     let j = st.daemon.journal_tail(&name, n, "").await?;
     Ok(Json(LogsView {
         service_name: j.unit,
@@ -215,7 +221,9 @@ mod tests {
 
     #[test]
     fn line_counts() {
-        let n = |s: Option<&str>| super::super::query_number("lines", s, 1, MAX_LOG_LINES, DEFAULT_LOG_LINES);
+        let n = |s: Option<&str>| {
+            super::super::query_number("lines", s, 1, MAX_LOG_LINES, DEFAULT_LOG_LINES)
+        };
         assert_eq!(n(None).ok(), Some(100));
         assert_eq!(n(Some("1000")).ok(), Some(1000));
         let code = |s: &str| n(Some(s)).err().map(|e| e.code);

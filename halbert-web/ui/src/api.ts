@@ -6,22 +6,28 @@ export class ApiError extends Error {
     message: string,
     readonly status: number,
     readonly code: string,
+    /** The error body as sent: `action`, `current_version`, `limit` where they apply. */
+    readonly body: Record<string, string> = {},
   ) {
     super(message);
   }
 }
 
-/** GET when `body` is absent, else POST with a JSON body; errors carry the server's detail. */
-export async function api<T>(path: string, body?: unknown): Promise<T> {
+/** GET when `body` is absent, else POST (or `method`) with a JSON body; errors carry the
+ * server's detail. */
+export async function api<T>(path: string, body?: unknown, method = "POST"): Promise<T> {
   const init: RequestInit =
     body === undefined
       ? {}
-      : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+      : { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
   const r = await fetch(path, init);
   const data = await r.json().catch(() => ({ detail: `HTTP ${r.status}`, code: "" }));
-  if (!r.ok) throw new ApiError(data.detail || `HTTP ${r.status}`, r.status, data.code || "");
+  if (!r.ok) throw new ApiError(data.detail || `HTTP ${r.status}`, r.status, data.code || "", data);
   return data as T;
 }
+
+/** A query string value, encoded. */
+export const q = encodeURIComponent;
 
 export interface LoadedModels {
   configured_model: string | null;
@@ -53,4 +59,86 @@ export interface Conversation {
 export interface HistoryTurn {
   role: string;
   content: string;
+}
+
+export interface FileView {
+  content: string;
+  path: string;
+  size: number;
+  modified: string | null;
+  language: string;
+  needs_sudo: boolean;
+  version: string;
+  mode: string;
+  owner: string;
+  group: string;
+}
+
+export interface WriteResult {
+  success: boolean;
+  message: string;
+  backup_id: string | null;
+  version: string;
+}
+
+export interface Backup {
+  backup_id: string;
+  timestamp: string | null;
+  label: string;
+  size: number;
+}
+
+export interface ServiceView {
+  service_name: string;
+  description: string;
+  load_state: string;
+  active_state: string;
+  sub_state: string;
+  enabled: string;
+  result: string;
+  main_pid: number;
+  memory_bytes: number | null;
+  since: string | null;
+  restarts: number;
+  unit_file_path: string;
+}
+
+export interface ServiceActionResult {
+  service_name: string;
+  action: string;
+  success: boolean;
+  message: string;
+  job_result: string;
+  active_state: string;
+  sub_state: string;
+}
+
+export interface LogEntry {
+  ts: string;
+  priority: number;
+  pid: number;
+  message: string;
+}
+
+export interface ExecuteResult {
+  output: string;
+  error: string;
+  exit_code: number;
+  truncated: boolean;
+  duration_ms: number;
+}
+
+export interface HistoryItem {
+  command: string;
+  exit_code: number;
+  duration_ms: number;
+  as_root: boolean;
+  timestamp: string | null;
+}
+
+export interface DiscoveryItem {
+  id: string;
+  name: string;
+  status: string;
+  status_detail: string;
 }

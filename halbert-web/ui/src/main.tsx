@@ -1,7 +1,7 @@
-// The dashboard's entry: one page today (pages/dashboard); later pages get a folder each.
+// The dashboard's entry: the frame (App) with one folder per page under pages/.
 import { render } from "preact";
-import { Dashboard } from "./pages/dashboard/Dashboard";
+import { App } from "./App";
 import "./style.css";
 
 const root = document.getElementById("app");
-if (root) render(<Dashboard />, root);
+if (root) render(<App />, root);

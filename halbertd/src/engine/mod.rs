@@ -269,7 +269,7 @@ impl Engine {
         let backups = state_dir.join("backups");
         let files = Arc::new(
             crate::files::Files::open(root.clone(), policy, backups.clone())
-            .map_err(|e| OpenError::StateDir(backups, e))?,
+                .map_err(|e| OpenError::StateDir(backups, e))?,
         );
         let engine = Self {
             status,

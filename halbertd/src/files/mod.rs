@@ -192,6 +192,7 @@ impl Files {
     /// exist yet (a write of a new file) is resolved through its directory.
     pub fn resolve(&self, path: &str, access: Access) -> Result<PathBuf, FileError> {
         let asked = policy::check_syntax(path)?;
+        self.policy.check_asked(&asked)?;
         let host = self.root.path(&asked);
         let real = match std::fs::canonicalize(&host) {
             Ok(r) => r,
@@ -525,6 +526,11 @@ mod tests {
         ));
         assert!(matches!(
             f.read("/etc/shadow"),
+            Err(FileError::Path(PathError::Denied(_)))
+        ));
+        // Denied whether it exists or not: a missing shadow file is not "does not exist".
+        assert!(matches!(
+            f.read("/etc/gshadow-"),
             Err(FileError::Path(PathError::Denied(_)))
         ));
         assert!(matches!(

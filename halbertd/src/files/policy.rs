@@ -110,6 +110,16 @@ fn denied_by(path: &Path, entry: &str) -> bool {
 }
 
 impl Policy {
+    /// Refuses a path on the deny list as it was asked for, before anything looks at the file
+    /// system, so that a denied path is "never served" whether it exists or not (its
+    /// existence is none of the caller's business).
+    pub fn check_asked(&self, asked: &Path) -> Result<(), PathError> {
+        if self.deny.iter().any(|d| denied_by(asked, d)) {
+            return Err(PathError::Denied(asked.display().to_string()));
+        }
+        Ok(())
+    }
+
     /// Judges a resolved, absolute path (no symlinks, no `..`).
     pub fn check(&self, resolved: &Path, access: Access) -> Result<(), PathError> {
         debug_assert!(

@@ -39,7 +39,11 @@ async fn unit_jobs_answer_with_systemds_result() {
                "active_state": "active", "sub_state": "running"})
     );
     let (s, r) = w.get("/api/services/hb-web").await;
-    assert_eq!((s, r["active_state"].as_str()), (200, Some("active")), "{r}");
+    assert_eq!(
+        (s, r["active_state"].as_str()),
+        (200, Some("active")),
+        "{r}"
+    );
     assert_eq!(r["service_name"], "hb-web.service");
 
     let (s, r) = w.post("/api/services/hb-web.service/stop", json!({})).await;
@@ -49,14 +53,22 @@ async fn unit_jobs_answer_with_systemds_result() {
     let (s, r) = w.post("/api/services/hb-bad/restart", json!({})).await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(
-        (r["success"].as_bool(), r["job_result"].as_str(), r["active_state"].as_str()),
+        (
+            r["success"].as_bool(),
+            r["job_result"].as_str(),
+            r["active_state"].as_str()
+        ),
         (Some(false), Some("failed"), Some("failed"))
     );
 
     let (s, r) = w.post("/api/services/hb-none/start", json!({})).await;
     assert_eq!((s, r["code"].as_str()), (404, Some("not_found")), "{r}");
     let (s, r) = w.post("/api/services/-x/start", json!({})).await;
-    assert_eq!((s, r["code"].as_str()), (422, Some("validation_failed")), "{r}");
+    assert_eq!(
+        (s, r["code"].as_str()),
+        (422, Some("validation_failed")),
+        "{r}"
+    );
 
     // Every job is in the audit log, the failed one as failed.
     let records = crate::util::audit_records(&d.state_dir());
@@ -101,8 +113,18 @@ async fn the_terminal_runs_as_the_caller_and_keeps_a_history() {
         .await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(
-        (r["output"].clone(), r["error"].clone(), r["exit_code"].clone(), r["truncated"].clone()),
-        (json!(format!("{me}\n")), json!("oops\n"), json!(2), json!(false))
+        (
+            r["output"].clone(),
+            r["error"].clone(),
+            r["exit_code"].clone(),
+            r["truncated"].clone()
+        ),
+        (
+            json!(format!("{me}\n")),
+            json!("oops\n"),
+            json!(2),
+            json!(false)
+        )
     );
 
     let (s, r) = w
@@ -114,7 +136,9 @@ async fn the_terminal_runs_as_the_caller_and_keeps_a_history() {
     assert_eq!((s, r["exit_code"].as_i64()), (200, Some(-1)), "{r}");
     assert_eq!(r["output"], "begun\n");
     assert!(
-        r["error"].as_str().is_some_and(|e| e.contains("timed out after 1 s")),
+        r["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("timed out after 1 s")),
         "{r}"
     );
 
@@ -152,11 +176,16 @@ async fn the_terminal_runs_as_the_caller_and_keeps_a_history() {
         .filter(|r| r["rpc"] == "Terminal.Execute" && r["outcome"] != "intent")
         .collect();
     assert_eq!(runs.len(), 3, "two runs and the sudo refused as invalid");
-    assert_eq!(runs[0]["details"]["argv"], r#"["/bin/sh","-c","id -u; echo oops >&2; exit 2"]"#);
+    assert_eq!(
+        runs[0]["details"]["argv"],
+        r#"["/bin/sh","-c","id -u; echo oops >&2; exit 2"]"#
+    );
     assert_eq!(runs[0]["details"]["run_as_uid"], me.to_string());
     assert_eq!(runs[0]["details"]["exit_code"], "2");
     assert!(
-        !serde_json::to_string(&audit).expect("json").contains("oops\\n"),
+        !serde_json::to_string(&audit)
+            .expect("json")
+            .contains("oops\\n"),
         "output never reaches the audit log"
     );
     w.shutdown().await;
@@ -181,14 +210,28 @@ async fn recovery_steps_back_within_its_limits_and_alerts_reach_ws() {
         .await;
     assert_eq!(s, 200, "{r}");
     let (s, r) = w
-        .put("/api/settings/recovery/limits", json!({"backoff_minutes": 9999}))
+        .put(
+            "/api/settings/recovery/limits",
+            json!({"backoff_minutes": 9999}),
+        )
         .await;
-    assert_eq!((s, r["code"].as_str()), (422, Some("validation_failed")), "{r}");
+    assert_eq!(
+        (s, r["code"].as_str()),
+        (422, Some("validation_failed")),
+        "{r}"
+    );
 
     let (s, r) = w
-        .post("/api/settings/recovery/rollback", json!({"file_path": "/etc/app/app.conf"}))
+        .post(
+            "/api/settings/recovery/rollback",
+            json!({"file_path": "/etc/app/app.conf"}),
+        )
         .await;
-    assert_eq!((s, r["code"].as_str()), (404, Some("not_found")), "no backup yet: {r}");
+    assert_eq!(
+        (s, r["code"].as_str()),
+        (404, Some("not_found")),
+        "no backup yet: {r}"
+    );
 
     for g in 1..=3 {
         let (s, r) = w
@@ -201,13 +244,19 @@ async fn recovery_steps_back_within_its_limits_and_alerts_reach_ws() {
     }
     for (want, depth) in [("gen 2\n", 1), ("gen 1\n", 2)] {
         let (s, r) = w
-            .post("/api/settings/recovery/rollback", json!({"file_path": "/etc/app/app.conf"}))
+            .post(
+                "/api/settings/recovery/rollback",
+                json!({"file_path": "/etc/app/app.conf"}),
+            )
             .await;
         assert_eq!((s, r["depth"].as_u64()), (200, Some(depth)), "{r}");
         assert_eq!(file(), want);
     }
     let (s, r) = w
-        .post("/api/settings/recovery/rollback", json!({"file_path": "/etc/app/app.conf"}))
+        .post(
+            "/api/settings/recovery/rollback",
+            json!({"file_path": "/etc/app/app.conf"}),
+        )
         .await;
     assert_eq!(
         (s, r["code"].as_str(), r["limit"].as_str()),
@@ -217,7 +266,10 @@ async fn recovery_steps_back_within_its_limits_and_alerts_reach_ws() {
     assert_eq!(file(), "gen 1\n");
 
     let (s, r) = w
-        .post("/api/settings/recovery/restart-service", json!({"service": "hb-web"}))
+        .post(
+            "/api/settings/recovery/restart-service",
+            json!({"service": "hb-web"}),
+        )
         .await;
     assert_eq!((s, r["success"].as_bool()), (200, Some(true)), "{r}");
     let (s, r) = w
@@ -226,7 +278,11 @@ async fn recovery_steps_back_within_its_limits_and_alerts_reach_ws() {
             json!({"service": "hb-web.service"}),
         )
         .await;
-    assert_eq!((s, r["limit"].as_str()), (429, Some("max_restart_attempts")), "{r}");
+    assert_eq!(
+        (s, r["limit"].as_str()),
+        (429, Some("max_restart_attempts")),
+        "{r}"
+    );
 
     let mut ws = ws_connect(&w).await;
     let (s, r) = w
@@ -238,11 +294,17 @@ async fn recovery_steps_back_within_its_limits_and_alerts_reach_ws() {
     assert_eq!(s, 200, "{r}");
     let got = crate::util::ws_next_of(&mut ws, "alert").await;
     assert_eq!(
-        (got["data"]["message"].as_str(), got["data"]["severity"].as_str()),
+        (
+            got["data"]["message"].as_str(),
+            got["data"]["severity"].as_str()
+        ),
         (Some("disk almost full"), Some("critical"))
     );
     let (s, r) = w
-        .post("/api/settings/recovery/alert", json!({"message": "x", "severity": "loud"}))
+        .post(
+            "/api/settings/recovery/alert",
+            json!({"message": "x", "severity": "loud"}),
+        )
         .await;
     assert_eq!(s, 422, "{r}");
 
@@ -252,7 +314,14 @@ async fn recovery_steps_back_within_its_limits_and_alerts_reach_ws() {
         .as_array()
         .expect("actions")
         .iter()
-        .map(|a| format!("{} {} {}", a["action"].as_str().unwrap_or(""), a["target"].as_str().unwrap_or(""), a["outcome"].as_str().unwrap_or("")))
+        .map(|a| {
+            format!(
+                "{} {} {}",
+                a["action"].as_str().unwrap_or(""),
+                a["target"].as_str().unwrap_or(""),
+                a["outcome"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     assert_eq!(
         outcomes,
@@ -280,7 +349,10 @@ async fn safe_mode_refuses_every_admin_action() {
     let w = start_web(&d.socket, 1000).await;
     // A backup to roll back to, so that the rollback below meets safe mode and not a 404.
     let (s, r) = w
-        .post("/api/editor/file", json!({"path": "/etc/a.conf", "content": "b\n"}))
+        .post(
+            "/api/editor/file",
+            json!({"path": "/etc/a.conf", "content": "b\n"}),
+        )
         .await;
     assert_eq!(s, 200, "{r}");
     let (s, r) = w
@@ -299,11 +371,21 @@ async fn safe_mode_refuses_every_admin_action() {
             "/api/terminal/execute",
             json!({"command": format!("touch {}", marker.display())}),
         ),
-        ("/api/settings/recovery/restart-service", json!({"service": "hb-web"})),
-        ("/api/settings/recovery/rollback", json!({"file_path": "/etc/a.conf"})),
+        (
+            "/api/settings/recovery/restart-service",
+            json!({"service": "hb-web"}),
+        ),
+        (
+            "/api/settings/recovery/rollback",
+            json!({"file_path": "/etc/a.conf"}),
+        ),
     ] {
         let (s, r) = w.post(path, body).await;
-        assert_eq!((s, r["code"].as_str()), (423, Some("safe_mode_active")), "{path}: {r}");
+        assert_eq!(
+            (s, r["code"].as_str()),
+            (423, Some("safe_mode_active")),
+            "{path}: {r}"
+        );
     }
     assert!(!marker.exists(), "the command did not run");
     assert_eq!(

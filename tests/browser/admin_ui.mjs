@@ -1,0 +1,143 @@
+// The admin pages in a real headless Chromium (Debian's, driven by playwright-core).
+//
+//     node admin_ui.mjs DASHBOARD_URL PARTS [HOST_ROOT] [SCREENSHOT_DIR]
+//
+// PARTS is a comma-separated list of:
+//   editor    open a file, edit it, see the diff before saving, save it with its version; a
+//             change made on disk meanwhile is shown as a conflict and not overwritten; list
+//             the backups and restore one. HOST_ROOT is where halbertd's / is, to check the
+//             file on disk.
+//   terminal  run a command as the user: stdout, stderr and the exit code are shown; the
+//             history lists it and the up arrow recalls it.
+//   services  (against real systemd, in the testbed) show hb-ui.service, start it, see it
+//             running with its journal, restart it, stop it; a unit whose start fails shows
+//             systemd's result.
+// Prints each step; exits non-zero on the first failure (with a screenshot when asked).
+import { chromium } from "playwright-core";
+import fs from "node:fs";
+
+const [dash, parts, hostRoot, shots] = [process.argv[2].replace(/\/$/, ""), process.argv[3].split(","), process.argv[4], process.argv[5]];
+const ok = (what) => console.log("ok  ", what);
+const onDisk = (p) => fs.readFileSync(hostRoot + p, "utf8");
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic"],
+});
+let failed = false;
+const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+const problems = [];
+page.on("console", (m) => { if (m.type() === "error" && !/status of 4\d\d|status of 5\d\d/.test(m.text())) problems.push(m.text()); });
+page.on("pageerror", (e) => problems.push(String(e)));
+page.on("dialog", (d) => d.accept());
+const wait = async (what, fn, arg, timeout = 15000) => {
+  await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+  ok(what);
+};
+const text = (sel) => page.evaluate((s) => document.querySelector(s)?.textContent ?? "", sel);
+
+async function editor() {
+  const path = "/etc/samba/smb.conf";
+  const original = onDisk(path);
+  const mode = (fs.statSync(hostRoot + path).mode & 0o777).toString(8).padStart(4, "0");
+  await page.goto(dash + "/#/editor");
+  await page.fill("#editor-path", path);
+  await page.click("#editor-open");
+  await wait("the file opens with its content and its mode", ([c, m]) =>
+    document.querySelector("#editor-content")?.value === c && (document.querySelector("#editor-meta")?.textContent ?? "").includes(` ${m} · `), [original, mode]);
+  const first = original.split("\n")[0];
+  const edited = original.replace(first, "# edited in the browser");
+  await page.fill("#editor-content", edited);
+  if (!(await page.isDisabled("#editor-save"))) throw new Error("Save must wait for the review of the diff");
+  await page.click("#editor-review");
+  await wait("the diff shows the removed and the added line", (f) => {
+    const d = document.querySelector("#editor-diff");
+    return !!d && [...d.querySelectorAll(".del")].some((e) => e.textContent === "- " + f) &&
+      [...d.querySelectorAll(".add")].some((e) => e.textContent === "+ # edited in the browser");
+  }, first);
+  await page.click("#editor-save");
+  await wait("saved, naming the backup of the previous content", () => /^Saved\. The previous content is backup smb\.conf\.bak\./.test(document.querySelector("#editor-notice.ok")?.textContent ?? ""));
+  if (onDisk(path) !== edited) throw new Error("the file on disk is not the saved text");
+  ok("the file on disk holds the edit");
+
+  // Someone else changes the file after this page read it.
+  await page.fill("#editor-content", edited + "# a second edit\n");
+  fs.writeFileSync(hostRoot + path, "# changed behind the page's back\n");
+  await page.click("#editor-review");
+  await page.click("#editor-save");
+  await wait("the conflict is shown", () => /changed on disk since you opened it/.test(document.querySelector("#editor-notice.conflict")?.textContent ?? ""));
+  if (onDisk(path) !== "# changed behind the page's back\n") throw new Error("the conflicting save overwrote the file");
+  if ((await page.inputValue("#editor-content")) !== edited + "# a second edit\n") throw new Error("the edit was lost");
+  ok("nothing was overwritten, and the edit is still in the box");
+  await page.click("#editor-reload");
+  await wait("reloading shows what is on disk now", () => document.querySelector("#editor-content")?.value === "# changed behind the page's back\n");
+
+  await wait("the backups are listed", () => document.querySelectorAll("#editor-backups tbody tr").length >= 1);
+  const rows = await page.$$("#editor-backups tbody tr");
+  await rows[rows.length - 1].$eval("button.restore", (b) => b.click());
+  await wait("the oldest backup is restored", () => /^Restored smb\.conf\.bak\./.test(document.querySelector("#editor-notice.ok")?.textContent ?? ""));
+  if (onDisk(path) !== original) throw new Error("the restore is not byte for byte the original");
+  ok("the file on disk is the original again, byte for byte");
+
+  await page.fill("#editor-path", "/etc/shadow");
+  await page.click("#editor-open");
+  await wait("a file Halbert never serves is refused with the reason", () => /never served or changed by Halbert/.test(document.querySelector("#editor-notice.error")?.textContent ?? ""));
+}
+
+async function terminal() {
+  await page.goto(dash + "/#/terminal");
+  const cmd = "echo hello from the terminal; echo oops >&2; id -u; exit 3";
+  await page.fill("#term-command", cmd);
+  await page.press("#term-command", "Enter");
+  const uid = String(process.getuid());
+  await wait("stdout, stderr and the exit code are shown", (u) => {
+    const r = document.querySelector("#term-runs .run");
+    return !!r && r.querySelector(".out")?.textContent === `hello from the terminal\n${u}\n` &&
+      r.querySelector(".err")?.textContent === "oops\n" && /^exit 3 · \d+ ms$/.test(r.querySelector(".exit")?.textContent ?? "");
+  }, uid);
+  await wait("the history lists it", (c) => document.querySelector("#term-history li button")?.textContent === c, cmd);
+  await page.press("#term-command", "ArrowUp");
+  if ((await page.inputValue("#term-command")) !== cmd) throw new Error("the up arrow did not recall the command");
+  ok("the up arrow recalls it");
+}
+
+async function services() {
+  await page.goto(dash + "/#/services?unit=hb-ui");
+  await wait("the unit is shown, inactive", () => /^inactive \(dead\)/.test(document.querySelector("#unit-state")?.textContent ?? ""));
+  await page.click("#unit-start");
+  await wait("start: systemd's job is done and the unit runs", () =>
+    /started hb-ui\.service \(job done; now active\/running\)/.test(document.querySelector("#unit-result.ok")?.textContent ?? ""), undefined, 60000);
+  await wait("the state shows its main PID, and the journal the unit's line", () =>
+    /^active \(running\).*main PID \d+/.test(document.querySelector("#unit-state")?.textContent ?? "") &&
+    /hb-ui says hello/.test(document.querySelector("#unit-logs")?.textContent ?? ""));
+  const before = await text("#unit-state");
+  await page.click("#unit-restart");
+  await wait("restart: a new main PID", (b) => /restarted hb-ui\.service/.test(document.querySelector("#unit-result.ok")?.textContent ?? "") &&
+    document.querySelector("#unit-state")?.textContent !== b, before, 60000);
+  await page.click("#unit-stop");
+  await wait("stop: inactive", () => /stopped hb-ui\.service/.test(document.querySelector("#unit-result.ok")?.textContent ?? "") &&
+    /^inactive \(dead\)/.test(document.querySelector("#unit-state")?.textContent ?? ""), undefined, 60000);
+  await page.fill("#unit-name", "hb-bad");
+  await page.click("#unit-show");
+  await wait("another unit by name", () => /^hb-bad\.service/.test(document.querySelector("#unit h3")?.textContent ?? ""));
+  await page.click("#unit-start");
+  await wait("a failing start shows systemd's result", () =>
+    /ended with 'failed' \(the service's result: exit-code\)/.test(document.querySelector("#unit-result.error")?.textContent ?? ""), undefined, 60000);
+}
+
+try {
+  for (const p of parts) {
+    await { editor, terminal, services }[p]();
+    if (shots) await page.screenshot({ path: `${shots}/${p}.png`, fullPage: true });
+  }
+  if (problems.length) throw new Error("console errors: " + problems.join(" | "));
+  ok("no console errors");
+} catch (e) {
+  failed = true;
+  console.log("FAIL", e.message);
+  if (shots) await page.screenshot({ path: `${shots}/failed.png`, fullPage: true }).catch(() => {});
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
