@@ -70,21 +70,26 @@ test-testbed: build
 
 # Discovery: 10 full scans and 10,000 cached reads, on this machine and in the testbed.
 # Chat: first-token latency added by Halbert, and 200 concurrent streamed chats.
+# Admin actions: editor read and write, terminal round trip, unit restart overhead (p50, p99).
 # Web: new-connection-per-request throughput against a bare axum, and idle RSS after 100,000
 # stored messages.
 bench:
 	$(MAKE) ui
 	$(CARGO) build --release --example bench_discovery -p halbertd
-	$(CARGO) build --release --example bench_chat --example bench_web -p halbert-e2e
-	$(CARGO) build --release -p halbert-web --bin halbert-web
+	$(CARGO) build --release --example bench_chat --example bench_web --example bench_admin -p halbert-e2e
+	$(CARGO) build --release -p halbert-web --bin halbert-web -p halbertd --bin halbertd
 	@echo "== chat streaming (this machine, scripted model server)"
 	$(CURDIR)/target/release/examples/bench_chat --runs 200 --chats 200
 	@echo "== halbert-web: connections (new one per request, 0 and 5,000 other sockets) and memory (100,000 messages)"
 	$(CURDIR)/target/release/examples/bench_web --sockets 5000 --messages 100000
 	@echo "== this machine"
 	$(CURDIR)/target/release/examples/bench_discovery --runs 10
+	@echo "== admin actions (this machine: editor, terminal run directly)"
+	$(CURDIR)/target/release/examples/bench_admin --runs 200
 	@echo "== testbed (systemd-nspawn, real systemd and D-Bus)"
 	$(SUDO) tests/testbed/bench-discovery.sh --runs 10
+	@echo "== admin actions in the testbed (editor, terminal in a transient unit, unit restarts)"
+	$(SUDO) tests/testbed/bench-admin.sh --runs 200
 
 lint: ui-deps
 	$(CARGO) fmt --all --check

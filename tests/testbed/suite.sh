@@ -41,18 +41,7 @@ trap cleanup EXIT
 echo "testbed booted in ${TB_BOOT_SECONDS}s"
 
 # ---------------------------------------------------------------- install, as a package would
-check "install binaries, units, sysusers, tmpfiles, polkit policy and rules" X sh -ec '
-	install -m755 /halbert-bin/halbertd /usr/sbin/halbertd
-	install -m755 /halbert-bin/halbert-web /usr/bin/halbert-web
-	install -m644 /src/systemd/halbertd.socket /src/systemd/halbertd.service /etc/systemd/system/
-	install -D -m644 /src/systemd/halbert.sysusers /usr/lib/sysusers.d/halbert.conf
-	install -D -m644 /src/systemd/halbert.tmpfiles /usr/lib/tmpfiles.d/halbert.conf
-	install -D -m644 /src/polkit/org.halbert.policy /usr/share/polkit-1/actions/org.halbert.policy
-	install -D -m644 /src/polkit/50-halbert.rules /etc/polkit-1/rules.d/50-halbert.rules
-	systemd-sysusers halbert.conf
-	systemd-tmpfiles --create halbert.conf
-	systemctl daemon-reload
-	systemctl enable --now halbertd.socket'
+check "install binaries, units, sysusers, tmpfiles, polkit policy and rules" X sh /src/tests/testbed/install-halbert.sh
 check "socket is listening, halbertd not started yet (socket activation)" X sh -ec '
 	[ "$(systemctl is-active halbertd.socket)" = active ]
 	[ "$(systemctl is-active halbertd.service)" != active ]

@@ -120,7 +120,7 @@ impl Engine {
                 groups: caller.groups.clone(),
             }
         };
-        let argv = serde_json::json!(["/bin/sh", "-c", line]).to_string();
+        let argv = serde_json::to_string(&terminal::shell_argv(&line)).unwrap_or_default();
         let m = Mutation {
             rpc: "Terminal.Execute",
             caller,

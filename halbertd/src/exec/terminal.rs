@@ -18,6 +18,14 @@ use tokio_util::sync::CancellationToken;
 use super::{ExecError, PATH, SPAWNED};
 use crate::systemd::{Iface, JobEnd, Systemd, SystemdError, Transient, Verb, prop};
 
+/// The shell a typed line runs in.
+pub const SHELL: &str = "/bin/sh";
+
+/// The argv that runs `line`: `/bin/sh -c line`.
+pub fn shell_argv(line: &str) -> Vec<String> {
+    vec![SHELL.into(), "-c".into(), line.into()]
+}
+
 /// Who the line runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunAs {
@@ -95,14 +103,14 @@ async fn read_until(
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), ExecError> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| ExecError::Spawn {
-        argv0: "/bin/sh".into(),
+        argv0: SHELL.into(),
         source: std::io::Error::from(e),
     })
 }
 
 fn receiver(fd: OwnedFd) -> Result<tokio::net::unix::pipe::Receiver, ExecError> {
     tokio::net::unix::pipe::Receiver::from_owned_fd(fd).map_err(|source| ExecError::Io {
-        argv0: "/bin/sh".into(),
+        argv0: SHELL.into(),
         source,
     })
 }
@@ -131,7 +139,7 @@ pub async fn in_unit(sd: &Systemd, l: &ShellLine) -> Result<ShellRun, SystemdErr
     let t = Transient {
         description: format!("Halbert: a command typed by uid {}", l.run_as.uid()),
         name: name.clone(),
-        line: l.line.clone(),
+        argv: shell_argv(&l.line),
         uid: match l.run_as {
             RunAs::Root => None,
             RunAs::User { uid, .. } => Some(uid),
@@ -216,9 +224,9 @@ pub async fn direct(l: &ShellLine) -> Result<ShellRun, ExecError> {
         .map(|u| u.dir.clone())
         .filter(|d| d.is_dir())
         .unwrap_or_else(|| "/".into());
-    let mut cmd = tokio::process::Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(&l.line)
+    let argv = shell_argv(&l.line);
+    let mut cmd = tokio::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..])
         .env_clear()
         .env("PATH", PATH)
         .env("LANG", "C.UTF-8")
@@ -264,7 +272,7 @@ pub async fn direct(l: &ShellLine) -> Result<ShellRun, ExecError> {
         }
     }
     let mut child = cmd.spawn().map_err(|source| ExecError::Spawn {
-        argv0: "/bin/sh".into(),
+        argv0: SHELL.into(),
         source,
     })?;
     SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -290,7 +298,7 @@ pub async fn direct(l: &ShellLine) -> Result<ShellRun, ExecError> {
         }
         Ok(Err(source)) => {
             return Err(ExecError::Io {
-                argv0: "/bin/sh".into(),
+                argv0: SHELL.into(),
                 source,
             });
         }

@@ -115,15 +115,16 @@ pub enum JobEnd {
     StillRunning,
 }
 
-/// A transient service running one shell line: `/bin/sh -c line` as `uid` (root when `None`),
-/// with stdout and stderr going to the given pipes. `Type=oneshot` with `RemainAfterExit`, so
-/// that the start job ends when the shell does and the unit, with its exit status, stays until
-/// the caller stops it (which also kills whatever the shell left running).
+/// A transient service running one argv as `uid` (root when `None`), with stdout and stderr
+/// going to the given pipes. `Type=oneshot` with `RemainAfterExit`, so that the start job ends
+/// when the process does and the unit, with its exit status, stays until the caller stops it
+/// (which also kills whatever the process left running).
 #[derive(Debug)]
 pub struct Transient {
     pub name: String,
     pub description: String,
-    pub line: String,
+    /// The program (an absolute path) and its arguments.
+    pub argv: Vec<String>,
     pub uid: Option<u32>,
     pub stdout: std::os::fd::OwnedFd,
     pub stderr: std::os::fd::OwnedFd,
@@ -134,11 +135,8 @@ pub struct Transient {
 impl Transient {
     fn properties(&self) -> Vec<(&'static str, zbus::Variant<'_>)> {
         use zbus::{Fd, Variant};
-        let exec: Vec<(String, Vec<String>, bool)> = vec![(
-            "/bin/sh".into(),
-            vec!["/bin/sh".into(), "-c".into(), self.line.clone()],
-            false,
-        )];
+        let program = self.argv.first().cloned().unwrap_or_default();
+        let exec: Vec<(String, Vec<String>, bool)> = vec![(program, self.argv.clone(), false)];
         let mut p = vec![
             ("Description", Variant::from(self.description.clone())),
             ("Type", Variant::from("oneshot")),

@@ -91,9 +91,18 @@ const RULES: &[(&str, &[&str])] = &[
         "halbert-web/src/chat/tools/",
         &["tonic", "axum", "hyper", "crate::api"],
     ),
-    // actions hands halbertd's answers back to the routes.
+    // actions hands halbertd's answers back to the routes; the terminal and recovery act
+    // through it and pass its answers on.
     (
         "halbert-web/src/actions/",
+        &["tonic", "axum", "hyper", "crate::api"],
+    ),
+    (
+        "halbert-web/src/terminal/",
+        &["tonic", "axum", "hyper", "crate::api"],
+    ),
+    (
+        "halbert-web/src/recovery/",
         &["tonic", "axum", "hyper", "crate::api"],
     ),
     (
@@ -233,10 +242,14 @@ fn only_exec_spawns_processes_and_nothing_builds_shell_strings() {
                         "{r} spawns a process: only halbertd's exec/ may"
                     );
                 }
-                assert!(
-                    !runs_a_shell(l),
-                    "{r} runs a shell: commands are argv vectors"
-                );
+                // What a person types at the terminal is shell, and runs as that person: the
+                // one shell there is, in one file.
+                if r != "halbertd/src/exec/terminal.rs" {
+                    assert!(
+                        !runs_a_shell(l),
+                        "{r} runs a shell: commands are argv vectors"
+                    );
+                }
             }
         }
     }

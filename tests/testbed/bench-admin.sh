@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The admin-action benchmark inside the testbed (real systemd, D-Bus, polkitd): boots an
+# instance, installs the release binaries as a package would, runs halbert-web as alice
+# (halbert-admin), measures `systemctl restart` of a test unit as the baseline, then runs
+# target/release/examples/bench_admin as alice against her halbert-web; stops the instance.
+#
+#   tests/testbed/bench-admin.sh [--runs N]
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+REL=$REPO/target/release
+for b in halbertd halbert-web examples/bench_admin; do
+	[ -x "$REL/$b" ] || { echo "build it first: make bench (missing $REL/$b)" >&2; exit 2; }
+done
+RUNS=200
+[ "${1:-}" = --runs ] && RUNS=$2
+NAME=halbert-bench-admin
+"$HERE/stop.sh" --name "$NAME" >/dev/null 2>&1 || true
+eval "$("$HERE/boot.sh" --name "$NAME" --private-network --bind-ro "$REPO:/src" --bind-ro "$REL:/halbert-bin" \
+	--nspawn-arg "--system-call-filter=landlock_create_ruleset landlock_add_rule landlock_restrict_self openat2")"
+trap '"$HERE/stop.sh" --name "$NAME" >/dev/null 2>&1' EXIT
+X() { "$HERE/exec.sh" --name "$NAME" "$@"; }
+X sh /src/tests/testbed/install-halbert.sh
+X sh -ec '
+	useradd -m -G halbert,halbert-admin alice
+	printf "bench = 0\n" >/etc/hb-bench.conf
+	printf "[Service]\nExecStart=/bin/sleep infinity\n" >/etc/systemd/system/hb-bench.service
+	systemctl daemon-reload
+	systemctl start hb-bench
+	systemd-run --quiet --uid=alice --unit=halbert-web-alice /usr/bin/halbert-web --port 8001 --sandbox strict
+	for i in $(seq 100); do runuser -u alice -- curl -sf -o /dev/null http://127.0.0.1:8001/api/health && break; sleep 0.1; done'
+BASE=$(X python3 - <<'PY'
+import statistics, subprocess, time
+t = []
+for _ in range(50):
+    t0 = time.perf_counter()
+    subprocess.run(["systemctl", "restart", "hb-bench"], check=True)
+    t.append((time.perf_counter() - t0) * 1000)
+print(f"{statistics.median(t):.2f}")
+PY
+)
+echo "systemctl restart hb-bench (root, 50 runs): p50 $BASE ms"
+X runuser -u alice -- /halbert-bin/examples/bench_admin --url http://127.0.0.1:8001 --path /etc/hb-bench.conf \
+	--unit hb-bench --runs "$RUNS" --baseline-ms "$BASE"
