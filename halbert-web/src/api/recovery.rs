@@ -268,15 +268,10 @@ pub async fn restart_service(
         .recovery
         .restart(&st.daemon, &req.service, &rid.0)
         .await?;
-    Ok(Json(ServiceActionResult {
-        service_name: r.unit,
-        action: "restart".into(),
-        success: r.success,
-        message: r.message,
-        job_result: r.job_result,
-        active_state: r.active_state,
-        sub_state: r.sub_state,
-    }))
+    Ok(Json(super::services::action_result(
+        r,
+        crate::actions::ServiceVerb::Restart,
+    )))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

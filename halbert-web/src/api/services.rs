@@ -4,6 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
+use halbert_proto::v1 as pb;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiQuery, AppState, ErrorBody, RequestId};
@@ -96,7 +97,12 @@ pub async fn control(
 ) -> Result<ServiceActionResult, ApiError> {
     let action = Action::ControlService { unit: name, verb };
     let r = perform(&st.daemon, action, rid).await?.service()?;
-    Ok(ServiceActionResult {
+    Ok(action_result(r, verb))
+}
+
+/// halbertd's answer to a job, as the API shows it.
+pub fn action_result(r: pb::ServiceControlResult, verb: ServiceVerb) -> ServiceActionResult {
+    ServiceActionResult {
         service_name: r.unit,
         action: verb.as_str().to_owned(),
         success: r.success,
@@ -104,7 +110,7 @@ pub async fn control(
         job_result: r.job_result,
         active_state: r.active_state,
         sub_state: r.sub_state,
-    })
+    }
 }
 
 macro_rules! job_route {

@@ -168,10 +168,13 @@ impl Engine {
         .await
     }
 
-    /// In a transient unit where systemd answers; directly where no system bus does.
+    /// In a transient unit where systemd answers and halbertd is root (only root may start
+    /// system units without asking); directly otherwise (`make dev`, where halbertd runs as the
+    /// developer and can only run commands as that same user).
     async fn run_line(&self, l: &ShellLine) -> Result<ShellRun, EngineError> {
+        let root = nix::unistd::geteuid().is_root();
         match self.systemd().await {
-            Ok(sd) if sd.runs_transient_units() => terminal::in_unit(&sd, l)
+            Ok(sd) if root && sd.runs_transient_units() => terminal::in_unit(&sd, l)
                 .await
                 .map_err(|e| EngineError::Unavailable(format!("cannot start the command: {e}"))),
             _ => terminal::direct(l).await.map_err(|e| match e {

@@ -194,6 +194,18 @@ pub async fn in_unit(sd: &Systemd, l: &ShellLine) -> Result<ShellRun, SystemdErr
     if let Err(e) = sd.reset_failed(&name).await {
         tracing::debug!(unit = %name, error = %e, "reset-failed of the command's unit");
     }
+    Ok(finish(run, out, err, stop, started).await)
+}
+
+/// Takes what the readers got: they end with the pipes, or [`DRAIN`] after the command ended
+/// if something still holds a pipe open.
+async fn finish(
+    mut run: ShellRun,
+    out: tokio::task::JoinHandle<(Vec<u8>, bool)>,
+    err: tokio::task::JoinHandle<(Vec<u8>, bool)>,
+    stop: CancellationToken,
+    started: Instant,
+) -> ShellRun {
     let drain = tokio::spawn({
         let stop = stop.clone();
         async move {
@@ -208,7 +220,7 @@ pub async fn in_unit(sd: &Systemd, l: &ShellLine) -> Result<ShellRun, SystemdErr
     run.stderr = stderr;
     run.truncated = t1 || t2;
     run.elapsed = started.elapsed();
-    Ok(run)
+    run
 }
 
 /// Runs `l` directly: its own process group, the identity of `l.run_as` set before `exec`
@@ -278,14 +290,20 @@ pub async fn direct(l: &ShellLine) -> Result<ShellRun, ExecError> {
     SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let pgid = child.id().map(|p| nix::unistd::Pid::from_raw(p as i32));
     let stop = CancellationToken::new();
-    let out = child.stdout.take().map(|s| {
-        let stop = stop.clone();
-        tokio::spawn(read_until(s, l.max_output, stop))
-    });
-    let err = child.stderr.take().map(|s| {
-        let stop = stop.clone();
-        tokio::spawn(read_until(s, l.max_output, stop))
-    });
+    let missing = || ExecError::Io {
+        argv0: SHELL.into(),
+        source: std::io::Error::other("the child's output pipe is missing"),
+    };
+    let out = tokio::spawn(read_until(
+        child.stdout.take().ok_or_else(missing)?,
+        l.max_output,
+        stop.clone(),
+    ));
+    let err = tokio::spawn(read_until(
+        child.stderr.take().ok_or_else(missing)?,
+        l.max_output,
+        stop.clone(),
+    ));
     let mut run = ShellRun {
         runner: "direct",
         ..ShellRun::default()
@@ -310,26 +328,7 @@ pub async fn direct(l: &ShellLine) -> Result<ShellRun, ExecError> {
         let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGKILL);
     }
     let _ = child.wait().await;
-    let drain = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            tokio::time::sleep(DRAIN).await;
-            stop.cancel();
-        }
-    });
-    let take = |h: Option<tokio::task::JoinHandle<(Vec<u8>, bool)>>| async move {
-        match h {
-            Some(h) => h.await.unwrap_or_default(),
-            None => (Vec::new(), false),
-        }
-    };
-    let ((stdout, t1), (stderr, t2)) = (take(out).await, take(err).await);
-    drain.abort();
-    run.stdout = stdout;
-    run.stderr = stderr;
-    run.truncated = t1 || t2;
-    run.elapsed = started.elapsed();
-    Ok(run)
+    Ok(finish(run, out, err, stop, started).await)
 }
 
 #[cfg(test)]
