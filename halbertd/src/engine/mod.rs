@@ -216,6 +216,8 @@ pub struct Engine {
     bus: Arc<SystemBus>,
     /// Stands in for systemd on the bus in unit tests ([`Engine::with_systemd`]).
     systemd: Option<Systemd>,
+    /// PID 1 on the current bus connection, kept so that its job subscription is made once.
+    pid1: std::sync::Mutex<Option<Arc<crate::systemd::Pid1>>>,
     watchers: AtomicUsize,
     host_info: std::sync::OnceLock<crate::inspect::host::HostInfo>,
     /// Woken after every mutation that changed something, so the daemon can refresh its
@@ -283,6 +285,7 @@ impl Engine {
             files,
             bus,
             systemd: None,
+            pid1: std::sync::Mutex::new(None),
             watchers: AtomicUsize::new(0),
             host_info: std::sync::OnceLock::new(),
             changed: tokio::sync::Notify::new(),
@@ -331,11 +334,18 @@ impl Engine {
         if let Some(sd) = &self.systemd {
             return Ok(sd.clone());
         }
-        self.bus
+        let conn = self
+            .bus
             .get()
             .await
-            .map(Systemd::Bus)
-            .map_err(|e| EngineError::Unavailable(e.to_string()))
+            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+        let mut pid1 = self.pid1.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = pid1.as_ref().filter(|p| p.is_on(&conn)) {
+            return Ok(Systemd::Bus(p.clone()));
+        }
+        let p = Arc::new(crate::systemd::Pid1::new(conn));
+        *pid1 = Some(p.clone());
+        Ok(Systemd::Bus(p))
     }
 }
 

@@ -11,7 +11,7 @@ use crate::gate::authz::ACTION_SERVICE;
 use crate::host::HostRoot;
 use crate::inspect;
 use crate::peer::Caller;
-use crate::systemd::{Iface, JobEnd, SystemdError, Verb, prop};
+use crate::systemd::{Iface, JobEnd, SystemdError, Verb, prop, unit_path};
 
 /// How long a request waits for its job. A unit whose start takes longer is still being
 /// started when the answer comes; the answer says so.
@@ -98,6 +98,7 @@ impl Engine {
             }
             Err(e) => return Err(e),
         };
+        let submitted = std::time::Instant::now();
         let end = match sd.unit_job(verb, &unit, JOB_WAIT).await {
             Ok(end) => end,
             Err(SystemdError::NoSuchUnit(u)) => {
@@ -122,6 +123,9 @@ impl Engine {
                 ),
             ),
         };
+        // The job's own time, from its submission to its JobRemoved, for the record (and for
+        // the benchmark of what halbertd adds around it).
+        let job_ms = submitted.elapsed().as_secs_f64() * 1000.0;
         let v = self.job_answer(&sd, &unit, verb, &result, message).await;
         let summary = format!("{} {unit}: job {result}", verb.as_str());
         let acted = if v.success {
@@ -129,7 +133,9 @@ impl Engine {
         } else {
             Acted::failed(v, summary)
         };
-        Ok(acted.with("job_result", result))
+        Ok(acted
+            .with("job_result", result)
+            .with("job_ms", format!("{job_ms:.2}")))
     }
 
     /// The answer to a job: its result and the unit's state after it, with systemd's reason
@@ -143,18 +149,19 @@ impl Engine {
         message: String,
     ) -> ServiceControl {
         let (mut active, mut sub, mut why) = (String::new(), String::new(), String::new());
-        if let Ok(path) = sd.load_unit(unit).await {
-            if let Ok(p) = sd.properties(&path, Iface::Unit).await {
-                active = prop::<String>(&p, "ActiveState").unwrap_or_default();
-                sub = prop::<String>(&p, "SubState").unwrap_or_default();
-            }
-            if unit.ends_with(".service")
-                && let Ok(p) = sd.properties(&path, Iface::Service).await
-            {
-                why = prop::<String>(&p, "Result").unwrap_or_default();
-            }
-        }
         let success = result == "done";
+        let path = unit_path(unit);
+        if let Ok(p) = sd.properties(&path, Iface::Unit).await {
+            active = prop::<String>(&p, "ActiveState").unwrap_or_default();
+            sub = prop::<String>(&p, "SubState").unwrap_or_default();
+        }
+        // Why it failed is the service's Result; a job that is done needs no reason.
+        if !success
+            && unit.ends_with(".service")
+            && let Ok(p) = sd.properties(&path, Iface::Service).await
+        {
+            why = prop::<String>(&p, "Result").unwrap_or_default();
+        }
         let message = if !message.is_empty() {
             message
         } else {

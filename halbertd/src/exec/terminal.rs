@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::sync::CancellationToken;
 
 use super::{ExecError, PATH, SPAWNED};
-use crate::systemd::{Iface, JobEnd, Systemd, SystemdError, Transient, Verb, prop};
+use crate::systemd::{Iface, JobEnd, Systemd, SystemdError, Transient, Verb, prop, unit_path};
 
 /// The shell a typed line runs in.
 pub const SHELL: &str = "/bin/sh";
@@ -165,29 +165,27 @@ pub async fn in_unit(sd: &Systemd, l: &ShellLine) -> Result<ShellRun, SystemdErr
         ..ShellRun::default()
     };
     let mut active = false;
-    if let Ok(path) = sd.load_unit(&name).await {
-        if let Ok(p) = sd.properties(&path, Iface::Unit).await {
-            active = matches!(
-                prop::<String>(&p, "ActiveState").as_deref(),
-                Some("active" | "activating" | "reloading" | "deactivating")
-            );
-        }
-        if !run.timed_out
-            && let Ok(p) = sd.properties(&path, Iface::Service).await
-        {
-            // ExecMainCode is a waitid() si_code: CLD_EXITED (1), CLD_KILLED (2), CLD_DUMPED (3).
-            let status = prop::<i32>(&p, "ExecMainStatus");
-            match prop::<i32>(&p, "ExecMainCode") {
-                Some(1) => run.exit_code = status,
-                Some(2 | 3) => run.signal = status,
-                _ => {}
-            }
+    let path = unit_path(&name);
+    if let Ok(p) = sd.properties(&path, Iface::Unit).await {
+        active = matches!(
+            prop::<String>(&p, "ActiveState").as_deref(),
+            Some("active" | "activating" | "reloading" | "deactivating")
+        );
+    }
+    if !run.timed_out
+        && let Ok(p) = sd.properties(&path, Iface::Service).await
+    {
+        // ExecMainCode is a waitid() si_code: CLD_EXITED (1), CLD_KILLED (2), CLD_DUMPED (3).
+        let status = prop::<i32>(&p, "ExecMainStatus");
+        match prop::<i32>(&p, "ExecMainCode") {
+            Some(1) => run.exit_code = status,
+            Some(2 | 3) => run.signal = status,
+            _ => {}
         }
     }
     // Stopping the unit ends whatever the line left running (a backgrounded child, a timed
-    // out tree).
-    // A stopped unit whose processes had to be killed ends up failed, and a failed transient
-    // unit stays until it is reset; either way it goes now.
+    // out tree). A unit whose processes had to be killed ends up failed, and a failed
+    // transient unit stays until it is reset; either way it goes now.
     if active && let Err(e) = sd.unit_job(Verb::Stop, &name, STOP_WAIT).await {
         tracing::warn!(unit = %name, error = %e, "stopping the command's unit");
     }

@@ -173,11 +173,13 @@ impl Transient {
     }
 }
 
+pub use dbus::Pid1;
+
 /// The systemd manager halbertd talks to.
 #[derive(Debug, Clone)]
 pub enum Systemd {
     /// PID 1 on the system bus.
-    Bus(zbus::Connection),
+    Bus(Arc<Pid1>),
     /// An in-memory manager for unit tests.
     Sim(Arc<sim::SimSystemd>),
 }
@@ -186,7 +188,7 @@ impl Systemd {
     /// Every unit systemd has loaded, in one call.
     pub async fn list_units(&self) -> Result<Vec<UnitRow>, SystemdError> {
         match self {
-            Systemd::Bus(c) => dbus::list_units(c).await,
+            Systemd::Bus(p) => dbus::list_units(p.connection()).await,
             Systemd::Sim(s) => Ok(s.list_units()),
         }
     }
@@ -194,7 +196,7 @@ impl Systemd {
     /// Installed unit files whose names match one of `patterns` (shell globs), in any state.
     pub async fn list_unit_files(&self, patterns: &[&str]) -> Result<Vec<UnitFile>, SystemdError> {
         match self {
-            Systemd::Bus(c) => dbus::list_unit_files(c, patterns).await,
+            Systemd::Bus(p) => dbus::list_unit_files(p.connection(), patterns).await,
             Systemd::Sim(s) => Ok(s.list_unit_files(patterns)),
         }
     }
@@ -203,7 +205,7 @@ impl Systemd {
     /// comes back with `LoadState` "not-found".
     pub async fn load_unit(&self, unit: &str) -> Result<OwnedObjectPath, SystemdError> {
         match self {
-            Systemd::Bus(c) => dbus::load_unit(c, unit).await,
+            Systemd::Bus(p) => dbus::load_unit(p.connection(), unit).await,
             Systemd::Sim(s) => Ok(s.load_unit(unit)),
         }
     }
@@ -211,7 +213,7 @@ impl Systemd {
     /// The object of a loaded `unit`; [`SystemdError::NoSuchUnit`] when it is not loaded.
     pub async fn get_unit(&self, unit: &str) -> Result<OwnedObjectPath, SystemdError> {
         match self {
-            Systemd::Bus(c) => dbus::get_unit(c, unit).await,
+            Systemd::Bus(p) => dbus::get_unit(p.connection(), unit).await,
             Systemd::Sim(s) => s
                 .get_unit(unit)
                 .ok_or_else(|| SystemdError::NoSuchUnit(unit.to_owned())),
@@ -225,7 +227,7 @@ impl Systemd {
         iface: Iface,
     ) -> Result<Props, SystemdError> {
         match self {
-            Systemd::Bus(c) => dbus::properties(c, path, iface).await,
+            Systemd::Bus(p) => dbus::properties(p.connection(), path, iface).await,
             Systemd::Sim(s) => Ok(s.properties(path, iface)),
         }
     }
@@ -238,7 +240,7 @@ impl Systemd {
         wait: std::time::Duration,
     ) -> Result<JobEnd, SystemdError> {
         match self {
-            Systemd::Bus(c) => dbus::unit_job(c, verb, unit, wait).await,
+            Systemd::Bus(p) => dbus::unit_job(p, verb, unit, wait).await,
             Systemd::Sim(s) => s.unit_job(verb, unit),
         }
     }
@@ -255,7 +257,7 @@ impl Systemd {
         wait: std::time::Duration,
     ) -> Result<JobEnd, SystemdError> {
         match self {
-            Systemd::Bus(c) => dbus::start_transient(c, t, wait).await,
+            Systemd::Bus(p) => dbus::start_transient(p, t, wait).await,
             Systemd::Sim(_) => Err(SystemdError::Call {
                 call: "StartTransientUnit",
                 reason: "the simulated manager runs no processes".into(),
@@ -266,7 +268,7 @@ impl Systemd {
     /// Forgets a failed unit (a transient one then goes away).
     pub async fn reset_failed(&self, unit: &str) -> Result<(), SystemdError> {
         match self {
-            Systemd::Bus(c) => dbus::reset_failed(c, unit).await,
+            Systemd::Bus(p) => dbus::reset_failed(p.connection(), unit).await,
             Systemd::Sim(_) => Ok(()),
         }
     }
@@ -280,6 +282,21 @@ impl Systemd {
             "ActiveState",
         )
     }
+}
+
+/// systemd's object path for a unit name: every byte outside `[A-Za-z0-9]` as `_xx`
+/// (sd_bus_path_encode). PID 1 loads a unit whose path is asked for, so this stands in for
+/// `LoadUnit` without its round trip.
+pub fn unit_path(unit: &str) -> OwnedObjectPath {
+    let mut p = String::from("/org/freedesktop/systemd1/unit/");
+    for b in unit.bytes() {
+        if b.is_ascii_alphanumeric() {
+            p.push(b as char);
+        } else {
+            p.push_str(&format!("_{b:02x}"));
+        }
+    }
+    OwnedObjectPath::try_from(p).unwrap_or_default()
 }
 
 /// One property of a `GetAll` answer, converted; `None` when it is missing or of another type.

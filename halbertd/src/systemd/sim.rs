@@ -89,18 +89,7 @@ pub struct SimSystemd {
     files: Mutex<Vec<UnitFile>>,
 }
 
-/// systemd's object path for a unit name: every byte outside `[A-Za-z0-9]` as `_xx`.
-fn object_path(unit: &str) -> OwnedObjectPath {
-    let mut p = String::from("/org/freedesktop/systemd1/unit/");
-    for b in unit.bytes() {
-        if b.is_ascii_alphanumeric() {
-            p.push(b as char);
-        } else {
-            p.push_str(&format!("_{b:02x}"));
-        }
-    }
-    OwnedObjectPath::try_from(p).unwrap_or_else(|_| OwnedObjectPath::default())
-}
+use super::unit_path as object_path;
 
 impl SimSystemd {
     pub fn new() -> Self {

@@ -10,9 +10,10 @@
 //! Reports p50 and p99 of: an editor read (`GET /api/editor/file`), a write with its backup
 //! and fsyncs (`POST /api/editor/file` with the version), a terminal round trip of `true`
 //! (`POST /api/terminal/execute`), and a unit restart (`POST /api/services/{unit}/restart`),
-//! each against its goal; the restart's overhead is its p50 minus `--baseline-ms`, the p50 of
-//! `systemctl restart UNIT` measured by the caller (tests/testbed/bench-admin.sh). One client,
-//! one request at a time, connections kept alive.
+//! each against its goal. The restart is compared with `--baseline-ms`, the p50 of `systemctl
+//! restart UNIT` measured by the caller; tests/testbed/bench-admin.sh also compares it with the
+//! job itself as halbertd timed it, which is the overhead the goal is about. One client, one
+//! request at a time, connections kept alive.
 
 #[path = "../tests/util/mod.rs"]
 mod common;
@@ -161,9 +162,8 @@ async fn measure(base: &str, http: &reqwest::Client, a: &Args) -> anyhow::Result
         if let Some(base) = a.baseline_ms {
             let over = p50 - base;
             println!(
-                "{:<34} systemctl restart p50 {base:.2} ms; overhead {over:.2} ms   goal <= 5 ms: {:.2}x of the goal",
-                "unit restart overhead",
-                over / 5.0
+                "{:<34} over `systemctl restart` (p50 {base:.2} ms, its own process start included): {over:.2} ms",
+                "unit restart, API vs systemctl"
             );
         }
     } else {
@@ -175,7 +175,13 @@ async fn measure(base: &str, http: &reqwest::Client, a: &Args) -> anyhow::Result
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let a = args()?;
-    let http = reqwest::Client::builder().build()?;
+    // reqwest is built without a TLS provider; halbert-web's model client installs the one
+    // the process uses, which any reqwest client here needs too.
+    halbert_web::llm::client::LlmClient::new().map_err(anyhow::Error::msg)?;
+    // Plain HTTP to loopback only: no certificates are needed (the testbed has none).
+    let http = reqwest::Client::builder()
+        .tls_certs_only(std::iter::empty())
+        .build()?;
     if let Some(url) = &a.url {
         return measure(url, &http, &a).await;
     }
