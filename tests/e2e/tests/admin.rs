@@ -201,6 +201,12 @@ async fn recovery_steps_back_within_its_limits_and_alerts_reach_ws() {
     let d = start_daemon_with_systemd(HostRoot::new(host.path()), sim()).await;
     let w = start_web(&d.socket, 60_000).await;
     let file = || std::fs::read_to_string(&conf).expect("read");
+    let rollback = || {
+        w.post(
+            "/api/settings/recovery/rollback",
+            json!({"file_path": "/etc/app/app.conf"}),
+        )
+    };
 
     let (s, r) = w
         .put(
@@ -221,12 +227,7 @@ async fn recovery_steps_back_within_its_limits_and_alerts_reach_ws() {
         "{r}"
     );
 
-    let (s, r) = w
-        .post(
-            "/api/settings/recovery/rollback",
-            json!({"file_path": "/etc/app/app.conf"}),
-        )
-        .await;
+    let (s, r) = rollback().await;
     assert_eq!(
         (s, r["code"].as_str()),
         (404, Some("not_found")),
@@ -243,21 +244,11 @@ async fn recovery_steps_back_within_its_limits_and_alerts_reach_ws() {
         assert_eq!(s, 200, "{r}");
     }
     for (want, depth) in [("gen 2\n", 1), ("gen 1\n", 2)] {
-        let (s, r) = w
-            .post(
-                "/api/settings/recovery/rollback",
-                json!({"file_path": "/etc/app/app.conf"}),
-            )
-            .await;
+        let (s, r) = rollback().await;
         assert_eq!((s, r["depth"].as_u64()), (200, Some(depth)), "{r}");
         assert_eq!(file(), want);
     }
-    let (s, r) = w
-        .post(
-            "/api/settings/recovery/rollback",
-            json!({"file_path": "/etc/app/app.conf"}),
-        )
-        .await;
+    let (s, r) = rollback().await;
     assert_eq!(
         (s, r["code"].as_str(), r["limit"].as_str()),
         (429, Some("limit_reached"), Some("max_rollback_depth")),
