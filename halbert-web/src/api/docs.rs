@@ -177,6 +177,36 @@ pub fn common_responses(api: &mut utoipa::openapi::OpenApi) {
 
 #[cfg(test)]
 mod tests {
+    /// A parameter is `in: path` exactly when its path has a `{name}` for it (query structs
+    /// were once described as path parameters, required, of paths without them).
+    #[test]
+    fn path_parameters_are_in_their_paths_and_the_rest_in_the_query() {
+        let api = serde_json::to_value(super::super::openapi()).expect("json");
+        let mut queries = 0;
+        for (path, item) in api["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("item") {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let name = p["name"].as_str().expect("name");
+                    let templated = path.contains(&format!("{{{name}}}"));
+                    match p["in"].as_str() {
+                        Some("path") => {
+                            assert!(templated, "{method} {path}: {name} is no part of the path")
+                        }
+                        Some("query") => {
+                            assert!(!templated, "{method} {path}: {name} is in the path");
+                            // Counts default when absent; only a path names what is asked for.
+                            let optional = ["lines", "limit", "offset"].contains(&name);
+                            assert_eq!(p["required"], !optional, "{method} {path}: {name}");
+                            queries += 1;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        assert!(queries >= 6, "the query parameters were found ({queries})");
+    }
+
     /// Every `$ref` in the description names a schema it defines (utoipa collects the schemas
     /// of bodies, but not those only parameters use).
     #[test]

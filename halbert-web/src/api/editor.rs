@@ -17,6 +17,7 @@ use crate::time::iso8601;
 pub const MAX_CONTENT_CHARS: usize = 524_288;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FileQuery {
     /// An absolute path, e.g. `/etc/samba/smb.conf`.
     #[param(

@@ -167,6 +167,7 @@ pub async fn collections(State(st): State<AppState>) -> Result<Json<CollectionLi
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// 1 to 500; default 50.
     #[param(minimum = 1, maximum = 500)]

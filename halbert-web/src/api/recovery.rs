@@ -237,13 +237,18 @@ pub async fn rollback(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestartRequest {
-    #[schema(min_length = 1, max_length = 250)]
+    /// A unit name; `nginx` means nginx.service.
+    #[schema(
+        min_length = 1,
+        max_length = 247,
+        pattern = r"^[A-Za-z0-9:_\\@][A-Za-z0-9:_.\\@-]{0,246}$"
+    )]
     pub service: String,
 }
 
 impl Bounded for RestartRequest {
     fn check_bounds(&self) -> Result<(), String> {
-        bounds::text("service", &self.service, 250, Text::Line)
+        super::services::check_unit(&self.service)
     }
 }
 
@@ -277,7 +282,12 @@ pub async fn restart_service(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRequest {
-    #[schema(min_length = 1, max_length = 1000)]
+    /// Not blank; no control characters but tab and newlines.
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub message: String,
     /// info, warning (default), error or critical.
     #[serde(default)]

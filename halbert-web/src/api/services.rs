@@ -11,6 +11,28 @@ use super::{ApiError, ApiQuery, AppState, ErrorBody, RequestId};
 use crate::actions::{Action, ServiceVerb, perform};
 use crate::time::iso8601;
 
+/// A unit name as the API takes it: systemd's characters, not starting with `-` or `.`, at
+/// most 247 so that the `.service` halbertd adds keeps it within systemd's 255.
+pub const UNIT_MAX: usize = 247;
+
+/// The rule of the `pattern` the unit-name fields carry in the description (attributes need
+/// it written out; a test checks every copy against this one), checked here so that the API
+/// refuses exactly what its description says. halbertd checks again, and is more lenient
+/// with what models write (it trims).
+pub fn check_unit(name: &str) -> Result<(), String> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || ":_.\\@-".contains(c);
+    if name.is_empty()
+        || name.len() > UNIT_MAX
+        || name.starts_with(['-', '.'])
+        || !name.chars().all(ok)
+    {
+        return Err(format!(
+            "{name:?} is not a unit name: letters, digits and :_.\\@- only, not starting with - or ., at most {UNIT_MAX} characters"
+        ));
+    }
+    Ok(())
+}
+
 /// The most journal entries one request reads.
 pub const MAX_LOG_LINES: u32 = 1000;
 pub const DEFAULT_LOG_LINES: u32 = 100;
@@ -41,7 +63,7 @@ pub struct ServiceView {
 
 /// The state of one unit, read from systemd now (no scan needed).
 #[utoipa::path(get, path = "/api/services/{name}", tag = "services",
-    params(("name" = String, Path, max_length = 250, description = "A unit name; `nginx` means nginx.service")),
+    params(("name" = String, Path, max_length = 247, pattern = r"^[A-Za-z0-9:_\\@][A-Za-z0-9:_.\\@-]{0,246}$", description = "A unit name; `nginx` means nginx.service")),
     responses(
         (status = 200, body = ServiceView),
         (status = 404, body = ErrorBody, description = "systemd knows no such unit"),
@@ -52,6 +74,7 @@ pub async fn get(
     State(st): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<ServiceView>, ApiError> {
+    check_unit(&name).map_err(super::invalid)?;
     let s = st.daemon.service_status(&name).await?;
     Ok(Json(ServiceView {
         service_name: s.unit,
@@ -95,6 +118,7 @@ pub async fn control(
     verb: ServiceVerb,
     rid: &str,
 ) -> Result<ServiceActionResult, ApiError> {
+    check_unit(&name).map_err(super::invalid)?;
     let action = Action::ControlService { unit: name, verb };
     let r = perform(&st.daemon, action, rid).await?.service()?;
     Ok(action_result(r, verb))
@@ -119,7 +143,7 @@ macro_rules! job_route {
         #[doc = ""]
         #[doc = "Needs polkit `org.halbert.service.manage` (details `unit`, `verb`); refused in safe mode (423). The answer comes when systemd's job has ended: a failed job is `success: false` with systemd's result, not an error."]
         #[utoipa::path(post, path = $path, tag = "services",
-            params(("name" = String, Path, max_length = 250, description = "A unit name; `nginx` means nginx.service")),
+            params(("name" = String, Path, max_length = 247, pattern = r"^[A-Za-z0-9:_\\@][A-Za-z0-9:_.\\@-]{0,246}$", description = "A unit name; `nginx` means nginx.service")),
             responses(
                 (status = 200, body = ServiceActionResult),
                 (status = 403, body = ErrorBody, description = "polkit refused org.halbert.service.manage"),
@@ -148,9 +172,11 @@ job_route!(
 );
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogsQuery {
     /// How many of the newest entries (1–1000, default 100).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    #[serde(default)]
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 1000)]
     pub lines: Option<String>,
 }
 
@@ -184,7 +210,7 @@ fn micros_iso(us: i64) -> String {
 /// The unit's newest journal entries. Needs polkit `org.halbert.journal.read` (logs carry
 /// more than status does).
 #[utoipa::path(get, path = "/api/services/{name}/logs", tag = "services",
-    params(("name" = String, Path, max_length = 250, description = "A unit name; `nginx` means nginx.service"), LogsQuery),
+    params(("name" = String, Path, max_length = 247, pattern = r"^[A-Za-z0-9:_\\@][A-Za-z0-9:_.\\@-]{0,246}$", description = "A unit name; `nginx` means nginx.service"), LogsQuery),
     responses(
         (status = 200, body = LogsView),
         (status = 400, body = ErrorBody, description = "`lines` is not a number (`invalid_query`)"),
@@ -197,6 +223,7 @@ pub async fn logs(
     Path(name): Path<String>,
     ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<Json<LogsView>, ApiError> {
+    check_unit(&name).map_err(super::invalid)?;
     let n = super::query_number(
         "lines",
         q.lines.as_deref(),
@@ -225,6 +252,27 @@ mod tests {
     use super::*;
     use crate::api::Code;
 
+    const UNIT_PATTERN: &str = r"^[A-Za-z0-9:_\\@][A-Za-z0-9:_.\\@-]{0,246}$";
+
+    #[test]
+    fn every_unit_name_field_carries_the_one_pattern() {
+        let doc = serde_json::to_value(crate::api::openapi()).expect("json");
+        let mut seen = 0;
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for op in item.as_object().expect("item").values() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    if p["name"] == "name" && path.starts_with("/api/services/") {
+                        assert_eq!(p["schema"]["pattern"], UNIT_PATTERN, "{path}");
+                        seen += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(seen, 5, "get, start, stop, restart, logs");
+        let body = &doc["components"]["schemas"]["RestartRequest"]["properties"]["service"];
+        assert_eq!(body["pattern"], UNIT_PATTERN);
+    }
+
     #[test]
     fn line_counts() {
         let n = |s: Option<&str>| {
@@ -239,6 +287,30 @@ mod tests {
         assert_eq!(code("0"), Some(Code::ValidationFailed));
         assert_eq!(code("1001"), Some(Code::ValidationFailed));
         assert_eq!(code("99999999999999"), Some(Code::ValidationFailed));
+    }
+
+    #[test]
+    fn unit_names_as_the_description_says() {
+        let re = regex::Regex::new(UNIT_PATTERN).expect("pattern");
+        for (name, ok) in [
+            ("nginx", true),
+            ("getty@tty1.service", true),
+            ("a\\x2db.mount", true),
+            (&"a".repeat(247) as &str, true),
+            (&"a".repeat(248), false),
+            ("-x", false),
+            (".x", false),
+            ("a b", false),
+            ("Chat Dec 01, 01:46 PM", false),
+            ("", false),
+        ] {
+            assert_eq!(check_unit(name).is_ok(), ok, "{name:?}");
+            assert_eq!(
+                re.is_match(name),
+                ok,
+                "the pattern and the check agree on {name:?}"
+            );
+        }
     }
 
     #[test]

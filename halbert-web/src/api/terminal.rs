@@ -18,7 +18,11 @@ pub const MAX_TIMEOUT_S: u32 = 300;
 pub struct ExecuteRequest {
     /// A shell line, run by `/bin/sh -c` as you; `sudo ` first runs the rest as root (polkit
     /// `org.halbert.exec.root`).
-    #[schema(min_length = 1, max_length = 8192)]
+    #[schema(
+        min_length = 1,
+        max_length = 8192,
+        pattern = r"^[^\u0000]*\S[^\u0000]*$"
+    )]
     pub command: String,
     /// Seconds, 1–300 (default 30). On timeout every process the command started is killed.
     #[serde(default, deserialize_with = "bounds::whole_number")]
@@ -91,9 +95,11 @@ pub async fn execute(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// How many runs, newest first (1–500, default 50).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    #[serde(default)]
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
 }
 

@@ -40,21 +40,31 @@ const UNIT_TYPES: &[&str] = &[
 pub fn unit_name(raw: &str) -> Result<String, InspectError> {
     let raw = raw.trim();
     let ok_char = |c: char| c.is_ascii_alphanumeric() || ":_.\\-@".contains(c);
-    if raw.is_empty() || raw.len() > 250 || raw.starts_with(['-', '.']) || !raw.chars().all(ok_char)
-    {
-        return Err(InspectError::Invalid(format!(
-            "{raw:?} is not a systemd unit name (letters, digits and :_.\\-@ only, at most 250)"
-        )));
+    let bad = || {
+        InspectError::Invalid(format!(
+            "{raw:?} is not a systemd unit name (letters, digits and :_.\\-@ only, at most {UNIT_NAME_MAX} with its type)"
+        ))
+    };
+    if raw.is_empty() || raw.starts_with(['-', '.']) || !raw.chars().all(ok_char) {
+        return Err(bad());
     }
     let typed = raw
         .rsplit_once('.')
         .is_some_and(|(stem, t)| !stem.is_empty() && UNIT_TYPES.contains(&t));
-    Ok(if typed {
+    let name = if typed {
         raw.to_owned()
     } else {
         format!("{raw}.service")
-    })
+    };
+    // systemd's own limit applies to the whole name, suffix included.
+    if name.len() > UNIT_NAME_MAX {
+        return Err(bad());
+    }
+    Ok(name)
 }
+
+/// The longest unit name systemd takes (UNIT_NAME_MAX is 256 with the terminating NUL).
+pub const UNIT_NAME_MAX: usize = 255;
 
 /// A case-insensitive search term: printable, at most 100 characters.
 pub fn search_term(raw: &str, what: &str) -> Result<String, InspectError> {
@@ -87,6 +97,10 @@ mod tests {
             "getty@tty1.service"
         );
         assert_eq!(unit_name("foo.bar").expect("test value"), "foo.bar.service");
+        // Found by schemathesis: 250 characters were taken, and 258 with the suffix refused.
+        assert_eq!(unit_name(&"a".repeat(247)).map(|n| n.len()).ok(), Some(255));
+        assert!(unit_name(&"a".repeat(248)).is_err());
+        assert!(unit_name(&format!("{}.service", "a".repeat(247))).is_ok());
         for bad in [
             "",
             "-fnginx",
