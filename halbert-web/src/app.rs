@@ -46,6 +46,7 @@ pub struct Stores {
     pub rules: Rules,
     pub terminal: crate::terminal::Terminal,
     pub recovery: Arc<crate::recovery::Recovery>,
+    pub policy: Arc<crate::policy::store::PolicyStore>,
     pub models: Arc<Settings>,
     pub llm: LlmClient,
 }
@@ -59,6 +60,7 @@ impl Stores {
             rules: Rules::open(&db)?,
             terminal: crate::terminal::Terminal::open(&db)?,
             recovery: Arc::new(crate::recovery::Recovery::open(&db)?),
+            policy: Arc::new(crate::policy::store::PolicyStore::open(state_dir)),
             models: Arc::new(Settings::open(state_dir)?),
             llm: LlmClient::new().map_err(AppError::Http)?,
             db,
@@ -89,6 +91,11 @@ pub fn build(opts: Options, stores: Stores, shutdown: CancellationToken) -> AppS
         });
     }
     AppState {
+        gate: crate::actions::Gate {
+            daemon: daemon.clone(),
+            policy: stores.policy.clone(),
+        },
+        policy: stores.policy,
         daemon,
         guardrails: opts.guardrails,
         feed,

@@ -19,6 +19,7 @@ pub mod feed;
 pub mod guard;
 pub mod llm;
 pub mod memory;
+pub mod policy;
 pub mod recovery;
 pub mod sandbox;
 pub mod server;

@@ -141,6 +141,24 @@ def case_service_refused():
     expect(code == 422, r)
 
 
+def case_policy_denies():
+    """alice's own policy forbids service_control for hb-svc*: 403 naming the rule, nothing
+    started; her policy back to the default afterwards."""
+    code, r = call("alice", "POST", "/api/settings/policy", {"policy": {"default_allow": True, "tools": {
+        "service_control": {"conditions": {"names_allow": ["hb-bad*"]}}}}})
+    expect(code == 200 and r["status"] == "ok", r)
+    try:
+        code, r = call("alice", "POST", "/api/services/hb-svc/start")
+        show(code, r)
+        expect(code == 403 and r["code"] == "policy_denied" and r["rule"] == "tools.service_control.conditions.names_allow", r)
+        expect(unit_prop("hb-svc", "ActiveState") == "inactive", "nothing was started")
+        code, r = call("bob", "POST", "/api/services/hb-svc/start")
+        expect(code == 403 and r["code"] == "permission_denied", "bob's own policy allows it; polkit still refuses", r)
+    finally:
+        code, r = call("alice", "POST", "/api/settings/policy", {"policy": {"default_allow": True, "tools": {}}})
+        expect(code == 200, r)
+
+
 # ---------------------------------------------------------------- terminal
 
 def run(user, command, **extra):

@@ -396,6 +396,7 @@ check "its logs: the unit's own line with ts/priority/pid; lines=abc 400; bob ne
 check "alice stops it: inactive/dead" AD service_stop
 check "a failing start: success false, job_result failed, systemd's exit-code in the message" AD service_failing
 check "bob is refused (org.halbert.service.manage) and nothing changes; unknown unit 404, bad name 422" AD service_refused
+check "alice's policy forbids service_control for hb-svc: 403 naming the rule, nothing started" AD policy_denies
 
 # The services page in a real headless Chromium on the host, driving a halbert-web of alice's
 # inside through two relays (tests/testbed/relay.py): real systemd behind every button.

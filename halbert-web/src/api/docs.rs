@@ -77,7 +77,7 @@ or the POST answer, which are always whole."#;
     info(title = "Halbert", description = DESCRIPTION),
     components(schemas(
         super::schema::Persona, super::schema::MessageRole, super::schema::ModelRole, super::schema::Strategy, super::schema::Priority,
-        super::schema::Provider, super::schema::Severity, crate::events::AlertData, super::schema::DiscoveryType, super::schema::Mention, super::schema::ListId,
+        super::schema::Provider, super::schema::Severity, super::policy::ToolRuleDoc, super::policy::ConditionsDoc, super::schema::PolicyEntry, super::schema::HoursWindow, super::schema::PathGlob, crate::events::AlertData, super::schema::DiscoveryType, super::schema::Mention, super::schema::ListId,
         super::schema::WsUpgrade, super::schema::WsConnection, super::schema::WsVersion, super::schema::WsKey,
         ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData,
         DiscoveryView, DiscoveryActionView, DiscoveryListView, SummaryView, TypeSummaryView, ScanRequest, ScanStarted,

@@ -177,7 +177,7 @@ pub async fn write(
         content: req.content,
         version: req.version,
     };
-    let w = perform(&st.daemon, action, &rid.0).await?.file()?;
+    let w = perform(&st.gate, action, &rid.0).await?.file()?;
     Ok(Json(written(w, "saved")))
 }
 
@@ -272,6 +272,6 @@ pub async fn restore(
         path: req.path,
         backup_id: req.backup,
     };
-    let w = perform(&st.daemon, action, &rid.0).await?.file()?;
+    let w = perform(&st.gate, action, &rid.0).await?.file()?;
     Ok(Json(written(w, "restored")))
 }

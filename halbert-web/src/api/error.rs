@@ -63,6 +63,7 @@ error_codes! {
     UpgradeRequired => UPGRADE_REQUIRED, "upgrade_required", "/ws needs a WebSocket upgrade.";
     // Specific codes after the generic one of their status, which `for_status` picks.
     InvalidQuery => BAD_REQUEST, "invalid_query", "A query parameter is not of its type (a number where a number belongs).";
+    PolicyDenied => FORBIDDEN, "policy_denied", "The user's policy does not allow the action; `rule` names what decided.";
     LimitReached => TOO_MANY_REQUESTS, "limit_reached", "A recovery limit (named in `limit`) refuses the action for now.";
     NotARegularFile => BAD_REQUEST, "not_a_regular_file", "A directory, FIFO or device where a file was asked for.";
     PathNotAllowed => FORBIDDEN, "path_not_allowed", "A path outside what Halbert serves or changes, or on its deny list.";
@@ -114,15 +115,31 @@ pub struct ErrorBody {
     /// The recovery limit that refused, on `limit_reached`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
+    /// The policy rule that decided, on `policy_denied` (`tools.<tool>.allow`,
+    /// `default_allow`, `tools.<tool>.conditions.<name>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: Code,
     pub detail: String,
-    pub action: Option<String>,
-    pub current_version: Option<String>,
-    pub limit: Option<String>,
+    /// The one machine-readable fact some codes carry beside the detail.
+    pub extra: Option<Extra>,
+}
+
+/// What an error body may carry beside `detail` and `code`; at most one per error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Extra {
+    /// The polkit action that was refused (`permission_denied`).
+    Action(String),
+    /// The file's version now (`conflict`).
+    CurrentVersion(String),
+    /// The recovery limit that refused (`limit_reached`).
+    Limit(String),
+    /// The policy rule that decided (`policy_denied`).
+    Rule(String),
 }
 
 impl ApiError {
@@ -130,9 +147,20 @@ impl ApiError {
         Self {
             code,
             detail: detail.into(),
-            action: None,
-            current_version: None,
-            limit: None,
+            extra: None,
+        }
+    }
+
+    pub fn with(mut self, extra: Extra) -> Self {
+        self.extra = Some(extra);
+        self
+    }
+
+    /// The refused polkit action, if this error names one.
+    pub fn action(&self) -> Option<&str> {
+        match &self.extra {
+            Some(Extra::Action(a)) => Some(a),
+            _ => None,
         }
     }
 
@@ -144,9 +172,19 @@ impl ApiError {
         ErrorBody {
             detail: self.detail.clone(),
             code: self.code.as_str().to_owned(),
-            action: self.action.clone(),
-            current_version: self.current_version.clone(),
-            limit: self.limit.clone(),
+            action: self.action().map(str::to_owned),
+            current_version: match &self.extra {
+                Some(Extra::CurrentVersion(v)) => Some(v.clone()),
+                _ => None,
+            },
+            limit: match &self.extra {
+                Some(Extra::Limit(l)) => Some(l.clone()),
+                _ => None,
+            },
+            rule: match &self.extra {
+                Some(Extra::Rule(r)) => Some(r.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -192,12 +230,10 @@ impl From<crate::recovery::RecoveryError> for ApiError {
     fn from(e: crate::recovery::RecoveryError) -> Self {
         use crate::recovery::RecoveryError as R;
         match e {
-            R::Daemon(d) => d.into(),
+            R::Action(a) => a.into(),
             R::Store(s) => s.into(),
             R::Limited { limit, detail } => {
-                let mut a = ApiError::new(Code::LimitReached, detail);
-                a.limit = Some(limit.to_owned());
-                a
+                ApiError::new(Code::LimitReached, detail).with(Extra::Limit(limit.to_owned()))
             }
             R::NoBackup(d) => ApiError::new(Code::NotFound, d),
             R::Invalid(d) => ApiError::new(Code::ValidationFailed, d),
@@ -208,8 +244,19 @@ impl From<crate::recovery::RecoveryError> for ApiError {
 impl From<crate::terminal::TerminalError> for ApiError {
     fn from(e: crate::terminal::TerminalError) -> Self {
         match e {
-            crate::terminal::TerminalError::Daemon(d) => d.into(),
+            crate::terminal::TerminalError::Action(a) => a.into(),
             crate::terminal::TerminalError::History(h) => h.into(),
+        }
+    }
+}
+
+impl From<crate::actions::ActionError> for ApiError {
+    fn from(e: crate::actions::ActionError) -> Self {
+        match e {
+            crate::actions::ActionError::Denied(d) => {
+                ApiError::new(Code::PolicyDenied, d.reason).with(Extra::Rule(d.rule))
+            }
+            crate::actions::ActionError::Daemon(d) => d.into(),
         }
     }
 }
@@ -220,9 +267,10 @@ impl From<DaemonError> for ApiError {
         let code = match &e {
             DaemonError::Unavailable { .. } => Code::DaemonUnavailable,
             DaemonError::PermissionDenied { action, .. } => {
-                return ApiError {
-                    action: action.clone(),
-                    ..ApiError::new(Code::PermissionDenied, detail)
+                let e = ApiError::new(Code::PermissionDenied, detail);
+                return match action {
+                    Some(a) => e.with(Extra::Action(a.clone())),
+                    None => e,
                 };
             }
             DaemonError::SafeMode { .. } => Code::SafeModeActive,
@@ -234,9 +282,11 @@ impl From<DaemonError> for ApiError {
             DaemonError::Failed(_) => Code::DaemonError,
             DaemonError::Conflict { current, .. } => {
                 // Empty when the path itself changed while halbertd opened it.
-                return ApiError {
-                    current_version: Some(current.clone()).filter(|c| !c.is_empty()),
-                    ..ApiError::new(Code::Conflict, detail)
+                let e = ApiError::new(Code::Conflict, detail);
+                return if current.is_empty() {
+                    e
+                } else {
+                    e.with(Extra::CurrentVersion(current.clone()))
                 };
             }
             DaemonError::TooLarge(_) => Code::FileTooLarge,
@@ -416,7 +466,7 @@ mod tests {
             action: Some("org.halbert.guardrails.manage".into()),
             detail: "no".into(),
         });
-        assert_eq!(a.action.as_deref(), Some("org.halbert.guardrails.manage"));
+        assert_eq!(a.action(), Some("org.halbert.guardrails.manage"));
         let a = ApiError::from(DaemonError::SafeMode {
             reason: "disk failing".into(),
         });

@@ -94,7 +94,7 @@ pub async fn enter(
         .reason
         .filter(|r| !r.trim().is_empty())
         .unwrap_or_else(|| "Manual activation".into());
-    let ch = perform(&st.daemon, Action::EnterSafeMode { reason }, &rid.0)
+    let ch = perform(&st.gate, Action::EnterSafeMode { reason }, &rid.0)
         .await?
         .safe_mode()?;
     Ok(Json(view(
@@ -115,7 +115,7 @@ pub async fn exit(
     State(st): State<AppState>,
     Extension(rid): Extension<RequestId>,
 ) -> Result<Json<GuardrailsStatus>, ApiError> {
-    let ch = perform(&st.daemon, Action::ExitSafeMode, &rid.0)
+    let ch = perform(&st.gate, Action::ExitSafeMode, &rid.0)
         .await?
         .safe_mode()?;
     Ok(Json(view(

@@ -13,6 +13,7 @@ mod health;
 mod memory;
 mod models;
 mod pages;
+mod policy;
 mod recovery;
 mod rules;
 pub mod schema;
@@ -48,6 +49,9 @@ pub use error::{ApiError, Code, ErrorBody, invalid};
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub daemon: Daemon,
+    /// The user's policy and halbertd: what every change passes (`actions::perform`).
+    pub gate: crate::actions::Gate,
+    pub policy: Arc<crate::policy::store::PolicyStore>,
     pub guardrails: GuardrailsConfig,
     pub feed: Arc<StatusFeed>,
     pub workers: Workers,
@@ -226,6 +230,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
         action: None,
         current_version: None,
         limit: None,
+        rule: None,
     };
     let fresh = (status, Json(body)).into_response();
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -325,6 +330,9 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(services::logs))
         .routes(routes!(terminal::execute))
         .routes(routes!(terminal::history))
+        .routes(routes!(policy::get, policy::replace))
+        .routes(routes!(policy::set_tool))
+        .routes(routes!(policy::remove_tool))
         .routes(routes!(recovery::status))
         .routes(routes!(recovery::set_limits))
         .routes(routes!(recovery::rollback))

@@ -217,7 +217,7 @@ pub async fn rollback(
 ) -> Result<Json<RollbackResult>, ApiError> {
     let r = st
         .recovery
-        .rollback(&st.daemon, &req.file_path, &rid.0)
+        .rollback(&st.gate, &req.file_path, &rid.0)
         .await?;
     Ok(Json(RollbackResult {
         status: "ok".into(),
@@ -269,10 +269,7 @@ pub async fn restart_service(
     Extension(rid): Extension<RequestId>,
     ApiJson(req): ApiJson<RestartRequest>,
 ) -> Result<Json<ServiceActionResult>, ApiError> {
-    let r = st
-        .recovery
-        .restart(&st.daemon, &req.service, &rid.0)
-        .await?;
+    let r = st.recovery.restart(&st.gate, &req.service, &rid.0).await?;
     Ok(Json(super::services::action_result(
         r,
         crate::actions::ServiceVerb::Restart,

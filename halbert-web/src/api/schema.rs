@@ -52,6 +52,21 @@ pub enum Priority {
     Low,
 }
 
+/// One entry of a policy list: 1 to 512 characters, none of them a control character.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, min_length = 1, max_length = 512, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$")]
+pub struct PolicyEntry(pub String);
+
+/// A local time window `HH:MM-HH:MM`; `22:00-06:00` wraps midnight, the end is excluded.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")]
+pub struct HoursWindow(pub String);
+
+/// An absolute path glob: `*` within a segment, `**` across.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, min_length = 1, max_length = 512, pattern = r"^/[^\u0000-\u001F\u007F-\u009F]*$")]
+pub struct PathGlob(pub String);
+
 /// An alert's severity.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "lowercase")]

@@ -120,7 +120,7 @@ pub async fn control(
 ) -> Result<ServiceActionResult, ApiError> {
     check_unit(&name).map_err(super::invalid)?;
     let action = Action::ControlService { unit: name, verb };
-    let r = perform(&st.daemon, action, rid).await?.service()?;
+    let r = perform(&st.gate, action, rid).await?.service()?;
     Ok(action_result(r, verb))
 }
 

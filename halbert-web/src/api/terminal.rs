@@ -83,7 +83,7 @@ pub async fn execute(
 ) -> Result<Json<ExecuteResult>, ApiError> {
     let r = st
         .terminal
-        .run(&st.daemon, req.command, req.timeout_s.unwrap_or(0), &rid.0)
+        .run(&st.gate, req.command, req.timeout_s.unwrap_or(0), &rid.0)
         .await?;
     Ok(Json(ExecuteResult {
         output: r.output,

@@ -16,8 +16,8 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::actions::{Action, ServiceVerb, perform};
-use crate::daemon::{Daemon, DaemonError};
+use crate::actions::{Action, ActionError, Gate, perform};
+use crate::daemon::DaemonError;
 use crate::store::log::{Log, LogError};
 
 /// Recovery actions and alerts kept.
@@ -138,7 +138,7 @@ pub struct Alert {
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
     #[error(transparent)]
-    Daemon(#[from] DaemonError),
+    Action(#[from] ActionError),
     #[error(transparent)]
     Store(#[from] LogError),
     #[error("{detail}")]
@@ -147,6 +147,12 @@ pub enum RecoveryError {
     NoBackup(String),
     #[error("{0}")]
     Invalid(String),
+}
+
+impl From<DaemonError> for RecoveryError {
+    fn from(e: DaemonError) -> Self {
+        RecoveryError::Action(e.into())
+    }
 }
 
 impl From<sled::Error> for RecoveryError {
@@ -333,7 +339,7 @@ impl Recovery {
     /// consecutive rollback), after halbertd backs up the current content.
     pub async fn rollback(
         &self,
-        daemon: &Daemon,
+        gate: &Gate,
         path: &str,
         request_id: &str,
     ) -> Result<RolledBack, RecoveryError> {
@@ -341,7 +347,7 @@ impl Recovery {
         let l = self.limits()?;
         let t = now();
         self.throttled(&l, Kind::Rollback, path, t)?;
-        let backups = match daemon.file_backups(path).await {
+        let backups = match gate.daemon.file_backups(path).await {
             Ok(b) => b.backups,
             Err(e) => {
                 self.record_refusal(Kind::Rollback, path, &e)?;
@@ -386,13 +392,13 @@ impl Recovery {
             self.record_refusal(Kind::Rollback, path, &detail)?;
             return Err(RecoveryError::NoBackup(detail));
         };
-        let action = Action::RestoreFile {
+        let action = Action::Rollback {
             path: path.to_owned(),
             backup_id: target.backup_id.clone(),
         };
-        let w = match perform(daemon, action, request_id)
+        let w = match perform(gate, action, request_id)
             .await
-            .and_then(|d| d.file())
+            .and_then(|d| d.file().map_err(ActionError::from))
         {
             Ok(w) => w,
             Err(e) => {
@@ -424,7 +430,7 @@ impl Recovery {
     /// Restarts `service`, within the attempt limit.
     pub async fn restart(
         &self,
-        daemon: &Daemon,
+        gate: &Gate,
         service: &str,
         request_id: &str,
     ) -> Result<halbert_proto::v1::ServiceControlResult, RecoveryError> {
@@ -460,13 +466,10 @@ impl Recovery {
                 ),
             )?);
         }
-        let action = Action::ControlService {
-            unit: unit.clone(),
-            verb: ServiceVerb::Restart,
-        };
-        let r = match perform(daemon, action, request_id)
+        let action = Action::RecoveryRestart { unit: unit.clone() };
+        let r = match perform(gate, action, request_id)
             .await
-            .and_then(|d| d.service())
+            .and_then(|d| d.service().map_err(ActionError::from))
         {
             Ok(r) => r,
             Err(e) => {

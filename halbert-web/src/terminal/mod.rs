@@ -5,8 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::actions::{Action, perform};
-use crate::daemon::{Daemon, DaemonError};
+use crate::actions::{Action, ActionError, Gate, perform};
 use crate::store::log::{Log, LogError};
 use halbert_proto::v1 as pb;
 
@@ -31,7 +30,7 @@ pub struct Terminal {
 #[derive(Debug, thiserror::Error)]
 pub enum TerminalError {
     #[error(transparent)]
-    Daemon(#[from] DaemonError),
+    Action(#[from] ActionError),
     #[error(transparent)]
     History(#[from] LogError),
 }
@@ -47,7 +46,7 @@ impl Terminal {
     /// history: it never ran.
     pub async fn run(
         &self,
-        daemon: &Daemon,
+        gate: &Gate,
         command: String,
         timeout_s: u32,
         request_id: &str,
@@ -56,7 +55,10 @@ impl Terminal {
             command: command.clone(),
             timeout_s,
         };
-        let r = perform(daemon, action, request_id).await?.command()?;
+        let r = perform(gate, action, request_id)
+            .await?
+            .command()
+            .map_err(ActionError::from)?;
         let entry = HistoryEntry {
             command: command.trim().to_owned(),
             exit_code: r.exit_code,

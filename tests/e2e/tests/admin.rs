@@ -389,3 +389,130 @@ async fn safe_mode_refuses_every_admin_action() {
     w.shutdown().await;
     d.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_policy_judges_every_action_and_names_the_rule() {
+    let host = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(host.path().join("etc/sudoers.d")).expect("mkdir");
+    std::fs::write(host.path().join("etc/sudoers.d/90-x"), "# x\n").expect("write");
+    std::fs::write(host.path().join("etc/app.conf"), "a\n").expect("write");
+    let d = start_daemon_with_systemd(HostRoot::new(host.path()), sim()).await;
+    let w = start_web(&d.socket, 1000).await;
+
+    let (s, p) = w.get("/api/settings/policy").await;
+    assert_eq!((s, p["status"].as_str()), (200, Some("ok")), "{p}");
+    assert_eq!(p["policy"]["default_allow"], true);
+    assert!(
+        p["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("policy.yml"))
+    );
+
+    let policy = json!({"policy": {"default_allow": true, "tools": {
+        "service_control": {"allow": true, "conditions": {"names_allow": ["hb-bad*"]}},
+        "write_config": {"conditions": {"paths_deny": ["/etc/sudoers.d/*"]}},
+        "terminal_root": {"allow": false}
+    }}});
+    let (s, r) = w.post("/api/settings/policy", policy).await;
+    assert_eq!(s, 200, "{r}");
+
+    let (s, r) = w.post("/api/services/hb-web/start", json!({})).await;
+    assert_eq!(
+        (s, r["code"].as_str(), r["rule"].as_str()),
+        (
+            403,
+            Some("policy_denied"),
+            Some("tools.service_control.conditions.names_allow")
+        ),
+        "{r}"
+    );
+    let (_, u) = w.get("/api/services/hb-web").await;
+    assert_eq!(u["active_state"], "inactive", "nothing was started");
+    let (s, r) = w.post("/api/services/hb-bad/start", json!({})).await;
+    assert_eq!(s, 200, "a unit the condition names is allowed: {r}");
+
+    let (s, r) = w
+        .post(
+            "/api/editor/file",
+            json!({"path": "/etc/sudoers.d/90-x", "content": "y\n"}),
+        )
+        .await;
+    assert_eq!(
+        (s, r["rule"].as_str()),
+        (403, Some("tools.write_config.conditions.paths_deny")),
+        "{r}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("etc/sudoers.d/90-x")).expect("read"),
+        "# x\n"
+    );
+    let (s, r) = w
+        .post(
+            "/api/editor/file",
+            json!({"path": "/etc/app.conf", "content": "b\n"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+
+    let (s, r) = w
+        .post("/api/terminal/execute", json!({"command": "sudo id -u"}))
+        .await;
+    assert_eq!(
+        (s, r["rule"].as_str()),
+        (403, Some("tools.terminal_root.allow")),
+        "{r}"
+    );
+
+    // A bad policy is refused naming the field, and the old one stays in force.
+    let (s, r) = w
+        .post(
+            "/api/settings/policy",
+            json!({"policy": {"tools": {"terminal": {"conditions": {"hours_allow": ["9-17"]}}}}}),
+        )
+        .await;
+    assert_eq!(s, 422, "{r}");
+    assert!(
+        r["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("tools.terminal.conditions.hours_allow")),
+        "{r}"
+    );
+    let (_, p) = w.get("/api/settings/policy").await;
+    assert_eq!(p["policy"]["tools"]["terminal_root"]["allow"], false);
+
+    let (s, _) = w
+        .post(
+            "/api/settings/policy/tool",
+            json!({"tool": "terminal_root", "allow": true}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, r) = w
+        .post("/api/terminal/execute", json!({"command": "sudo true"}))
+        .await;
+    assert_ne!(r["code"], "policy_denied", "{s} {r}");
+    let (s, _) = w.delete("/api/settings/policy/tool/terminal_root").await;
+    assert_eq!(s, 200);
+    let (s, r) = w.delete("/api/settings/policy/tool/terminal_root").await;
+    assert_eq!((s, r["code"].as_str()), (404, Some("not_found")), "{r}");
+
+    // Safe mode is the emergency brake: no policy takes it away.
+    let (s, _) = w
+        .post(
+            "/api/settings/policy",
+            json!({"policy": {"default_allow": false}}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, r) = w
+        .post(
+            "/api/settings/guardrails/safe-mode/enter",
+            json!({"reason": "test"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = w.post("/api/services/hb-bad/stop", json!({})).await;
+    assert_eq!((s, r["rule"].as_str()), (403, Some("default_allow")), "{r}");
+    w.shutdown().await;
+    d.shutdown().await;
+}

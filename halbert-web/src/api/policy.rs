@@ -1,0 +1,286 @@
+//! `/api/settings/policy*`: the user's policy (what Halbert may do for this user), read,
+//! replaced whole, one tool's `allow` set or its entry removed. Every action is judged by it
+//! in [`crate::actions::perform`].
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiJson, AppState, Code, ErrorBody};
+use crate::bounds::Bounded;
+use crate::policy::store::PolicyError;
+use crate::policy::{Conditions, Policy, ToolRule};
+
+/// A policy as the API shows and takes it (`policy.yml`'s schema).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDoc {
+    /// What a tool without its own `allow` gets (default true).
+    #[serde(default = "yes")]
+    pub default_allow: bool,
+    /// Per tool: write_config, restore_backup, service_control, terminal, terminal_root,
+    /// rollback, restart_service, schedule_cron (other names, 1 to 64 printable characters,
+    /// are kept and match nothing). At most 100.
+    #[serde(default)]
+    #[schema(schema_with = tools_schema)]
+    pub tools: BTreeMap<String, ToolRuleDoc>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `tools`: a map from tool names (1 to 64 printable characters) to their rules. Written out
+/// because the derive cannot state what the keys may be.
+fn tools_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .pattern(Some(r"^[^\u0000-\u001F\u007F-\u009F]+$"));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(name))
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            utoipa::openapi::Ref::from_schema_name("ToolRuleDoc").into(),
+        )))
+        .build()
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolRuleDoc {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<bool>,
+    #[serde(default)]
+    pub simulation_required: bool,
+    #[serde(default)]
+    pub rollback_required: bool,
+    #[serde(default)]
+    #[schema(max_items = 100, value_type = Vec<super::schema::PolicyEntry>)]
+    pub approvals: Vec<String>,
+    #[serde(default)]
+    pub conditions: ConditionsDoc,
+}
+
+/// Every non-empty condition must hold; the first that fails denies and is named.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionsDoc {
+    /// User names.
+    #[serde(default)]
+    #[schema(max_items = 100, value_type = Vec<super::schema::PolicyEntry>)]
+    pub users: Vec<String>,
+    /// Host name globs.
+    #[serde(default)]
+    #[schema(max_items = 100, value_type = Vec<super::schema::PolicyEntry>)]
+    pub hosts: Vec<String>,
+    /// Local time windows `HH:MM-HH:MM` (`22:00-06:00` wraps midnight).
+    #[serde(default)]
+    #[schema(max_items = 100, value_type = Vec<super::schema::HoursWindow>)]
+    pub hours_allow: Vec<String>,
+    /// Absolute path globs (`*` within a segment, `**` across) the path must match.
+    #[serde(default)]
+    #[schema(max_items = 100, value_type = Vec<super::schema::PathGlob>)]
+    pub paths_allow: Vec<String>,
+    /// Absolute path globs the path must not match.
+    #[serde(default)]
+    #[schema(max_items = 100, value_type = Vec<super::schema::PathGlob>)]
+    pub paths_deny: Vec<String>,
+    /// Globs for the action's name (a unit, a command's program).
+    #[serde(default)]
+    #[schema(max_items = 100, value_type = Vec<super::schema::PolicyEntry>)]
+    pub names_allow: Vec<String>,
+}
+
+impl From<PolicyDoc> for Policy {
+    fn from(d: PolicyDoc) -> Self {
+        Policy {
+            default_allow: d.default_allow,
+            tools: d
+                .tools
+                .into_iter()
+                .map(|(k, r)| {
+                    let c = r.conditions;
+                    let rule = ToolRule {
+                        allow: r.allow,
+                        simulation_required: r.simulation_required,
+                        rollback_required: r.rollback_required,
+                        approvals: r.approvals,
+                        conditions: Conditions {
+                            users: c.users,
+                            hosts: c.hosts,
+                            hours_allow: c.hours_allow,
+                            paths_allow: c.paths_allow,
+                            paths_deny: c.paths_deny,
+                            names_allow: c.names_allow,
+                        },
+                    };
+                    (k, rule)
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<Policy> for PolicyDoc {
+    fn from(p: Policy) -> Self {
+        PolicyDoc {
+            default_allow: p.default_allow,
+            tools: p
+                .tools
+                .into_iter()
+                .map(|(k, r)| {
+                    let c = r.conditions;
+                    let doc = ToolRuleDoc {
+                        allow: r.allow,
+                        simulation_required: r.simulation_required,
+                        rollback_required: r.rollback_required,
+                        approvals: r.approvals,
+                        conditions: ConditionsDoc {
+                            users: c.users,
+                            hosts: c.hosts,
+                            hours_allow: c.hours_allow,
+                            paths_allow: c.paths_allow,
+                            paths_deny: c.paths_deny,
+                            names_allow: c.names_allow,
+                        },
+                    };
+                    (k, doc)
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PolicyView {
+    /// `ok`, or `error` when the file does not load (then every action is denied, and
+    /// `error` says why; a POST replaces it).
+    pub status: String,
+    pub policy: Option<PolicyDoc>,
+    /// Where it is kept.
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn view(st: &AppState) -> PolicyView {
+    let path = st.policy.path().display().to_string();
+    match st.policy.get() {
+        Ok(p) => PolicyView {
+            status: "ok".into(),
+            policy: Some(p.into()),
+            path,
+            error: None,
+        },
+        Err(e) => PolicyView {
+            status: "error".into(),
+            policy: None,
+            path,
+            error: Some(e),
+        },
+    }
+}
+
+impl From<PolicyError> for ApiError {
+    fn from(e: PolicyError) -> Self {
+        match e {
+            PolicyError::Invalid(m) => super::invalid(m),
+            PolicyError::NoEntry(_) => ApiError::new(Code::NotFound, e.to_string()),
+            PolicyError::Io { .. } => {
+                tracing::error!(error = %e, "writing the policy");
+                ApiError::new(
+                    Code::StorageError,
+                    "the policy could not be written (see the log)",
+                )
+            }
+        }
+    }
+}
+
+/// The user's policy.
+#[utoipa::path(get, path = "/api/settings/policy", tag = "policy", responses((status = 200, body = PolicyView)))]
+pub async fn get(State(st): State<AppState>) -> Json<PolicyView> {
+    Json(view(&st))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceRequest {
+    pub policy: PolicyDoc,
+}
+
+impl Bounded for ReplaceRequest {
+    fn check_bounds(&self) -> Result<(), String> {
+        Policy::from(self.policy.clone()).validate()
+    }
+}
+
+/// Replace the whole policy. It is validated first: a bad one is 422 naming the field, and
+/// the old one stays in force.
+#[utoipa::path(post, path = "/api/settings/policy", tag = "policy", request_body = ReplaceRequest,
+    responses(
+        (status = 200, body = PolicyView),
+        (status = 422, body = ErrorBody, description = "A field out of its form or bounds (named)"),
+    ))]
+pub async fn replace(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<ReplaceRequest>,
+) -> Result<Json<PolicyView>, ApiError> {
+    let store = st.policy.clone();
+    super::blocking(move || store.replace(req.policy.into())).await??;
+    Ok(Json(view(&st)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
+    )]
+    pub tool: String,
+    pub allow: bool,
+}
+
+impl Bounded for ToolRequest {
+    fn check_bounds(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Set one tool's `allow`, keeping the rest of its entry.
+#[utoipa::path(post, path = "/api/settings/policy/tool", tag = "policy", request_body = ToolRequest,
+    responses(
+        (status = 200, body = PolicyView),
+        (status = 422, body = ErrorBody, description = "Not a tool name"),
+    ))]
+pub async fn set_tool(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<ToolRequest>,
+) -> Result<Json<PolicyView>, ApiError> {
+    let store = st.policy.clone();
+    super::blocking(move || store.set_allow(&req.tool, req.allow)).await??;
+    Ok(Json(view(&st)))
+}
+
+/// Remove one tool's entry, so that `default_allow` applies to it.
+#[utoipa::path(delete, path = "/api/settings/policy/tool/{tool_name}", tag = "policy",
+    params(("tool_name" = String, Path, max_length = 64)),
+    responses(
+        (status = 200, body = PolicyView),
+        (status = 404, body = ErrorBody, description = "The policy has no entry for it"),
+    ))]
+pub async fn remove_tool(
+    State(st): State<AppState>,
+    Path(tool): Path<String>,
+) -> Result<Json<PolicyView>, ApiError> {
+    let store = st.policy.clone();
+    super::blocking(move || store.remove(&tool)).await??;
+    Ok(Json(view(&st)))
+}
