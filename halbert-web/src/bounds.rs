@@ -75,6 +75,30 @@ pub fn opt_line(field: &str, value: &Option<String>, max_chars: usize) -> Result
         .map_or(Ok(()), |v| text(field, v, max_chars, Kind::Line))
 }
 
+/// Whether `s` is blank as the description's patterns judge it: only the characters
+/// ECMAScript's `\s` matches (the patterns' dialect), which is not quite Rust's `trim` (that
+/// also takes U+0085).
+pub fn blank(s: &str) -> bool {
+    s.chars().all(|c| {
+        matches!(
+            c,
+            '\t' | '\n'
+                | '\u{0B}'
+                | '\u{0C}'
+                | '\r'
+                | ' '
+                | '\u{A0}'
+                | '\u{1680}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202F}'
+                | '\u{205F}'
+                | '\u{3000}'
+                | '\u{FEFF}'
+        ) || ('\u{2000}'..='\u{200A}').contains(&c)
+    })
+}
+
 /// Whether a field is one line or free text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -169,5 +193,12 @@ mod tests {
         );
         assert!(lines("mentions", &many[..MENTIONS], MENTIONS, MENTION_CHARS).is_ok());
         assert!(lines("mentions", &["a\u{0}".to_owned()], MENTIONS, MENTION_CHARS).is_err());
+    }
+
+    #[test]
+    fn blank_is_what_the_patterns_call_blank() {
+        assert!(blank("") && blank(" \t\n\u{3000}\u{FEFF}"));
+        // U+0085 is whitespace to Rust's trim, not to the patterns' \s.
+        assert!(!blank("\u{85}") && !blank(" x "));
     }
 }

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod recovery;
 pub mod sandbox;
 pub mod server;
+pub mod simulate;
 pub mod store;
 pub mod terminal;
 pub mod time;

@@ -18,6 +18,7 @@ mod recovery;
 mod rules;
 pub mod schema;
 mod services;
+mod simulate;
 mod terminal;
 pub mod views;
 pub mod ws;
@@ -333,6 +334,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(policy::get, policy::replace))
         .routes(routes!(policy::set_tool))
         .routes(routes!(policy::remove_tool))
+        .routes(routes!(simulate::command))
         .routes(routes!(recovery::status))
         .routes(routes!(recovery::set_limits))
         .routes(routes!(recovery::rollback))

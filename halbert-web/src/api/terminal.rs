@@ -37,7 +37,7 @@ impl Bounded for ExecuteRequest {
                 "command is longer than {MAX_COMMAND_CHARS} characters"
             ));
         }
-        if self.command.trim().is_empty() {
+        if bounds::blank(&self.command) {
             return Err("command is empty".into());
         }
         if self.command.contains('\0') {

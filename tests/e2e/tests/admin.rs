@@ -516,3 +516,59 @@ async fn the_users_policy_judges_every_action_and_names_the_rule() {
     w.shutdown().await;
     d.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_is_analyzed_and_never_run() {
+    let host = tempfile::tempdir().expect("tempdir");
+    let d = start_daemon_with_systemd(HostRoot::new(host.path()), sim()).await;
+    let w = start_web(&d.socket, 1000).await;
+    let marker = host.path().join("ran");
+    let line = format!("touch {}; r''m -rf /", marker.display());
+    let (s, r) = w
+        .post(
+            "/api/settings/simulate/command",
+            json!({"command": line, "dry_run_flag": "--dry-run"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let sim = &r["simulation"];
+    assert_eq!(
+        (
+            sim["success"].clone(),
+            sim["risk"].clone(),
+            sim["reversible"].clone()
+        ),
+        (json!(true), json!("destructive"), json!(false))
+    );
+    assert_eq!(sim["changes"][0]["programs"], json!(["touch", "rm"]));
+    assert!(
+        sim["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.starts_with("rm -r on /")),
+        "{sim}"
+    );
+    assert_eq!(sim["commands_to_run"], json!([format!("{line} --dry-run")]));
+    assert!(!marker.exists(), "the command was not run");
+    let (s, r) = w
+        .post(
+            "/api/settings/simulate/command",
+            json!({"command": "echo 'open"}),
+        )
+        .await;
+    assert_eq!(
+        (s, r["simulation"]["success"].clone()),
+        (200, json!(false)),
+        "{r}"
+    );
+    assert!(
+        r["simulation"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("unclosed"))
+    );
+    let (s, _) = w
+        .post("/api/settings/simulate/command", json!({"command": "  "}))
+        .await;
+    assert_eq!(s, 422);
+    w.shutdown().await;
+    d.shutdown().await;
+}
