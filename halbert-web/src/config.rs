@@ -21,6 +21,26 @@ pub enum ConfigError {
     Invalid { path: PathBuf, what: String },
 }
 
+/// Replaces `path` with `bytes` atomically and privately: a temp file beside it (mode 0600),
+/// fsync, rename. A crash leaves the old file or the new one, never a torn one; the model
+/// settings and the policy are written so.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 #[derive(Debug, Clone)]
 pub struct Dirs {
     pub config: PathBuf,

@@ -2,8 +2,6 @@
 //! `<state>/models.json` with mode 0600 because it holds API keys. Keys never leave this module
 //! unmasked except to the HTTP client.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -235,18 +233,8 @@ impl Settings {
             path: self.path.display().to_string(),
             source,
         };
-        let tmp = self.path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(&next).map_err(|e| io(std::io::Error::other(e)))?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io)?;
-        f.write_all(&bytes).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        crate::config::write_private(&self.path, &bytes).map_err(io)?;
         *cur = next;
         Ok(out)
     }

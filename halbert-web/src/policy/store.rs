@@ -4,8 +4,6 @@
 //! in force. A file that does not load at start makes every action denied, with the reason,
 //! until it is fixed or replaced — never the defaults in its place.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -135,21 +133,10 @@ impl PolicyStore {
         };
         let text =
             serde_norway::to_string(&next).map_err(|e| io(std::io::Error::other(e.to_string())))?;
-        let tmp = self.path.with_extension("yml.tmp");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io)?;
-        f.write_all(
-            b"# Halbert's policy for this user (see /docs, Policy). Written by halbert-web.\n",
-        )
-        .and_then(|()| f.write_all(text.as_bytes()))
-        .and_then(|()| f.sync_all())
-        .map_err(io)?;
-        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        let text = format!(
+            "# Halbert's policy for this user (see /docs, Policy). Written by halbert-web.\n{text}"
+        );
+        crate::config::write_private(&self.path, text.as_bytes()).map_err(io)?;
         *cur = Ok(next.clone());
         Ok(next)
     }
