@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, AppState, Code, ErrorBody};
 use crate::bounds::Bounded;
+use crate::policy::Policy;
 use crate::policy::store::PolicyError;
-use crate::policy::{Conditions, Policy, ToolRule};
 
 /// A policy as the API shows and takes it (`policy.yml`'s schema).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -96,63 +96,25 @@ pub struct ConditionsDoc {
     pub names_allow: Vec<String>,
 }
 
-impl From<PolicyDoc> for Policy {
-    fn from(d: PolicyDoc) -> Self {
-        Policy {
-            default_allow: d.default_allow,
-            tools: d
-                .tools
-                .into_iter()
-                .map(|(k, r)| {
-                    let c = r.conditions;
-                    let rule = ToolRule {
-                        allow: r.allow,
-                        simulation_required: r.simulation_required,
-                        rollback_required: r.rollback_required,
-                        approvals: r.approvals,
-                        conditions: Conditions {
-                            users: c.users,
-                            hosts: c.hosts,
-                            hours_allow: c.hours_allow,
-                            paths_allow: c.paths_allow,
-                            paths_deny: c.paths_deny,
-                            names_allow: c.names_allow,
-                        },
-                    };
-                    (k, rule)
-                })
-                .collect(),
-        }
+/// The view and the domain type have the same serde shape (the view exists to carry the
+/// OpenAPI schema), so one converts into the other through it instead of field by field.
+fn convert<A: Serialize, B: serde::de::DeserializeOwned>(a: &A) -> Result<B, String> {
+    serde_json::to_value(a)
+        .and_then(serde_json::from_value)
+        .map_err(|e| e.to_string())
+}
+
+impl TryFrom<&PolicyDoc> for Policy {
+    type Error = String;
+    fn try_from(d: &PolicyDoc) -> Result<Self, String> {
+        convert(d)
     }
 }
 
-impl From<Policy> for PolicyDoc {
-    fn from(p: Policy) -> Self {
-        PolicyDoc {
-            default_allow: p.default_allow,
-            tools: p
-                .tools
-                .into_iter()
-                .map(|(k, r)| {
-                    let c = r.conditions;
-                    let doc = ToolRuleDoc {
-                        allow: r.allow,
-                        simulation_required: r.simulation_required,
-                        rollback_required: r.rollback_required,
-                        approvals: r.approvals,
-                        conditions: ConditionsDoc {
-                            users: c.users,
-                            hosts: c.hosts,
-                            hours_allow: c.hours_allow,
-                            paths_allow: c.paths_allow,
-                            paths_deny: c.paths_deny,
-                            names_allow: c.names_allow,
-                        },
-                    };
-                    (k, doc)
-                })
-                .collect(),
-        }
+impl TryFrom<&Policy> for PolicyDoc {
+    type Error = String;
+    fn try_from(p: &Policy) -> Result<Self, String> {
+        convert(p)
     }
 }
 
@@ -171,11 +133,19 @@ pub struct PolicyView {
 fn view(st: &AppState) -> PolicyView {
     let path = st.policy.path().display().to_string();
     match st.policy.get() {
-        Ok(p) => PolicyView {
-            status: "ok".into(),
-            policy: Some(p.into()),
-            path,
-            error: None,
+        Ok(p) => match PolicyDoc::try_from(&p) {
+            Ok(doc) => PolicyView {
+                status: "ok".into(),
+                policy: Some(doc),
+                path,
+                error: None,
+            },
+            Err(e) => PolicyView {
+                status: "error".into(),
+                policy: None,
+                path,
+                error: Some(format!("the policy cannot be shown: {e}")),
+            },
         },
         Err(e) => PolicyView {
             status: "error".into(),
@@ -216,7 +186,7 @@ pub struct ReplaceRequest {
 
 impl Bounded for ReplaceRequest {
     fn check_bounds(&self) -> Result<(), String> {
-        Policy::from(self.policy.clone()).validate()
+        Policy::try_from(&self.policy)?.validate()
     }
 }
 
@@ -231,8 +201,9 @@ pub async fn replace(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<ReplaceRequest>,
 ) -> Result<Json<PolicyView>, ApiError> {
+    let policy = Policy::try_from(&req.policy).map_err(super::invalid)?;
     let store = st.policy.clone();
-    super::blocking(move || store.replace(req.policy.into())).await??;
+    super::blocking(move || store.replace(policy)).await??;
     Ok(Json(view(&st)))
 }
 
@@ -283,4 +254,23 @@ pub async fn remove_tool(
     let store = st.policy.clone();
     super::blocking(move || store.remove(&tool)).await??;
     Ok(Json(view(&st)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_view_and_the_policy_convert_both_ways_unchanged() {
+        let p: Policy = serde_norway::from_str(
+            "default_allow: false\ntools:\n  service_control:\n    allow: true\n    simulation_required: true\n    approvals: [admin]\n    conditions:\n      users: [alice]\n      hosts: ['web-*']\n      hours_allow: ['22:00-06:00']\n      paths_allow: ['/etc/**']\n      paths_deny: ['/etc/shadow']\n      names_allow: ['hb-*']\n  terminal: {}\n",
+        )
+        .expect("yaml");
+        let doc = PolicyDoc::try_from(&p).expect("to the view");
+        assert_eq!(Policy::try_from(&doc).expect("back"), p);
+        assert_eq!(
+            PolicyDoc::try_from(&Policy::default()).map(|d| d.default_allow),
+            Ok(true)
+        );
+    }
 }

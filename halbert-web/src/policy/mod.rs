@@ -137,11 +137,17 @@ impl Context {
     /// only that uid's clients, so the kernel names the caller), the host name, and the local
     /// time now.
     pub fn now() -> Self {
-        let uid = nix::unistd::geteuid();
-        let user = nix::unistd::User::from_uid(uid)
-            .ok()
-            .flatten()
-            .map_or_else(|| uid.to_string(), |u| u.name);
+        // The process's user cannot change, and looking it up reads the user database: once.
+        static USER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let user = USER
+            .get_or_init(|| {
+                let uid = nix::unistd::geteuid();
+                nix::unistd::User::from_uid(uid)
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| uid.to_string(), |u| u.name)
+            })
+            .clone();
         let host = nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
