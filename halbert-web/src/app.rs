@@ -32,6 +32,8 @@ pub enum AppError {
     Settings(#[from] SettingsError),
     #[error(transparent)]
     Log(#[from] crate::store::log::LogError),
+    #[error(transparent)]
+    Approvals(#[from] crate::approvals::ApprovalError),
     #[error("the HTTP client for model endpoints: {0}")]
     Http(String),
 }
@@ -46,7 +48,8 @@ pub struct Stores {
     pub rules: Rules,
     pub terminal: crate::terminal::Terminal,
     pub recovery: Arc<crate::recovery::Recovery>,
-    pub policy: Arc<crate::policy::store::PolicyStore>,
+    pub policy: Arc<crate::policy::PolicyStore>,
+    pub approvals: Arc<crate::approvals::Approvals>,
     pub models: Arc<Settings>,
     pub llm: LlmClient,
 }
@@ -60,13 +63,17 @@ impl Stores {
             rules: Rules::open(&db)?,
             terminal: crate::terminal::Terminal::open(&db)?,
             recovery: Arc::new(crate::recovery::Recovery::open(&db)?),
-            policy: Arc::new(crate::policy::store::PolicyStore::open(state_dir)),
+            policy: Arc::new(crate::policy::PolicyStore::open(state_dir)),
+            approvals: Arc::new(crate::approvals::Approvals::open(&db)?),
             models: Arc::new(Settings::open(state_dir)?),
             llm: LlmClient::new().map_err(AppError::Http)?,
             db,
         })
     }
 }
+
+/// How often pending approval requests are checked for expiry.
+const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// How to run: where halbertd is, how often it sends status, what the sandbox did.
 #[derive(Debug, Clone)]
@@ -75,6 +82,8 @@ pub struct Options {
     pub status_interval_ms: u32,
     pub guardrails: GuardrailsConfig,
     pub sandbox: sandbox::Outcome,
+    /// How long the health gate watches a unit after a config change (10 s).
+    pub settle: std::time::Duration,
 }
 
 /// The state handlers share, with the status feed already running as worker `status-feed`
@@ -90,11 +99,33 @@ pub fn build(opts: Options, stores: Stores, shutdown: CancellationToken) -> AppS
             feed.run(daemon, interval, token).await
         });
     }
+    let gate = crate::actions::Gate {
+        daemon: daemon.clone(),
+        policy: stores.policy.clone(),
+        approvals: stores.approvals.clone(),
+        feed: feed.clone(),
+        recovery: stores.recovery.clone(),
+        guardrails: opts.guardrails,
+        settle: opts.settle,
+    };
+    {
+        // Requests past their time become `expired` (and are broadcast so) even when nobody
+        // looks at the list.
+        let gate = gate.clone();
+        workers.spawn("approval-expiry", move |token| async move {
+            loop {
+                tokio::select! {
+                    () = token.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(EXPIRY_SWEEP) => {}
+                }
+                if let Err(e) = crate::actions::gate::expire(&gate).await {
+                    tracing::warn!(error = %e, "expiring approval requests");
+                }
+            }
+        });
+    }
     AppState {
-        gate: crate::actions::Gate {
-            daemon: daemon.clone(),
-            policy: stores.policy.clone(),
-        },
+        gate,
         policy: stores.policy,
         daemon,
         guardrails: opts.guardrails,

@@ -18,6 +18,8 @@ use tonic::{Code, Request};
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// A unit's job: halbertd waits up to 90 s for it, and answers then in any case.
 const JOB_TIMEOUT: Duration = Duration::from_secs(100);
+/// A dry run's validator gets 20 s in halbertd; this leaves room to start and stop its unit.
+const VALIDATE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Beyond a command's own timeout, the time halbertd may take to start and stop its unit.
 const COMMAND_MARGIN: Duration = Duration::from_secs(30);
 
@@ -30,6 +32,9 @@ pub enum DaemonError {
         action: Option<String>,
         detail: String,
     },
+    /// The system-wide policy (`/etc/halbert/policy.yml`, judged by halbertd) forbids it.
+    #[error("{detail}")]
+    PolicyDenied { rule: String, detail: String },
     #[error("refused: safe mode is active ({reason})")]
     SafeMode { reason: String },
     #[error("{0}")]
@@ -96,6 +101,10 @@ impl Daemon {
         let detail = halbert_proto::error_detail(&s).unwrap_or_default();
         let code = pb::ErrorCode::try_from(detail.code).unwrap_or(pb::ErrorCode::Unspecified);
         match (s.code(), code) {
+            (_, pb::ErrorCode::PolicyDenied) => DaemonError::PolicyDenied {
+                rule: detail.policy_rule,
+                detail: s.message().to_owned(),
+            },
             (_, pb::ErrorCode::SafeModeActive) => DaemonError::SafeMode {
                 reason: detail.safe_mode_reason,
             },
@@ -160,6 +169,14 @@ impl Daemon {
             .await
     }
 
+    /// The system-wide policy halbertd judges changes by.
+    pub async fn system_policy(&self) -> Result<pb::SystemPolicyView, DaemonError> {
+        self.unary(
+            GuardrailsClient::new(self.channel.clone()).system_policy(pb::SystemPolicyRequest {}),
+        )
+        .await
+    }
+
     pub async fn enter_safe_mode(
         &self,
         reason: String,
@@ -204,22 +221,61 @@ impl Daemon {
             .await
     }
 
+    /// A dry run of a write: the path's validator on a private copy of `content`. It can take
+    /// as long as the validator (halbertd stops one at 20 s).
+    pub async fn validate_file(
+        &self,
+        path: &str,
+        content: String,
+        request_id: &str,
+    ) -> Result<pb::FileValidation, DaemonError> {
+        let req = with_request_id(
+            pb::ValidateFileRequest {
+                path: path.into(),
+                content: content.into_bytes(),
+            },
+            request_id,
+        );
+        self.unary_within(
+            VALIDATE_TIMEOUT,
+            FilesClient::new(self.channel.clone()).validate(req),
+        )
+        .await
+    }
+
+    /// This user's crontab (empty when there is none).
+    pub async fn crontab(&self) -> Result<String, DaemonError> {
+        self.unary(FilesClient::new(self.channel.clone()).crontab(pb::CrontabRequest {}))
+            .await
+            .map(|c| c.content)
+    }
+
+    /// What a restart of `unit` would take (read-only).
+    pub async fn service_plan(&self, unit: &str) -> Result<pb::ServicePlan, DaemonError> {
+        let req = pb::ServicePlanRequest { unit: unit.into() };
+        self.unary(ServicesClient::new(self.channel.clone()).plan(req))
+            .await
+    }
+
     pub async fn file_backups(&self, path: &str) -> Result<pb::FileBackupList, DaemonError> {
         let req = pb::FileBackupsRequest { path: path.into() };
         self.unary(FilesClient::new(self.channel.clone()).backups(req))
             .await
     }
 
+    /// Writes a backup back; `reason` goes into halbertd's audit record.
     pub async fn restore_file(
         &self,
         path: &str,
         backup_id: &str,
+        reason: &str,
         request_id: &str,
     ) -> Result<pb::FileWritten, DaemonError> {
         let req = with_request_id(
             pb::RestoreFileRequest {
                 path: path.into(),
                 backup_id: backup_id.into(),
+                reason: reason.into(),
             },
             request_id,
         );
@@ -227,17 +283,20 @@ impl Daemon {
             .await
     }
 
-    /// Starts, stops or restarts a unit and waits for the job's end.
+    /// Starts, stops or restarts a unit and waits for the job's end; `reason` goes into
+    /// halbertd's audit record.
     pub async fn control_service(
         &self,
         unit: &str,
         verb: pb::ServiceVerb,
+        reason: &str,
         request_id: &str,
     ) -> Result<pb::ServiceControlResult, DaemonError> {
         let req = with_request_id(
             pb::ServiceControlRequest {
                 unit: unit.into(),
                 verb: verb as i32,
+                reason: reason.into(),
             },
             request_id,
         );

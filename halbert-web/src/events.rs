@@ -20,8 +20,13 @@ pub enum Event {
     DaemonStatus { connected: bool, detail: String },
     /// Progress of a scan started with `POST /api/discovery/scan`.
     DiscoveryScan(ScanProgress),
-    /// A step the assistant took for a chat turn: the model chosen, a tool called.
-    Decision(Decision),
+    /// A step the assistant took for a chat turn (the model chosen, a tool called), or the
+    /// safety gate's judgement of a proposed action.
+    Decision(DecisionData),
+    /// An action held for a person's decision (the whole request).
+    ApprovalRequest(Box<crate::approvals::ApprovalRequest>),
+    /// A request approved, rejected or expired.
+    ApprovalDecision(crate::approvals::DecisionRecord),
     /// A piece of a streamed answer, in order; the last has `done: true`.
     ChatToken {
         request_id: String,
@@ -68,7 +73,36 @@ pub struct AlertData {
     pub timestamp: String,
 }
 
-/// `data` of a `decision` event.
+/// `data` of a `decision` event: a chat step, or a gate decision.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum DecisionData {
+    Chat(Decision),
+    Gate(GateDecision),
+}
+
+impl From<Decision> for DecisionData {
+    fn from(d: Decision) -> Self {
+        DecisionData::Chat(d)
+    }
+}
+
+/// The safety gate's judgement of a proposed action: `{action, confidence, outcome,
+/// reasoning}`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct GateDecision {
+    pub request_id: String,
+    /// What was proposed, in a line ("Restart hb-web.service").
+    pub action: String,
+    /// The action's type (`control_service`'s `restart_service`, `write_file`, ...).
+    pub kind: String,
+    pub confidence: f64,
+    /// `auto`, `approval_required` or `refused`.
+    pub outcome: String,
+    pub reasoning: String,
+}
+
+/// `data` of a chat step's `decision` event.
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
     pub request_id: String,
@@ -328,13 +362,16 @@ mod tests {
             e.encode().to_string(),
             r#"{"type":"daemon_status","data":{"connected":false,"detail":"gone"}}"#
         );
-        let d = Event::Decision(Decision {
-            request_id: "r1".into(),
-            model: "m".into(),
-            step: Step::ToolFallback {
-                reasoning: "why".into(),
-            },
-        });
+        let d = Event::Decision(
+            Decision {
+                request_id: "r1".into(),
+                model: "m".into(),
+                step: Step::ToolFallback {
+                    reasoning: "why".into(),
+                },
+            }
+            .into(),
+        );
         let v: serde_json::Value = serde_json::from_str(&d.encode().0).expect("json");
         assert_eq!(
             v,

@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod api;
 pub mod app;
+pub mod approvals;
 pub mod bounds;
 pub mod chat;
 pub mod config;

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 const USAGE: &str = "\
 usage: halbert-web [--host ADDR] [--port N] [--socket PATH] [--sandbox strict|best-effort|off]
                    [--allowed-host NAME]... [--new-token] [--status-interval-ms N]
+                   [--settle-s N]
 
 --host          address to listen on (default 127.0.0.1). Anything but loopback needs a
                 bearer token: pass --new-token once to create one (kept in the state dir, 0600)
@@ -25,7 +26,9 @@ usage: halbert-web [--host ADDR] [--port N] [--socket PATH] [--sandbox strict|be
 --socket        halbertd's socket (default $HALBERT_SOCKET, else /run/halbert/halbertd.sock)
 --sandbox       Landlock: strict refuses to run without it; default best-effort
 --allowed-host  another name this server may be reached by (Host header), e.g. a hostname
---status-interval-ms  how often system_status is pushed on /ws (default 5000)";
+--status-interval-ms  how often system_status is pushed on /ws (default 5000)
+--settle-s      how long the health gate watches a unit after a config change before it
+                keeps the change (default 10, 1 to 600)";
 
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 /// Threads for blocking work (see the runtime's construction in `main`).
@@ -40,6 +43,7 @@ struct Args {
     allowed_hosts: Vec<String>,
     new_token: bool,
     status_interval_ms: u32,
+    settle_s: u64,
 }
 
 fn parse_args() -> Result<Args> {
@@ -53,6 +57,7 @@ fn parse_args() -> Result<Args> {
         allowed_hosts: Vec::new(),
         new_token: false,
         status_interval_ms: 5000,
+        settle_s: 10,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -83,6 +88,12 @@ fn parse_args() -> Result<Args> {
                     .context("--status-interval-ms must be a number")?;
                 if !(1000..=3_600_000).contains(&a.status_interval_ms) {
                     bail!("--status-interval-ms must be between 1000 and 3600000");
+                }
+            }
+            "--settle-s" => {
+                a.settle_s = value()?.parse().context("--settle-s must be a number")?;
+                if !(1..=600).contains(&a.settle_s) {
+                    bail!("--settle-s must be between 1 and 600");
                 }
             }
             "-h" | "--help" => {
@@ -239,6 +250,7 @@ fn main() -> Result<()> {
         status_interval_ms: args.status_interval_ms,
         guardrails,
         sandbox,
+        settle: Duration::from_secs(args.settle_s),
     };
 
     let rt = tokio::runtime::Builder::new_multi_thread()

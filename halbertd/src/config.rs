@@ -32,6 +32,9 @@ pub enum ConfigError {
 pub struct Config {
     #[serde(default)]
     pub files: FilesConfig,
+    /// The system-wide policy file (default `/etc/halbert/policy.yml`).
+    #[serde(default)]
+    pub policy_file: Option<String>,
 }
 
 /// `files:` — the config editor's trees.
@@ -72,6 +75,14 @@ impl Config {
         let c: Config = serde_norway::from_str(text)
             .map_err(|e| ConfigError::Parse(path.to_owned(), e.to_string()))?;
         c.policy_checked(path)?;
+        if let Some(p) = &c.policy_file
+            && !p.starts_with('/')
+        {
+            return Err(ConfigError::Invalid(
+                path.to_owned(),
+                format!("policy_file: {p:?} must be an absolute path"),
+            ));
+        }
         Ok(c)
     }
 
@@ -101,6 +112,14 @@ impl Config {
             write: trees("write", &self.files.write, d.write)?,
             deny,
         })
+    }
+
+    /// Where the system-wide policy is.
+    pub fn policy_path(&self) -> PathBuf {
+        self.policy_file
+            .as_deref()
+            .unwrap_or(crate::gate::policy::DEFAULT_PATH)
+            .into()
     }
 
     /// The editor's policy this file describes (checked when it was loaded).

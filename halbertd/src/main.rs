@@ -238,7 +238,8 @@ fn serve(a: &Args) -> Result<()> {
             Arc::new(halbertd::exec::ExecTools),
             config.policy(),
         )
-        .with_context(|| format!("opening state in {}", state_dir.display()))?,
+        .with_context(|| format!("opening state in {}", state_dir.display()))?
+        .with_system_policy(config.policy_path()),
     );
     tracing::info!(socket = %socket_name, state_dir = %state_dir.display(), log = sink, kept_capabilities = ?kept, "halbertd starting");
 

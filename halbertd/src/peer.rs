@@ -193,6 +193,15 @@ pub fn resolve(info: &PeerInfo, proc: &std::path::Path) -> Result<Caller, PeerEr
     })
 }
 
+/// The user name of `uid` from the user database, or the number when it has none (what the
+/// policies' `users` condition compares with).
+pub fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -94,6 +94,7 @@ async fn edit_with_version_backup_and_restore() {
     c.restore(pb::RestoreFileRequest {
         path: "/etc/app/app.conf".into(),
         backup_id: w.backup_id.clone(),
+        reason: String::new(),
     })
     .await
     .expect("restore");
@@ -105,6 +106,7 @@ async fn edit_with_version_backup_and_restore() {
         .restore(pb::RestoreFileRequest {
             path: "/etc/app/app.conf".into(),
             backup_id: "../../shadow".into(),
+            reason: String::new(),
         })
         .await
         .expect_err("not a backup of this path");

@@ -212,6 +212,7 @@ async fn safe_mode_refuses_other_mutations_with_failed_precondition() {
         details: BTreeMap::from([("unit".into(), "nginx.service".into())]),
         allowed_in_safe_mode: false,
         invalid: None,
+        tool: None,
     };
     let err = d
         .engine

@@ -10,6 +10,8 @@ install -D -m644 /src/systemd/halbert.sysusers /usr/lib/sysusers.d/halbert.conf
 install -D -m644 /src/systemd/halbert.tmpfiles /usr/lib/tmpfiles.d/halbert.conf
 install -D -m644 /src/polkit/org.halbert.policy /usr/share/polkit-1/actions/org.halbert.policy
 install -D -m644 /src/polkit/50-halbert.rules /etc/polkit-1/rules.d/50-halbert.rules
+# The documented default system-wide policy (allows everything; examples in comments).
+install -D -m644 /src/packaging/policy.yml /etc/halbert/policy.yml
 systemd-sysusers halbert.conf
 systemd-tmpfiles --create halbert.conf
 systemctl daemon-reload

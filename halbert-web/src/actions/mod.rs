@@ -1,23 +1,35 @@
-//! Everything a person (or, later, a model) may ask Halbert to change, as one type
-//! ([`Action`]), and the one function every mutating route calls ([`perform`]). halbert-web
-//! decides here, before halbertd is asked: the user's policy ([`crate::policy`]) judges each
-//! action by its tool name and inputs, and a denial names the rule. The approvals of the
-//! safety gate hook in here too, so that no route reaches the daemon's mutating calls on its
-//! own.
+//! Everything a person or a model may ask Halbert to change, as one type ([`Action`]), and
+//! the gate every change passes: [`perform`] for what a person asks, [`gate::propose`] for
+//! what a model proposes, [`gate::approve`] for a held action a person approves. halbert-web
+//! decides here, before halbertd is asked: the user's policy ([`crate::policy`]) by the
+//! action's tool name and inputs, the dry run ([`crate::simulate`]), the guardrails'
+//! confidence thresholds and approvals ([`crate::approvals`]); after a config write, the
+//! health gate ([`health`]) watches the unit and rolls back a change that breaks it. No route
+//! reaches halbertd's mutating calls another way.
+
+pub mod gate;
+pub mod health;
 
 use std::sync::Arc;
 
 use halbert_proto::v1 as pb;
 
 use crate::daemon::{Daemon, DaemonError};
-use crate::policy::store::PolicyStore;
-use crate::policy::{Context, Decision, Inputs};
+use crate::policy::PolicyStore;
+use crate::policy::{Decision, Inputs};
 
-/// What every action passes: the user's policy, then halbertd.
+/// What every action passes: the user's policy, the dry run and approvals, then halbertd;
+/// with what the health gate needs to watch a change and to tell about a rollback.
 #[derive(Debug, Clone)]
 pub struct Gate {
     pub daemon: Daemon,
     pub policy: Arc<PolicyStore>,
+    pub approvals: Arc<crate::approvals::Approvals>,
+    pub feed: Arc<crate::feed::StatusFeed>,
+    pub recovery: Arc<crate::recovery::Recovery>,
+    pub guardrails: crate::config::GuardrailsConfig,
+    /// How long the health gate watches a unit after a change.
+    pub settle: std::time::Duration,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -25,22 +37,48 @@ pub enum ActionError {
     /// The user's policy does not allow it.
     #[error("{}", .0.reason)]
     Denied(Decision),
+    /// The dry run says it would fail (a validator rejects the file): nothing was done.
+    #[error("{}", .0.error.clone().unwrap_or_else(|| "the dry run rejects the action".into()))]
+    Rejected(Box<crate::simulate::Simulation>),
+    /// Held for a person's decision; the request says which.
+    #[error("held for approval as request {}", .0.id)]
+    ApprovalRequired(Box<crate::approvals::ApprovalRequest>),
+    /// The guardrails refuse a proposal (its confidence is too low).
+    #[error("{0}")]
+    Refused(String),
+    /// No approval request has that id.
+    #[error("{0}")]
+    NoRequest(String),
+    /// The request was decided already, or expired.
+    #[error("{0}")]
+    Decided(String),
+    /// The approvals store failed (the text is for the log).
+    #[error("{0}")]
+    Approvals(String),
     #[error(transparent)]
     Daemon(#[from] DaemonError),
 }
 
-/// A change someone asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A change someone asked for: the one shape routes, chat's suggestions and approvals use,
+/// serialized the same everywhere (`{"type": "write_file", "path": ...}`). A model produces
+/// one only through typed, validated fields — never a shell string built from what it saw.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     EnterSafeMode {
         reason: String,
     },
     ExitSafeMode,
     /// Replace a configuration file; with `version`, only if it is still at that version.
+    /// `unit` names the service the file belongs to when the path does not tell (the health
+    /// gate restarts and watches it).
     WriteFile {
         path: String,
         content: String,
+        #[serde(default)]
         version: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<String>,
     },
     /// Write one of a file's own backups back.
     RestoreFile {
@@ -70,7 +108,10 @@ pub enum Action {
 }
 
 /// A job on a unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum ServiceVerb {
     Start,
     Stop,
@@ -150,11 +191,18 @@ impl Action {
     }
 }
 
+/// A file written, and what the health gate made of it when it watched the unit.
+#[derive(Debug, Clone)]
+pub struct FileDone {
+    pub written: pb::FileWritten,
+    pub health: Option<health::Health>,
+}
+
 /// What halbertd answered to an action.
 #[derive(Debug, Clone)]
 pub enum Done {
     SafeMode(pb::SafeModeChange),
-    File(pb::FileWritten),
+    File(FileDone),
     Service(pb::ServiceControlResult),
     Command(pb::ExecuteResult),
 }
@@ -170,8 +218,13 @@ impl Done {
 
     /// The file answer; any other answer to a file action is a fault.
     pub fn file(self) -> Result<pb::FileWritten, DaemonError> {
+        self.file_done().map(|f| f.written)
+    }
+
+    /// The file answer with the health gate's verdict.
+    pub fn file_done(self) -> Result<FileDone, DaemonError> {
         match self {
-            Done::File(w) => Ok(w),
+            Done::File(f) => Ok(f),
             other => Err(unexpected(&other)),
         }
     }
@@ -199,16 +252,64 @@ fn unexpected(d: &Done) -> DaemonError {
     DaemonError::Failed(format!("an unexpected answer to the action: {d:?}"))
 }
 
-/// Performs `action`: the user's policy first, then halbertd; `request_id` ties its audit
-/// record to the request.
+/// Performs what a person asked for, through the one gate: the user's policy (a denial
+/// names the rule) → the dry run when the policy requires one (a failing validator stops it)
+/// → an approval request when the policy names approvals for the tool → halbertd (the
+/// system-wide policy, polkit, safe mode, the audit) → for a config write the policy wants
+/// rolled back on failure, the health gate. A person's own click is not held for their own
+/// approval unless their policy says so.
 pub async fn perform(gate: &Gate, action: Action, request_id: &str) -> Result<Done, ActionError> {
-    if let Some((tool, inputs)) = action.tool() {
-        let d = gate.policy.decide(tool, &inputs, &Context::now());
-        if !d.allow {
-            tracing::warn!(action = action.kind(), tool, rule = %d.rule, reason = %d.reason, request_id, "denied by the user's policy");
-            return Err(ActionError::Denied(d));
+    let d = judge_policy(gate, &action, request_id)?;
+    if let Some(d) = &d {
+        let needs_person = d.approvals_needed.iter().any(|a| a != "auto");
+        if d.simulation_required || needs_person {
+            let sim = gate::simulate_action(gate, &action, request_id).await?;
+            if let Some(s) = sim.as_ref().filter(|s| !s.success) {
+                return Err(ActionError::Rejected(Box::new(s.clone())));
+            }
+            if needs_person {
+                let r = gate::hold(
+                    gate,
+                    gate::Held {
+                        action,
+                        task: None,
+                        reasoning: format!("the policy's {} asks for approval", d.rule),
+                        confidence: 1.0,
+                        requested_by: crate::policy::context_now().user,
+                        simulation: sim,
+                    },
+                    request_id,
+                )
+                .await?;
+                return Err(ActionError::ApprovalRequired(Box::new(r)));
+            }
         }
     }
+    let rollback = d.as_ref().is_some_and(|d| d.rollback_required);
+    gate::act_checked(gate, action, rollback, request_id).await
+}
+
+/// The user's policy on `action`: `None` for safe mode (which no policy may take away).
+fn judge_policy(
+    gate: &Gate,
+    action: &Action,
+    request_id: &str,
+) -> Result<Option<Decision>, ActionError> {
+    let Some((tool, inputs)) = action.tool() else {
+        return Ok(None);
+    };
+    let d = gate
+        .policy
+        .decide(tool, &inputs, &crate::policy::context_now());
+    if !d.allow {
+        tracing::warn!(action = action.kind(), tool, rule = %d.rule, reason = %d.reason, request_id, "denied by the user's policy");
+        return Err(ActionError::Denied(d));
+    }
+    Ok(Some(d))
+}
+
+/// Sends `action` to halbertd, nothing else: the gate's last step.
+async fn act(gate: &Gate, action: Action, request_id: &str) -> Result<Done, ActionError> {
     tracing::info!(action = action.kind(), request_id, "performing");
     let daemon = &gate.daemon;
     Ok(match action {
@@ -224,20 +325,31 @@ pub async fn perform(gate: &Gate, action: Action, request_id: &str) -> Result<Do
             path,
             content,
             version,
+            ..
         } => daemon
             .write_file(&path, content, version, request_id)
             .await
-            .map(Done::File)?,
+            .map(|written| {
+                Done::File(FileDone {
+                    written,
+                    health: None,
+                })
+            })?,
         Action::RestoreFile { path, backup_id } | Action::Rollback { path, backup_id } => daemon
-            .restore_file(&path, &backup_id, request_id)
+            .restore_file(&path, &backup_id, "", request_id)
             .await
-            .map(Done::File)?,
+            .map(|written| {
+                Done::File(FileDone {
+                    written,
+                    health: None,
+                })
+            })?,
         Action::ControlService { unit, verb } => daemon
-            .control_service(&unit, verb.pb(), request_id)
+            .control_service(&unit, verb.pb(), "", request_id)
             .await
             .map(Done::Service)?,
         Action::RecoveryRestart { unit } => daemon
-            .control_service(&unit, pb::ServiceVerb::Restart, request_id)
+            .control_service(&unit, pb::ServiceVerb::Restart, "", request_id)
             .await
             .map(Done::Service)?,
         Action::RunCommand { command, timeout_s } => daemon
@@ -288,6 +400,7 @@ mod tests {
                 path: "/e".into(),
                 content: String::new(),
                 version: None,
+                unit: None,
             },
             Action::RestoreFile {
                 path: "/e".into(),

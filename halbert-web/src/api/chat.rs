@@ -19,6 +19,7 @@ fn chat(st: &AppState) -> crate::chat::Chat {
         models: st.models.clone(),
         llm: st.llm.clone(),
         feed: st.feed.clone(),
+        gate: st.gate.clone(),
     }
 }
 

@@ -27,7 +27,7 @@ pub struct FileQuery {
     pub path: String,
 }
 
-fn check_path(path: &str) -> Result<(), ApiError> {
+pub(super) fn check_path(path: &str) -> Result<(), ApiError> {
     bounds::text("path", path, bounds::PATH_CHARS, Kind::Line).map_err(super::invalid)?;
     if !path.starts_with('/') {
         return Err(super::invalid("path must be absolute"));
@@ -176,6 +176,7 @@ pub async fn write(
         path: req.path,
         content: req.content,
         version: req.version,
+        unit: None,
     };
     let w = perform(&st.gate, action, &rid.0).await?.file()?;
     Ok(Json(written(w, "saved")))

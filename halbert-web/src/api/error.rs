@@ -64,10 +64,14 @@ error_codes! {
     // Specific codes after the generic one of their status, which `for_status` picks.
     InvalidQuery => BAD_REQUEST, "invalid_query", "A query parameter is not of its type (a number where a number belongs).";
     PolicyDenied => FORBIDDEN, "policy_denied", "The user's policy does not allow the action; `rule` names what decided.";
+    ApprovalRequired => ACCEPTED, "approval_required", "Held for a person's approval (the user's policy asks for one); `approval_id` names the request.";
+    SimulationFailed => UNPROCESSABLE_ENTITY, "simulation_failed", "The dry run rejects the action (a validator rejects the file); `simulation` holds it, with the validator's output. Nothing was changed.";
+    GuardrailRefused => UNPROCESSABLE_ENTITY, "guardrail_refused", "The guardrails refuse the proposal (its confidence is below 0.5).";
     LimitReached => TOO_MANY_REQUESTS, "limit_reached", "A recovery limit (named in `limit`) refuses the action for now.";
     NotARegularFile => BAD_REQUEST, "not_a_regular_file", "A directory, FIFO or device where a file was asked for.";
     PathNotAllowed => FORBIDDEN, "path_not_allowed", "A path outside what Halbert serves or changes, or on its deny list.";
     Conflict => CONFLICT, "conflict", "The file changed since it was read; `current_version` is its version now.";
+    AlreadyDecided => CONFLICT, "already_decided", "The approval request was decided already, or expired.";
     FileTooLarge => PAYLOAD_TOO_LARGE, "file_too_large", "A file over 4 MiB.";
     NotText => UNSUPPORTED_MEDIA_TYPE, "not_text", "A file that is not UTF-8 text, so it is not edited.";
     Internal => INTERNAL_SERVER_ERROR, "internal", "A fault in halbert-web (see its log).";
@@ -119,6 +123,12 @@ pub struct ErrorBody {
     /// `default_allow`, `tools.<tool>.conditions.<name>`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// The approval request holding the action, on `approval_required`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<String>,
+    /// The dry run that rejects the action, on `simulation_failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub simulation: Option<Box<crate::simulate::Simulation>>,
 }
 
 #[derive(Debug, Clone)]
@@ -130,7 +140,7 @@ pub struct ApiError {
 }
 
 /// What an error body may carry beside `detail` and `code`; at most one per error.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Extra {
     /// The polkit action that was refused (`permission_denied`).
     Action(String),
@@ -140,6 +150,10 @@ pub enum Extra {
     Limit(String),
     /// The policy rule that decided (`policy_denied`).
     Rule(String),
+    /// The request holding the action (`approval_required`).
+    Approval(String),
+    /// The dry run that rejects the action (`simulation_failed`).
+    Simulation(Box<crate::simulate::Simulation>),
 }
 
 impl ApiError {
@@ -183,6 +197,14 @@ impl ApiError {
             },
             rule: match &self.extra {
                 Some(Extra::Rule(r)) => Some(r.clone()),
+                _ => None,
+            },
+            approval_id: match &self.extra {
+                Some(Extra::Approval(a)) => Some(a.clone()),
+                _ => None,
+            },
+            simulation: match &self.extra {
+                Some(Extra::Simulation(s)) => Some(s.clone()),
                 _ => None,
             },
         }
@@ -252,11 +274,35 @@ impl From<crate::terminal::TerminalError> for ApiError {
 
 impl From<crate::actions::ActionError> for ApiError {
     fn from(e: crate::actions::ActionError) -> Self {
+        use crate::actions::ActionError as A;
         match e {
-            crate::actions::ActionError::Denied(d) => {
-                ApiError::new(Code::PolicyDenied, d.reason).with(Extra::Rule(d.rule))
+            A::Denied(d) => ApiError::new(Code::PolicyDenied, d.reason).with(Extra::Rule(d.rule)),
+            A::Rejected(sim) => {
+                let detail = match &sim.validation {
+                    Some(v) if v.failed() => format!(
+                        "{} rejects the proposed content; nothing was changed: {}",
+                        v.validator,
+                        v.output.trim()
+                    ),
+                    _ => sim.error.clone().unwrap_or_else(|| {
+                        "the dry run rejects the action; nothing was changed".into()
+                    }),
+                };
+                ApiError::new(Code::SimulationFailed, detail).with(Extra::Simulation(sim))
             }
-            crate::actions::ActionError::Daemon(d) => d.into(),
+            A::ApprovalRequired(r) => ApiError::new(
+                Code::ApprovalRequired,
+                format!("held for approval: {} (request {})", r.task, r.id),
+            )
+            .with(Extra::Approval(r.id.clone())),
+            A::Refused(m) => ApiError::new(Code::GuardrailRefused, m),
+            A::NoRequest(m) => ApiError::new(Code::NotFound, m),
+            A::Decided(m) => ApiError::new(Code::AlreadyDecided, m),
+            A::Approvals(_) => ApiError::new(
+                Code::StorageError,
+                "the approvals store failed (see the log)",
+            ),
+            A::Daemon(d) => d.into(),
         }
     }
 }
@@ -272,6 +318,11 @@ impl From<DaemonError> for ApiError {
                     Some(a) => e.with(Extra::Action(a.clone())),
                     None => e,
                 };
+            }
+            DaemonError::PolicyDenied { rule, .. } => {
+                // The system-wide layer's rules are told apart from the user's own.
+                return ApiError::new(Code::PolicyDenied, detail)
+                    .with(Extra::Rule(format!("system:{rule}")));
             }
             DaemonError::SafeMode { .. } => Code::SafeModeActive,
             DaemonError::InvalidArgument(_) => Code::ValidationFailed,
@@ -397,6 +448,12 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for c in Code::ALL {
             assert!(seen.insert(c.as_str()), "{} listed twice", c.as_str());
+            // `approval_required` is the one answer here that is not a failure: the action is
+            // held, not refused, and the route it came through has no answer of its own yet.
+            if *c == Code::ApprovalRequired {
+                assert_eq!(c.status(), StatusCode::ACCEPTED);
+                continue;
+            }
             assert!(c.status().is_client_error() || c.status().is_server_error());
         }
         assert_eq!(Code::for_status(StatusCode::LOCKED), Code::SafeModeActive);

@@ -2,6 +2,7 @@
 //! Handlers translate between HTTP and [`Daemon`](crate::daemon::Daemon) calls and decide
 //! nothing themselves.
 
+mod approvals;
 mod chat;
 mod conversations;
 mod discovery;
@@ -52,7 +53,7 @@ pub struct AppState {
     pub daemon: Daemon,
     /// The user's policy and halbertd: what every change passes (`actions::perform`).
     pub gate: crate::actions::Gate,
-    pub policy: Arc<crate::policy::store::PolicyStore>,
+    pub policy: Arc<crate::policy::PolicyStore>,
     pub guardrails: GuardrailsConfig,
     pub feed: Arc<StatusFeed>,
     pub workers: Workers,
@@ -225,14 +226,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
     } else {
         text
     };
-    let body = ErrorBody {
-        detail,
-        code: Code::for_status(status).as_str().to_owned(),
-        action: None,
-        current_version: None,
-        limit: None,
-        rule: None,
-    };
+    let body = ApiError::new(Code::for_status(status), detail).body();
     let fresh = (status, Json(body)).into_response();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
@@ -334,7 +328,15 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(policy::get, policy::replace))
         .routes(routes!(policy::set_tool))
         .routes(routes!(policy::remove_tool))
+        .routes(routes!(approvals::pending))
+        .routes(routes!(approvals::history))
+        .routes(routes!(approvals::get))
+        .routes(routes!(approvals::approve))
+        .routes(routes!(approvals::reject))
         .routes(routes!(simulate::command))
+        .routes(routes!(simulate::file_write))
+        .routes(routes!(simulate::service_restart))
+        .routes(routes!(simulate::tool))
         .routes(routes!(recovery::status))
         .routes(routes!(recovery::set_limits))
         .routes(routes!(recovery::rollback))

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, ApiJson, AppState, Code, ErrorBody};
 use crate::bounds::Bounded;
 use crate::policy::Policy;
-use crate::policy::store::PolicyError;
+use crate::policy::PolicyError;
 
 /// A policy as the API shows and takes it (`policy.yml`'s schema).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -128,10 +128,66 @@ pub struct PolicyView {
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The system-wide policy halbertd judges every change by, for every user: read-only here
+    /// (it is root's file). Its denials name rules as `system:tools.…`.
+    pub system: SystemPolicyView,
 }
 
-fn view(st: &AppState) -> PolicyView {
+/// The administrator's layer, as halbertd reports it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SystemPolicyView {
+    /// Always true: only root changes it, on disk.
+    pub read_only: bool,
+    /// Where halbertd reads it (empty when halbertd cannot be asked).
+    pub path: String,
+    /// The policy in force; null when it does not load or cannot be read.
+    pub policy: Option<PolicyDoc>,
+    /// Why there is no policy to show: then halbertd refuses every change (a file that does
+    /// not load), or halbertd could not be asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+async fn system_view(st: &AppState) -> SystemPolicyView {
+    let (path, policy, error) = match st.daemon.system_policy().await {
+        Ok(v) if v.error.is_empty() => {
+            let doc = serde_json::from_str::<Policy>(&v.policy_json)
+                .map_err(|e| e.to_string())
+                .and_then(|p| PolicyDoc::try_from(&p));
+            match doc {
+                Ok(d) => (v.path, Some(d), None),
+                Err(e) => (
+                    v.path,
+                    None,
+                    Some(format!("halbertd's answer is not a policy: {e}")),
+                ),
+            }
+        }
+        Ok(v) => (v.path, None, Some(v.error)),
+        Err(e) => (String::new(), None, Some(e.to_string())),
+    };
+    SystemPolicyView {
+        read_only: true,
+        path,
+        policy,
+        error,
+    }
+}
+
+async fn view(st: &AppState) -> PolicyView {
+    let mut v = user_view(st);
+    v.system = system_view(st).await;
+    v
+}
+
+fn user_view(st: &AppState) -> PolicyView {
     let path = st.policy.path().display().to_string();
+    let system = SystemPolicyView {
+        read_only: true,
+        path: String::new(),
+        policy: None,
+        error: None,
+    };
     match st.policy.get() {
         Ok(p) => match PolicyDoc::try_from(&p) {
             Ok(doc) => PolicyView {
@@ -139,12 +195,14 @@ fn view(st: &AppState) -> PolicyView {
                 policy: Some(doc),
                 path,
                 error: None,
+                system,
             },
             Err(e) => PolicyView {
                 status: "error".into(),
                 policy: None,
                 path,
                 error: Some(format!("the policy cannot be shown: {e}")),
+                system,
             },
         },
         Err(e) => PolicyView {
@@ -152,6 +210,7 @@ fn view(st: &AppState) -> PolicyView {
             policy: None,
             path,
             error: Some(e),
+            system,
         },
     }
 }
@@ -172,10 +231,10 @@ impl From<PolicyError> for ApiError {
     }
 }
 
-/// The user's policy.
+/// The user's policy, and beside it the system-wide one (read-only).
 #[utoipa::path(get, path = "/api/settings/policy", tag = "policy", responses((status = 200, body = PolicyView)))]
 pub async fn get(State(st): State<AppState>) -> Json<PolicyView> {
-    Json(view(&st))
+    Json(view(&st).await)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -204,7 +263,7 @@ pub async fn replace(
     let policy = Policy::try_from(&req.policy).map_err(super::invalid)?;
     let store = st.policy.clone();
     super::blocking(move || store.replace(policy)).await??;
-    Ok(Json(view(&st)))
+    Ok(Json(view(&st).await))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -237,7 +296,7 @@ pub async fn set_tool(
 ) -> Result<Json<PolicyView>, ApiError> {
     let store = st.policy.clone();
     super::blocking(move || store.set_allow(&req.tool, req.allow)).await??;
-    Ok(Json(view(&st)))
+    Ok(Json(view(&st).await))
 }
 
 /// Remove one tool's entry, so that `default_allow` applies to it.
@@ -253,7 +312,7 @@ pub async fn remove_tool(
 ) -> Result<Json<PolicyView>, ApiError> {
     let store = st.policy.clone();
     super::blocking(move || store.remove(&tool)).await??;
-    Ok(Json(view(&st)))
+    Ok(Json(view(&st).await))
 }
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
-//! `/api/settings/simulate/*`: what an action would do, without doing it. Today
-//! `POST /api/settings/simulate/command` (the command analyzer, [`crate::simulate::command`]);
-//! the other dry runs come with the rest of the safety gate.
+//! `/api/settings/simulate/*`: what an action would do, without doing it — a file write (the
+//! diff and the real validator on a private copy, run by halbertd), a command (the analyzer;
+//! never run), a service restart (the plan from systemd) and a tool by name. The domain is
+//! [`crate::simulate`]; these handlers only translate.
 
-use axum::Json;
+use axum::extract::State;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiJson, ErrorBody};
-use crate::bounds::{self, Bounded};
-use crate::simulate::command::{self, Severity};
+use super::{ApiError, ApiJson, AppState, ErrorBody, RequestId};
+use crate::bounds::{self, Bounded, Kind};
+use crate::simulate::{self, Simulation};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -38,43 +40,17 @@ impl Bounded for CommandRequest {
     }
 }
 
-/// One change an action makes.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ChangeView {
-    /// `command` here.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub command: String,
-    /// The programs it would start.
-    pub programs: Vec<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Simulation {
-    /// Whether the analysis could be made (a line a shell would not take is `false`, with
-    /// `error`).
-    pub success: bool,
-    pub action: String,
-    pub changes: Vec<ChangeView>,
-    /// What could do harm, destructive first.
-    pub warnings: Vec<String>,
-    /// Whether Halbert could undo it (never, for a command).
-    pub reversible: bool,
-    pub rollback_strategy: String,
-    /// Unknown for a command.
-    pub estimated_duration_s: Option<f64>,
-    /// What would be run, with the dry-run flag when one was given. Nothing is run.
-    pub commands_to_run: Vec<String>,
-    /// `destructive` when a warning is of that kind, else `warning` or `none`.
-    pub risk: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SimulationResult {
     pub status: String,
     pub simulation: Simulation,
+}
+
+fn ok(simulation: Simulation) -> Json<SimulationResult> {
+    Json(SimulationResult {
+        status: "ok".into(),
+        simulation,
+    })
 }
 
 /// What a command would start and what in it can destroy, read as a shell reads it. The
@@ -87,56 +63,137 @@ pub struct SimulationResult {
 pub async fn command(
     ApiJson(req): ApiJson<CommandRequest>,
 ) -> Result<Json<SimulationResult>, ApiError> {
-    let line = req.command.trim().to_owned();
-    let to_run = match req
-        .dry_run_flag
-        .as_deref()
-        .map(str::trim)
-        .filter(|f| !f.is_empty())
-    {
-        Some(flag) => format!("{line} {flag}"),
-        None => line.clone(),
-    };
-    let simulation = match command::analyze(&line) {
-        Ok(mut a) => {
-            a.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-            let risk = match a.findings.first().map(|f| f.severity) {
-                Some(Severity::Destructive) => "destructive",
-                Some(Severity::Warning) => "warning",
-                None => "none",
-            };
-            Simulation {
-                success: true,
-                action: format!("Run command: {line}"),
-                changes: vec![ChangeView {
-                    kind: "command".into(),
-                    command: line.clone(),
-                    programs: a.programs,
-                }],
-                warnings: a.findings.into_iter().map(|f| f.text).collect(),
-                reversible: false,
-                rollback_strategy: "none: Halbert cannot undo what a command does".into(),
-                estimated_duration_s: None,
-                commands_to_run: vec![to_run],
-                risk: risk.into(),
-                error: None,
-            }
+    Ok(ok(simulate::command_result(
+        &req.command,
+        req.dry_run_flag.as_deref(),
+    )))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileWriteRequest {
+    #[schema(
+        max_length = 4096,
+        pattern = r"^(/(?!\.\.?(/|$))[^/\u0000-\u001F\u007F-\u009F]{1,255})+$"
+    )]
+    pub path: String,
+    /// The whole proposed content, at most 524,288 characters.
+    #[schema(max_length = 524288)]
+    pub content: String,
+}
+
+impl Bounded for FileWriteRequest {
+    fn check_bounds(&self) -> Result<(), String> {
+        bounds::text("path", &self.path, bounds::PATH_CHARS, Kind::Line)?;
+        if self.content.chars().count() > super::editor::MAX_CONTENT_CHARS {
+            return Err(format!(
+                "content is longer than {} characters",
+                super::editor::MAX_CONTENT_CHARS
+            ));
         }
-        Err(e) => Simulation {
-            success: false,
-            action: format!("Run command: {line}"),
-            changes: Vec::new(),
-            warnings: Vec::new(),
-            reversible: false,
-            rollback_strategy: String::new(),
-            estimated_duration_s: None,
-            commands_to_run: Vec::new(),
-            risk: "unknown".into(),
-            error: Some(format!("not a line a shell would take: {e}")),
-        },
-    };
-    Ok(Json(SimulationResult {
-        status: "ok".into(),
-        simulation,
-    }))
+        Ok(())
+    }
+}
+
+/// The dry run of a file write: the unified diff current → proposed (a new file is all `+`)
+/// and the verdict of the real validator for that kind of file (`sshd -t`, `visudo -c`,
+/// `nginx -t`, `systemd-analyze verify`, ...), which halbertd runs sandboxed on a private copy.
+/// The live file is never touched. A validator that is not installed is said so.
+#[utoipa::path(post, path = "/api/settings/simulate/file-write", tag = "simulation", request_body = FileWriteRequest,
+    responses(
+        (status = 200, body = SimulationResult, description = "`success` is false when the validator rejects the content"),
+        (status = 403, body = ErrorBody, description = "polkit refused org.halbert.config.write for the path, or the path is not one halbertd writes"),
+        (status = 422, body = ErrorBody, description = "A path or content out of its bounds"),
+        (status = 503, body = ErrorBody, description = "halbertd is unreachable"),
+    ))]
+pub async fn file_write(
+    State(st): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    ApiJson(req): ApiJson<FileWriteRequest>,
+) -> Result<Json<SimulationResult>, ApiError> {
+    super::editor::check_path(&req.path)?;
+    Ok(ok(simulate::file_write(
+        &st.daemon,
+        &req.path,
+        &req.content,
+        &rid.0,
+    )
+    .await?))
+}
+
+/// The plan of a restart: stop → start, the units systemd stops with it, warnings for units
+/// whose restart cuts off the admin (sshd, dbus, networking, halbertd itself) and the downtime
+/// its last start took. Nothing is restarted.
+#[utoipa::path(post, path = "/api/settings/simulate/service-restart", tag = "simulation", request_body = super::recovery::RestartRequest,
+    responses(
+        (status = 200, body = SimulationResult),
+        (status = 404, body = ErrorBody, description = "No such unit"),
+        (status = 422, body = ErrorBody, description = "Not a unit name"),
+        (status = 503, body = ErrorBody, description = "halbertd or systemd is unreachable"),
+    ))]
+pub async fn service_restart(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<super::recovery::RestartRequest>,
+) -> Result<Json<SimulationResult>, ApiError> {
+    Ok(ok(
+        simulate::service_restart(&st.daemon, &req.service).await?
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolRequest {
+    /// write_config, schedule_cron, service_control, restart_service, terminal or
+    /// terminal_root; another name is `success: false`.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
+    )]
+    pub tool: String,
+    /// The tool's arguments: write_config `{path, content}` or `{path, changes}`;
+    /// schedule_cron `{name, schedule, command}`; service_control `{service, action}`;
+    /// terminal `{command, dry_run_flag?}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub args: serde_json::Value,
+}
+
+impl Bounded for ToolRequest {
+    fn check_bounds(&self) -> Result<(), String> {
+        bounds::text("tool", &self.tool, 64, Kind::Line)?;
+        if !(self.args.is_object() || self.args.is_null()) {
+            return Err("args must be an object".into());
+        }
+        let size = serde_json::to_string(&self.args).map_or(0, |s| s.len());
+        if size > 600_000 {
+            return Err("args are larger than 600,000 bytes".into());
+        }
+        Ok(())
+    }
+}
+
+/// A tool's dry run, dispatched by name. `write_config` merges `changes` into the file (YAML
+/// and JSON deeply, INI and systemd units per section and key, keeping key case and comments)
+/// or takes `content`, then diffs and validates; `schedule_cron` shows the crontab before and
+/// after. An unknown tool or bad arguments are `success: false` with `error`.
+#[utoipa::path(post, path = "/api/settings/simulate/tool", tag = "simulation", request_body = ToolRequest,
+    responses(
+        (status = 200, body = SimulationResult),
+        (status = 403, body = ErrorBody, description = "halbertd refused (polkit, the path rules)"),
+        (status = 422, body = ErrorBody, description = "A request out of its bounds"),
+        (status = 503, body = ErrorBody, description = "halbertd is unreachable"),
+    ))]
+pub async fn tool(
+    State(st): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    ApiJson(req): ApiJson<ToolRequest>,
+) -> Result<Json<SimulationResult>, ApiError> {
+    Ok(ok(simulate::tool(
+        &st.daemon,
+        req.tool.trim(),
+        &req.args,
+        &rid.0,
+    )
+    .await?))
 }

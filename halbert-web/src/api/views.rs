@@ -368,6 +368,9 @@ impl From<assistant::ToolRecord> for ToolRecord {
 pub struct GuardrailsConfig {
     /// Confidence at or above which a proposed action may run without approval (0.5–1.0).
     pub confidence_threshold: f64,
+    /// Confidence at or above which a proposed action may become an approval request; below
+    /// it the proposal is refused (fixed at 0.5).
+    pub approval_threshold: f64,
     /// CPU share, in percent of all cores, a running task may use (1–100).
     pub cpu_budget: u32,
 }
@@ -376,6 +379,7 @@ impl From<config::GuardrailsConfig> for GuardrailsConfig {
     fn from(c: config::GuardrailsConfig) -> Self {
         Self {
             confidence_threshold: c.confidence_threshold,
+            approval_threshold: crate::approvals::APPROVAL_THRESHOLD,
             cpu_budget: c.cpu_budget,
         }
     }

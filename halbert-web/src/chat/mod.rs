@@ -31,6 +31,8 @@ pub struct Chat {
     pub models: Arc<Settings>,
     pub llm: LlmClient,
     pub feed: Arc<StatusFeed>,
+    /// Where the model's proposals go: the safety gate holds them for approval.
+    pub gate: crate::actions::Gate,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@
 
 use super::redact::Scrubber;
 use super::{Chat, ChatError, blocking, endpoint_of, rules_block};
-use crate::events::{ChatDebug, Decision, Event, Step};
+use crate::events::{ChatDebug, Decision, DecisionData, Event, Step};
 use crate::llm::client::{ChatMessage, ChatOptions};
 
 /// Past messages farther than this from the question are not worth the prompt space.
@@ -297,16 +297,17 @@ pub async fn answer(chat: &Chat, req: Question) -> Result<Reply, ChatError> {
     messages.push(user);
 
     let message_count = messages.len();
-    chat.feed.broadcast(&Event::Decision(Decision {
-        request_id: request_id.clone(),
-        model: assignment.model.clone(),
-        step: Step::Route {
-            model_type: model_type.into(),
-            complexity_score: score,
-            threshold,
-            reasoning,
-        },
-    }));
+    chat.feed
+        .broadcast(&Event::Decision(DecisionData::Chat(Decision {
+            request_id: request_id.clone(),
+            model: assignment.model.clone(),
+            step: Step::Route {
+                model_type: model_type.into(),
+                complexity_score: score,
+                threshold,
+                reasoning,
+            },
+        })));
     let (temperature, max_tokens) = if model_type == "vision" {
         (0.7, 2048)
     } else {
@@ -336,11 +337,13 @@ pub async fn answer(chat: &Chat, req: Question) -> Result<Reply, ChatError> {
             token: t.to_owned(),
             done: false,
         }),
-        crate::chat::assistant::Emit::Step(step) => feed.broadcast(&Event::Decision(Decision {
-            request_id: rid.clone(),
-            model: assignment.model.clone(),
-            step,
-        })),
+        crate::chat::assistant::Emit::Step(step) => {
+            feed.broadcast(&Event::Decision(DecisionData::Chat(Decision {
+                request_id: rid.clone(),
+                model: assignment.model.clone(),
+                step,
+            })))
+        }
     })
     .await?;
     chat.feed.broadcast(&Event::ChatToken {
@@ -380,7 +383,10 @@ pub async fn answer(chat: &Chat, req: Question) -> Result<Reply, ChatError> {
         debug: debug.clone(),
     });
     let mut suggested_actions = suggested;
-    suggested_actions.extend(reply.suggestions);
+    for mut s in reply.suggestions {
+        hold(chat, &mut s, &request_id).await;
+        suggested_actions.push(s);
+    }
     Ok(Reply {
         response: reply.text,
         debug,
@@ -388,4 +394,53 @@ pub async fn answer(chat: &Chat, req: Question) -> Result<Reply, ChatError> {
         suggested_actions,
         tool_calls: reply.tool_calls,
     })
+}
+
+/// Turns a model's suggestion into an approval request (with its dry run), and says on the
+/// suggestion what became of it: `approval_id` and `status: pending`, or `status: refused`
+/// with the reason. Nothing runs here without a person, unless the user's policy opts the
+/// tool in to it (see `actions::gate::propose`).
+async fn hold(chat: &Chat, s: &mut serde_json::Value, request_id: &str) {
+    let Some(action) = s
+        .get("action")
+        .and_then(|a| serde_json::from_value::<crate::actions::Action>(a.clone()).ok())
+    else {
+        return;
+    };
+    let confidence = s
+        .get("confidence")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(0.5);
+    let reasoning = s
+        .get("reason")
+        .and_then(serde_json::Value::as_str)
+        .filter(|r| !r.is_empty())
+        .unwrap_or("proposed by the model")
+        .to_owned();
+    let task = s.get("label").and_then(serde_json::Value::as_str).map(|l| {
+        format!(
+            "{l}: {}",
+            s.get("unit")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+        )
+    });
+    use crate::actions::gate::Proposed;
+    let (status, extra) = match crate::actions::gate::propose(
+        &chat.gate, action, task, reasoning, confidence, request_id,
+    )
+    .await
+    {
+        Ok(Proposed::Pending(r)) => ("pending", serde_json::json!({"approval_id": r.id})),
+        Ok(Proposed::Ran(_)) => ("done", serde_json::json!({})),
+        Ok(Proposed::Refused(why)) => ("refused", serde_json::json!({"refused": why})),
+        Err(e) => {
+            tracing::warn!(error = %e, request_id, "holding a model's suggestion");
+            ("failed", serde_json::json!({"error": e.to_string()}))
+        }
+    };
+    if let (Some(o), serde_json::Value::Object(extra)) = (s.as_object_mut(), extra) {
+        o.insert("status".into(), status.into());
+        o.extend(extra);
+    }
 }

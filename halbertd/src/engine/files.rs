@@ -11,6 +11,11 @@ use crate::files::{Access, FileView, Who, Written, backups::BackupMeta, policy};
 use crate::gate::authz::{ACTION_CONFIG_READ, ACTION_CONFIG_WRITE};
 use crate::peer::Caller;
 
+/// Where cron keeps each user's crontab (Debian, Ubuntu).
+const CRONTABS: &str = "/var/spool/cron/crontabs";
+/// A crontab is a few lines.
+const MAX_CRONTAB: u64 = 1 << 20;
+
 fn who(c: &Caller) -> Who {
     Who {
         uid: c.uid,
@@ -51,6 +56,32 @@ impl Engine {
         })
     }
 
+    /// The caller's own crontab (Debian's spool), and whether there is one.
+    pub async fn read_crontab(&self, caller: &Caller) -> Result<(String, bool), EngineError> {
+        self.check_read(caller)?;
+        let name = crate::peer::user_name(caller.uid);
+        if name.contains('/') || name.starts_with('.') {
+            return Err(EngineError::InvalidArgument(format!(
+                "no crontab for user {name:?}"
+            )));
+        }
+        let path = self.root.path(format!("{CRONTABS}/{name}"));
+        blocking(move || match std::fs::read(&path) {
+            Ok(b) if b.len() as u64 > MAX_CRONTAB => Err(EngineError::TooLarge(format!(
+                "the crontab is larger than {} KiB",
+                MAX_CRONTAB >> 10
+            ))),
+            Ok(b) => String::from_utf8(b)
+                .map(|s| (s, true))
+                .map_err(|_| EngineError::NotText("the crontab is not UTF-8 text".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((String::new(), false)),
+            Err(e) => Err(EngineError::Unavailable(format!(
+                "the crontab cannot be read: {e}"
+            ))),
+        })
+        .await?
+    }
+
     pub async fn file_backups(
         &self,
         caller: &Caller,
@@ -75,6 +106,7 @@ impl Engine {
             .unwrap_or_else(|| "none (unconditional)".into());
         let m = file_change(
             "Files.Write",
+            "write_config",
             caller,
             request_id,
             path,
@@ -95,21 +127,27 @@ impl Engine {
         .await
     }
 
-    /// Writes backup `backup_id` of `path` back, after a backup of the current content.
+    /// Writes backup `backup_id` of `path` back, after a backup of the current content;
+    /// `reason`, when not empty, goes into the audit record.
     pub async fn restore_file(
         self: &Arc<Self>,
         caller: &Caller,
         path: &str,
         backup_id: &str,
+        reason: &str,
         request_id: &str,
     ) -> Result<Written, EngineError> {
-        let m = file_change(
+        let mut m = file_change(
             "Files.Restore",
+            "restore_backup",
             caller,
             request_id,
             path,
             [("backup", backup_id.to_owned())],
         );
+        if !reason.is_empty() {
+            m.details.insert("reason".to_owned(), reason.to_owned());
+        }
         let (p, id) = (path.to_owned(), backup_id.to_owned());
         self.mutate(m, move |e: &Engine, uid| {
             let w = e.files.restore(&p, &id, uid, now().unix_timestamp())?;
@@ -119,10 +157,12 @@ impl Engine {
     }
 }
 
-/// A change of the file at `path` as the gate sees it: polkit `org.halbert.config.write` with
-/// the path (and `extra`), refused in safe mode, invalid when the path's syntax is.
+/// A change of the file at `path` as the gate sees it: the system-wide policy's `tool` with the
+/// path, polkit `org.halbert.config.write` with the path (and `extra`), refused in safe mode,
+/// invalid when the path's syntax is.
 fn file_change<'a, const N: usize>(
     rpc: &'static str,
+    tool: &'static str,
     caller: &'a Caller,
     request_id: &'a str,
     path: &str,
@@ -138,6 +178,13 @@ fn file_change<'a, const N: usize>(
         invalid: policy::check_syntax(path).err().map(|e| e.to_string()),
         details,
         allowed_in_safe_mode: false,
+        tool: Some((
+            tool,
+            crate::gate::policy::Inputs {
+                path: Some(path.to_owned()),
+                name: None,
+            },
+        )),
     }
 }
 

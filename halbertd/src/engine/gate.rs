@@ -1,5 +1,5 @@
-//! The gate's path through the engine: [`Engine::mutate`] (validate → authorize → safe mode →
-//! intent → act → outcome), the refusal records and their rate limit, start-up reconciliation
+//! The gate's path through the engine: [`Engine::mutate`] (validate → system-wide policy →
+//! authorize → safe mode → intent → act → outcome), the refusal records and their rate limit, start-up reconciliation
 //! of interrupted actions, and the audit verification RPC.
 
 use std::collections::BTreeMap;
@@ -57,8 +57,8 @@ impl Engine {
             .map_err(|e| EngineError::Internal(e.to_string()))
     }
 
-    /// The gate of every mutation: validate → authorize → safe mode → intent → act →
-    /// outcome. Refusals (invalid, denied, refused) are audited too, rate-limited per uid;
+    /// The gate of every mutation: validate → system-wide policy → authorize → safe mode →
+    /// intent → act → outcome. Refusals (invalid, denied, refused) are audited too, rate-limited per uid;
     /// an authorized action is preceded by an fsync'd intent record, so that a change that
     /// survives a crash always has its record. `act` runs on a blocking thread and gets the
     /// caller's uid.
@@ -111,6 +111,20 @@ impl Engine {
             return Err(self
                 .refused(entry, EngineError::InvalidArgument(problem))
                 .await);
+        }
+        if let Some((tool, inputs)) = &m.tool {
+            let user = crate::peer::user_name(m.caller.uid);
+            let d = self.system_policy.decide(tool, inputs, user);
+            if !d.allow {
+                details.insert("policy_rule".into(), d.rule.clone());
+                let summary = format!("{} denied by the system-wide policy", m.rpc);
+                let entry = record(&details, Outcome::Denied, None, summary);
+                let e = EngineError::PolicyDenied {
+                    rule: d.rule,
+                    reason: format!("the system-wide policy forbids it: {}", d.reason),
+                };
+                return Err(self.refused(entry, e).await);
+            }
         }
         let grant = match self.authz.check_action(m.caller, m.action, &details).await {
             Ok(g) => g,

@@ -28,11 +28,13 @@ mod gate;
 mod inspect;
 mod safe_mode;
 mod services;
+mod simulate;
 mod status;
 mod terminal;
 
 pub use files::FileRead;
 pub use services::ServiceControl;
+pub use simulate::{RestartPlan, Validation, Verdict};
 pub use terminal::CommandRun;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,9 @@ pub enum EngineError {
         action: Option<String>,
         reason: String,
     },
+    /// The system-wide policy forbids it; `rule` names what decided.
+    #[error("{reason}")]
+    PolicyDenied { rule: String, reason: String },
     #[error("refused: safe mode is active ({reason})")]
     SafeMode { reason: String },
     #[error("{0}")]
@@ -154,6 +159,9 @@ pub struct Mutation<'a> {
     pub allowed_in_safe_mode: bool,
     /// What is wrong with the request, found before anything else looks at it.
     pub invalid: Option<String>,
+    /// The system-wide policy's name for the action and what its conditions look at; `None`
+    /// for safe mode, the emergency brake, which no policy may take away.
+    pub tool: Option<(&'static str, crate::gate::policy::Inputs)>,
 }
 
 /// What an action reports back to the gate for the audit record.
@@ -211,8 +219,12 @@ pub struct Engine {
     audit: AuditLog,
     refusals: RefusalLimiter,
     authz: Authority,
+    /// The administrator's rules for everyone (`/etc/halbert/policy.yml`).
+    system_policy: crate::gate::policy::SystemPolicy,
     /// Configuration files (`files/`), the one writer outside the state dir.
     files: Arc<crate::files::Files>,
+    /// Where dry runs stage their private copies (under the state dir).
+    validate_dir: PathBuf,
     bus: Arc<SystemBus>,
     /// Stands in for systemd on the bus in unit tests ([`Engine::with_systemd`]).
     systemd: Option<Systemd>,
@@ -268,6 +280,8 @@ impl Engine {
         // average since boot. A failure here shows up again, with context, in the first RPC.
         let _ = status.read();
         let bus = Arc::new(SystemBus::new());
+        // Private copies a dry run left behind when halbertd was killed during it.
+        let _ = std::fs::remove_dir_all(state_dir.join("validate"));
         let backups = state_dir.join("backups");
         let files = Arc::new(
             crate::files::Files::open(root.clone(), policy, backups.clone())
@@ -282,7 +296,11 @@ impl Engine {
             audit: AuditLog::open(&state_dir.join("audit"))?,
             refusals: RefusalLimiter::default(),
             authz: Authority::new(bus.clone()),
+            system_policy: crate::gate::policy::SystemPolicy::new(
+                crate::gate::policy::DEFAULT_PATH.into(),
+            ),
             files,
+            validate_dir: state_dir.join("validate"),
             bus,
             systemd: None,
             pid1: std::sync::Mutex::new(None),
@@ -320,6 +338,17 @@ impl Engine {
 
     pub fn check_read(&self, caller: &Caller) -> Result<(), EngineError> {
         Ok(self.authz.check_read(caller)?)
+    }
+
+    /// Judges mutations by the system-wide policy at `path` instead of
+    /// [`crate::gate::policy::DEFAULT_PATH`] (halbertd's config file, tests).
+    pub fn with_system_policy(mut self, path: PathBuf) -> Self {
+        self.system_policy = crate::gate::policy::SystemPolicy::new(path);
+        self
+    }
+
+    pub fn system_policy_path(&self) -> &Path {
+        self.system_policy.path()
     }
 
     /// Answers every systemd question from `sd` instead of PID 1 on the system bus (unit

@@ -14,6 +14,18 @@ impl Engine {
         Ok(self.guardrails.get())
     }
 
+    /// The system-wide policy's path and the policy in force (or why it does not load).
+    pub fn system_policy(
+        &self,
+        caller: &Caller,
+    ) -> Result<(String, Result<crate::gate::policy::Policy, String>), EngineError> {
+        self.check_read(caller)?;
+        Ok((
+            self.system_policy.path().display().to_string(),
+            self.system_policy.current(),
+        ))
+    }
+
     pub async fn enter_safe_mode(
         self: &Arc<Self>,
         caller: &Caller,
@@ -33,6 +45,7 @@ impl Engine {
                 ("reason".into(), reason.clone()),
             ]),
             allowed_in_safe_mode: true,
+            tool: None,
         };
         self.mutate(m, move |e: &Engine, uid| {
             let (st, changed) = e
@@ -61,6 +74,7 @@ impl Engine {
             action: ACTION_GUARDRAILS,
             details: BTreeMap::from([("operation".into(), "exit".into())]),
             allowed_in_safe_mode: true,
+            tool: None,
             invalid: None,
         };
         self.mutate(m, move |e: &Engine, uid| {

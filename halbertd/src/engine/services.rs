@@ -53,28 +53,41 @@ fn unit_file_exists(root: &HostRoot, unit: &str) -> bool {
 }
 
 impl Engine {
-    /// Runs `verb` on the unit `raw` names ("nginx" is nginx.service).
+    /// Runs `verb` on the unit `raw` names ("nginx" is nginx.service); `reason`, when not
+    /// empty, goes into the audit record.
     pub async fn control_service(
         self: &Arc<Self>,
         caller: &Caller,
         raw: &str,
         verb: Verb,
+        reason: &str,
         request_id: &str,
     ) -> Result<ServiceControl, EngineError> {
         let (unit, invalid) = match inspect::unit_name(raw) {
             Ok(u) => (u, None),
             Err(e) => (raw.to_owned(), Some(e.to_string())),
         };
+        let mut details = BTreeMap::from([
+            ("unit".to_owned(), unit.clone()),
+            ("verb".to_owned(), verb.as_str().to_owned()),
+        ]);
+        if !reason.is_empty() {
+            details.insert("reason".to_owned(), reason.to_owned());
+        }
         let m = Mutation {
             rpc: "Services.Control",
             caller,
             request_id,
             action: ACTION_SERVICE,
-            details: BTreeMap::from([
-                ("unit".to_owned(), unit.clone()),
-                ("verb".to_owned(), verb.as_str().to_owned()),
-            ]),
+            details,
             allowed_in_safe_mode: false,
+            tool: Some((
+                "service_control",
+                crate::gate::policy::Inputs {
+                    path: None,
+                    name: Some(unit.clone()),
+                },
+            )),
             invalid,
         };
         self.mutate_async(m, move |e, _uid| async move { e.run_job(unit, verb).await })

@@ -137,6 +137,13 @@ impl Engine {
                 ("timeout_s".to_owned(), timeout.as_secs().to_string()),
             ]),
             allowed_in_safe_mode: false,
+            tool: Some((
+                if as_root { "terminal_root" } else { "terminal" },
+                crate::gate::policy::Inputs {
+                    path: None,
+                    name: line.split_whitespace().next().map(str::to_owned),
+                },
+            )),
             invalid: parsed.err().or(bad_timeout),
         };
         let l = ShellLine {

@@ -4,6 +4,7 @@
 
 pub mod terminal;
 mod tools;
+pub mod validate;
 pub use tools::{ExecTools, RecordedTools, ToolError, ToolFuture, ToolOutput, Tools};
 
 use std::process::Stdio;

@@ -117,6 +117,39 @@ fn receiver(fd: OwnedFd) -> Result<tokio::net::unix::pipe::Receiver, ExecError> 
 
 /// Runs `l` in a transient unit of `sd`.
 pub async fn in_unit(sd: &Systemd, l: &ShellLine) -> Result<ShellRun, SystemdError> {
+    let u = UnitRun {
+        description: format!("Halbert: a command typed by uid {}", l.run_as.uid()),
+        argv: shell_argv(&l.line),
+        uid: match l.run_as {
+            RunAs::Root => None,
+            RunAs::User { uid, .. } => Some(uid),
+        },
+        timeout: l.timeout,
+        max_output: l.max_output,
+        sandbox: false,
+    };
+    argv_in_unit(sd, &u).await
+}
+
+/// One argv to run in a transient unit of its own.
+#[derive(Debug, Clone)]
+pub struct UnitRun {
+    pub description: String,
+    /// The program (an absolute path) and its arguments.
+    pub argv: Vec<String>,
+    /// Root when `None`.
+    pub uid: Option<u32>,
+    pub timeout: Duration,
+    /// Bytes kept of stdout and of stderr each.
+    pub max_output: usize,
+    /// No network, a read-only /usr, /boot and /etc, a private /tmp, no new privileges
+    /// (validators; see [`crate::systemd::Transient::sandbox`]).
+    pub sandbox: bool,
+}
+
+/// Runs `u` in a transient unit of `sd`: its own cgroup, stopped (with whatever it left
+/// running) and reset afterwards.
+pub async fn argv_in_unit(sd: &Systemd, u: &UnitRun) -> Result<ShellRun, SystemdError> {
     let started = Instant::now();
     let io = |e: ExecError| SystemdError::Call {
         call: "StartTransientUnit",
@@ -127,28 +160,26 @@ pub async fn in_unit(sd: &Systemd, l: &ShellLine) -> Result<ShellRun, SystemdErr
     let stop = CancellationToken::new();
     let out = tokio::spawn(read_until(
         receiver(out_r).map_err(io)?,
-        l.max_output,
+        u.max_output,
         stop.clone(),
     ));
     let err = tokio::spawn(read_until(
         receiver(err_r).map_err(io)?,
-        l.max_output,
+        u.max_output,
         stop.clone(),
     ));
     let name = format!("halbert-run-{}.service", uuid::Uuid::new_v4().simple());
     let t = Transient {
-        description: format!("Halbert: a command typed by uid {}", l.run_as.uid()),
+        description: u.description.clone(),
         name: name.clone(),
-        argv: shell_argv(&l.line),
-        uid: match l.run_as {
-            RunAs::Root => None,
-            RunAs::User { uid, .. } => Some(uid),
-        },
+        argv: u.argv.clone(),
+        uid: u.uid,
         stdout: out_w,
         stderr: err_w,
-        start_timeout: l.timeout + Duration::from_secs(30),
+        start_timeout: u.timeout + Duration::from_secs(30),
+        sandbox: u.sandbox,
     };
-    let end = sd.start_transient(&t, l.timeout).await;
+    let end = sd.start_transient(&t, u.timeout).await;
     // systemd holds its own copies of the write ends now; ours must go, or the readers
     // would never see the end of the output.
     drop(t);

@@ -12,6 +12,7 @@
 
 pub mod backups;
 pub mod policy;
+pub mod validate;
 mod xattr;
 
 use std::io::{self, Read, Write};

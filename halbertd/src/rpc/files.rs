@@ -108,10 +108,52 @@ impl Files for FilesService {
         let engine = self.0.engine.clone();
         async move {
             engine
-                .restore_file(&caller, &r.path, &r.backup_id, &rid)
+                .restore_file(&caller, &r.path, &r.backup_id, &r.reason, &rid)
                 .await
                 .map(written_pb)
                 .map_err(to_status)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn validate(
+        &self,
+        req: Request<pb::ValidateFileRequest>,
+    ) -> Result<Response<pb::FileValidation>, Status> {
+        let (caller, span) = self.0.caller("Files.Validate", &req)?;
+        let rid = request_id(&req);
+        let r = req.into_inner();
+        let engine = self.0.engine.clone();
+        async move {
+            let v = engine
+                .validate_file(&caller, &r.path, r.content, &rid)
+                .await
+                .map_err(to_status)?;
+            Ok(Response::new(pb::FileValidation {
+                path: v.path,
+                validator: v.validator,
+                verdict: v.verdict.as_str().to_owned(),
+                argv: v.argv,
+                exit_code: v.exit_code,
+                output: v.output,
+                duration_us: u64::try_from(v.duration.as_micros()).unwrap_or(u64::MAX),
+                runner: v.runner.to_owned(),
+            }))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn crontab(
+        &self,
+        req: Request<pb::CrontabRequest>,
+    ) -> Result<Response<pb::CrontabContent>, Status> {
+        let (caller, span) = self.0.caller("Files.Crontab", &req)?;
+        let engine = self.0.engine.clone();
+        async move {
+            let (content, exists) = engine.read_crontab(&caller).await.map_err(to_status)?;
+            Ok(Response::new(pb::CrontabContent { content, exists }))
         }
         .instrument(span)
         .await

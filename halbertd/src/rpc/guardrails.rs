@@ -28,6 +28,24 @@ fn change_pb((s, changed): (SafeModeState, bool)) -> Response<pb::SafeModeChange
 
 #[tonic::async_trait]
 impl Guardrails for GuardrailsService {
+    async fn system_policy(
+        &self,
+        req: Request<pb::SystemPolicyRequest>,
+    ) -> Result<Response<pb::SystemPolicyView>, Status> {
+        let (caller, span) = self.0.caller("Guardrails.SystemPolicy", &req)?;
+        let _e = span.enter();
+        let (path, policy) = self.0.engine.system_policy(&caller).map_err(to_status)?;
+        let (policy_json, error) = match policy {
+            Ok(p) => (serde_json::to_string(&p).unwrap_or_default(), String::new()),
+            Err(e) => (String::new(), e),
+        };
+        Ok(Response::new(pb::SystemPolicyView {
+            path,
+            policy_json,
+            error,
+        }))
+    }
+
     async fn get(
         &self,
         req: Request<pb::GetGuardrailsRequest>,

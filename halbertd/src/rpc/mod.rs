@@ -101,6 +101,14 @@ pub fn to_status(e: EngineError) -> Status {
             };
             halbert_proto::status_with_detail(Code::PermissionDenied, msg, d)
         }
+        EngineError::PolicyDenied { rule, reason } => {
+            let d = ErrorDetail {
+                code: ErrorCode::PolicyDenied as i32,
+                policy_rule: rule,
+                ..Default::default()
+            };
+            halbert_proto::status_with_detail(Code::PermissionDenied, reason, d)
+        }
         EngineError::SafeMode { reason } => {
             let d = ErrorDetail {
                 code: ErrorCode::SafeModeActive as i32,

@@ -1,4 +1,4 @@
-//! `halbert.v1.Services`: jobs on systemd units.
+//! `halbert.v1.Services`: jobs on systemd units, and the plan of a restart.
 
 use halbert_proto::v1::{self as pb, services_server::Services};
 use tonic::{Request, Response, Status};
@@ -35,7 +35,7 @@ impl Services for ServicesService {
         let engine = self.0.engine.clone();
         async move {
             let c = engine
-                .control_service(&caller, &r.unit, verb, &rid)
+                .control_service(&caller, &r.unit, verb, &r.reason, &rid)
                 .await
                 .map_err(to_status)?;
             Ok(Response::new(pb::ServiceControlResult {
@@ -45,6 +45,38 @@ impl Services for ServicesService {
                 job_result: c.job_result,
                 active_state: c.active_state,
                 sub_state: c.sub_state,
+            }))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn plan(
+        &self,
+        req: Request<pb::ServicePlanRequest>,
+    ) -> Result<Response<pb::ServicePlan>, Status> {
+        let (caller, span) = self.0.caller("Services.Plan", &req)?;
+        let r = req.into_inner();
+        let engine = self.0.engine.clone();
+        async move {
+            let p = engine
+                .restart_plan(&caller, &r.unit)
+                .await
+                .map_err(to_status)?;
+            Ok(Response::new(pb::ServicePlan {
+                unit: p.unit,
+                description: p.description,
+                load_state: p.load_state,
+                active_state: p.active_state,
+                sub_state: p.sub_state,
+                dependents: p
+                    .dependents
+                    .into_iter()
+                    .map(|(unit, active_state)| pb::Dependent { unit, active_state })
+                    .collect(),
+                last_start_us: p
+                    .last_start
+                    .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
             }))
         }
         .instrument(span)

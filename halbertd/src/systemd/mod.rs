@@ -130,6 +130,10 @@ pub struct Transient {
     pub stderr: std::os::fd::OwnedFd,
     /// systemd's own backstop: the start job fails after this long even if halbertd is gone.
     pub start_timeout: std::time::Duration,
+    /// Confine it: no network, /usr, /boot and /etc read-only, a private /tmp, no home
+    /// directories, no new privileges, no kernel tunables (what a validator needs and no
+    /// more; what it writes elsewhere, a log or a pid file, goes nowhere that matters).
+    pub sandbox: bool,
 }
 
 impl Transient {
@@ -168,6 +172,18 @@ impl Transient {
         ];
         if let Some(uid) = self.uid {
             p.push(("User", Variant::from(uid.to_string())));
+        }
+        if self.sandbox {
+            p.extend([
+                ("PrivateNetwork", Variant::from(true)),
+                ("ProtectSystem", Variant::from("full")),
+                ("ProtectHome", Variant::from("read-only")),
+                ("PrivateTmp", Variant::from(true)),
+                ("NoNewPrivileges", Variant::from(true)),
+                ("ProtectKernelTunables", Variant::from(true)),
+                ("ProtectKernelModules", Variant::from(true)),
+                ("ProtectControlGroups", Variant::from(true)),
+            ]);
         }
         p
     }

@@ -75,7 +75,7 @@ pub fn wanted(message: &str) -> bool {
 macro_rules! tools {
     ($($variant:ident),* $(,)?) => {
         /// One validated tool call.
-        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[derive(Debug, Clone, PartialEq)]
         pub enum Tool {
             $($variant($variant),)*
         }
@@ -281,7 +281,8 @@ mod tests {
             Tool::SuggestAction(SuggestAction {
                 action: SuggestedKind::Restart,
                 service_name: "nginx".into(),
-                reason: String::new()
+                reason: String::new(),
+                confidence: 0.5,
             })
         );
         assert!(

@@ -1,17 +1,21 @@
-//! `suggest_action`: the model offers the user a button for a service action. Nothing is run:
-//! the suggestion becomes one of the answer's `suggested_actions`, which goes through approval
-//! like any other action.
+//! `suggest_action`: the model proposes a service action. Nothing is run: the suggestion
+//! carries the typed [`Action`] built from the validated fields (never text the model wrote
+//! into a command), and the turn turns it into an approval request with its dry run
+//! (`actions::gate::propose`), which a person approves or rejects.
 
 use serde_json::{Value, json};
 
 use super::{Ran, daemon_error, only, required, text_arg};
+use crate::actions::{Action, ServiceVerb};
 use crate::daemon::Daemon;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SuggestAction {
     pub action: SuggestedKind,
     pub service_name: String,
     pub reason: String,
+    /// How sure the model says it is, 0–1 (0.5 when it does not say).
+    pub confidence: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +41,13 @@ impl SuggestedKind {
             Self::Stop => "stop",
         }
     }
+    fn verb(self) -> ServiceVerb {
+        match self {
+            Self::Restart => ServiceVerb::Restart,
+            Self::Start => ServiceVerb::Start,
+            Self::Stop => ServiceVerb::Stop,
+        }
+    }
     fn label(self) -> &'static str {
         match self {
             Self::Restart => "Restart Service",
@@ -52,25 +63,35 @@ impl SuggestAction {
     pub fn definition() -> Value {
         super::function(
             Self::NAME,
-            "Offer the user a button for a service action; it is NOT run, the user decides.",
+            "Propose a service action to the user; it is NOT run: it waits for the user's approval.",
             json!({
                 "action": {"type": "string", "enum": ["restart_service", "start_service", "stop_service"]},
                 "service_name": {"type": "string"},
-                "reason": {"type": "string"}
+                "reason": {"type": "string"},
+                "confidence": {"type": "number", "minimum": 0, "maximum": 1, "description": "how sure you are that this is the right action, 0 to 1"}
             }),
             &["action", "service_name"],
         )
     }
 
     pub fn parse(args: &Value) -> Result<Self, String> {
-        only(args, &["action", "service_name", "reason"])?;
+        only(args, &["action", "service_name", "reason", "confidence"])?;
         let a = required(args, "action", 40)?;
+        let confidence = match args.get("confidence") {
+            None | Some(Value::Null) => 0.5,
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(c) if (0.0..=1.0).contains(&c) => c,
+                _ => return Err("confidence must be a number from 0 to 1".into()),
+            },
+            Some(_) => return Err("confidence must be a number from 0 to 1".into()),
+        };
         Ok(Self {
             action: SuggestedKind::parse(&a).ok_or_else(|| {
                 format!("action must be restart_service, start_service or stop_service, not {a:?}")
             })?,
             service_name: required(args, "service_name", 250)?,
             reason: text_arg(args, "reason", 300)?.unwrap_or_default(),
+            confidence,
         })
     }
 
@@ -85,11 +106,13 @@ impl SuggestAction {
                 };
                 Ran {
                     result: Ok(
-                        json!({"suggested": true, "note": "shown to the user as a button; nothing was run"}),
+                        json!({"suggested": true, "note": "held for the user's approval; nothing was run"}),
                     ),
                     suggestion: Some(json!({
                         "id": self.action.id(), "label": self.action.label(), "target": target,
                         "unit": s.unit, "reason": self.reason, "source": "model",
+                        "confidence": self.confidence,
+                        "action": Action::ControlService { unit: s.unit.clone(), verb: self.action.verb() },
                     })),
                 }
             }

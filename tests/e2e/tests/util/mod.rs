@@ -109,6 +109,7 @@ pub async fn start_web_with(
             abi: 0,
             enforcement: "off",
         },
+        settle: std::time::Duration::from_secs(2),
     };
     let state = halbert_web::app::build(opts, stores, stop.clone());
     let (feed, workers) = (state.feed.clone(), state.workers.clone());

@@ -7,7 +7,25 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{Context, Decision, Inputs, Policy, ToolRule};
+pub use halbert_policy::{Conditions, Context, Decision, Inputs, Policy, TOOLS, ToolRule};
+
+/// This process's user (halbert-web runs as the one user it serves, and its guard admits
+/// only that uid's clients, so the kernel names the caller), the host name, and the local
+/// time now.
+pub fn context_now() -> Context {
+    // The process's user cannot change, and looking it up reads the user database: once.
+    static USER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let user = USER
+        .get_or_init(|| {
+            let uid = nix::unistd::geteuid();
+            nix::unistd::User::from_uid(uid)
+                .ok()
+                .flatten()
+                .map_or_else(|| uid.to_string(), |u| u.name)
+        })
+        .clone();
+    Context::now_for(user)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -29,24 +47,8 @@ pub struct PolicyStore {
     current: Mutex<Result<Policy, String>>,
 }
 
-/// The most a policy file may hold.
-const MAX_BYTES: u64 = 256 * 1024;
-
 fn load(path: &Path) -> Result<Policy, String> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Policy::default()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
-    if meta.len() > MAX_BYTES {
-        return Err(format!("{} is larger than 256 KiB", path.display()));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let p: Policy =
-        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    p.validate()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(p)
+    halbert_policy::load(path, Policy::default)
 }
 
 impl PolicyStore {

@@ -1,8 +1,9 @@
-//! The user's policy: what Halbert may do *for this user*, per tool, with conditions
-//! (`policy.yml` in the user's state dir). [`Policy::decide`] judges one action; the one
-//! action function ([`crate::actions::perform`]) asks it before halbertd is asked, so every
-//! change a person or a model asks for passes it. halbertd's own checks (polkit, its path
-//! rules, safe mode) stand behind it either way.
+//! Halbert's policy: what Halbert may do, per tool, with conditions (`policy.yml`). Two
+//! layers share this schema and this judgement: the user's policy, which halbert-web asks
+//! before every action it performs for that user, and the system-wide
+//! `/etc/halbert/policy.yml`, which halbertd asks on every mutating call, so that an
+//! administrator's rule holds even against a halbert-web that skipped its own. polkit, the
+//! path rules and safe mode stand behind both.
 //!
 //! Decision order (docs/decisions.md §3d): the tool's `allow`, else `default_allow`; then each
 //! non-empty condition in turn (`users`, `hosts`, `hours_allow`, `paths_deny`, `paths_allow`,
@@ -10,7 +11,6 @@
 //! (an input a condition needs is missing) denies.
 
 mod glob;
-pub mod store;
 
 use std::collections::BTreeMap;
 
@@ -133,25 +133,9 @@ pub struct Context {
 }
 
 impl Context {
-    /// This process's user (halbert-web runs as the one user it serves, and its guard admits
-    /// only that uid's clients, so the kernel names the caller), the host name, and the local
-    /// time now.
-    pub fn now() -> Self {
-        // The process's user cannot change, and looking it up reads the user database: once.
-        static USER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let user = USER
-            .get_or_init(|| {
-                let uid = nix::unistd::geteuid();
-                nix::unistd::User::from_uid(uid)
-                    .ok()
-                    .flatten()
-                    .map_or_else(|| uid.to_string(), |u| u.name)
-            })
-            .clone();
-        let host = nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_default();
+    /// `user` on this host, at the local time now.
+    pub fn now_for(user: String) -> Self {
+        let host = nix_hostname();
         Self {
             user,
             host,
@@ -160,8 +144,43 @@ impl Context {
     }
 }
 
+/// The host name (`gethostname`), empty when it cannot be read.
+fn nix_hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer lives across the call and its length is passed; gethostname writes
+    // at most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The most a policy file may hold.
+pub const MAX_BYTES: u64 = 256 * 1024;
+
+/// Reads and validates the policy at `path`; a missing file is `missing` (the layer's own
+/// default). The error says what is wrong and where.
+pub fn load(path: &std::path::Path, missing: impl FnOnce() -> Policy) -> Result<Policy, String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(missing()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    if meta.len() > MAX_BYTES {
+        return Err(format!("{} is larger than 256 KiB", path.display()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let p: Policy =
+        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    p.validate()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(p)
+}
+
 /// Minutes since local midnight, by the C library's time zone rules (`localtime_r` is
-/// thread-safe; nothing in halbert-web changes `TZ` after start).
+/// thread-safe; neither process changes `TZ` after start).
 fn local_minute_of_day() -> u32 {
     let now: libc::time_t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
