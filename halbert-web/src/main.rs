@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 const USAGE: &str = "\
 usage: halbert-web [--host ADDR] [--port N] [--socket PATH] [--sandbox strict|best-effort|off]
                    [--allowed-host NAME]... [--new-token] [--status-interval-ms N]
-                   [--settle-s N]
+                   [--settle-s N] [--approval-lifetime-s N]
 
 --host          address to listen on (default 127.0.0.1). Anything but loopback needs a
                 bearer token: pass --new-token once to create one (kept in the state dir, 0600)
@@ -28,7 +28,9 @@ usage: halbert-web [--host ADDR] [--port N] [--socket PATH] [--sandbox strict|be
 --allowed-host  another name this server may be reached by (Host header), e.g. a hostname
 --status-interval-ms  how often system_status is pushed on /ws (default 5000)
 --settle-s      how long the health gate watches a unit after a config change before it
-                keeps the change (default 10, 1 to 600)";
+                keeps the change (default 10, 1 to 600)
+--approval-lifetime-s  how long an approval request waits before it expires (default 3600,
+                1 to 604800)";
 
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 /// Threads for blocking work (see the runtime's construction in `main`).
@@ -44,6 +46,7 @@ struct Args {
     new_token: bool,
     status_interval_ms: u32,
     settle_s: u64,
+    approval_lifetime_s: i64,
 }
 
 fn parse_args() -> Result<Args> {
@@ -58,6 +61,7 @@ fn parse_args() -> Result<Args> {
         new_token: false,
         status_interval_ms: 5000,
         settle_s: 10,
+        approval_lifetime_s: halbert_web::approvals::DEFAULT_LIFETIME_S,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -94,6 +98,14 @@ fn parse_args() -> Result<Args> {
                 a.settle_s = value()?.parse().context("--settle-s must be a number")?;
                 if !(1..=600).contains(&a.settle_s) {
                     bail!("--settle-s must be between 1 and 600");
+                }
+            }
+            "--approval-lifetime-s" => {
+                a.approval_lifetime_s = value()?
+                    .parse()
+                    .context("--approval-lifetime-s must be a number")?;
+                if !(1..=604_800).contains(&a.approval_lifetime_s) {
+                    bail!("--approval-lifetime-s must be between 1 and 604800");
                 }
             }
             "-h" | "--help" => {
@@ -244,7 +256,11 @@ fn main() -> Result<()> {
         "sandbox"
     );
 
-    let stores = halbert_web::app::Stores::open(&dirs.state)?;
+    let mut stores = halbert_web::app::Stores::open(&dirs.state)?;
+    stores.approvals = std::sync::Arc::new(
+        halbert_web::approvals::Approvals::open(&stores.db)?
+            .with_lifetime(args.approval_lifetime_s),
+    );
     let opts = halbert_web::app::Options {
         daemon_socket: args.socket.clone(),
         status_interval_ms: args.status_interval_ms,

@@ -522,4 +522,30 @@ mod tests {
         assert!(serde_norway::from_str::<Policy>("tools:\n  t: {alow: true}\n").is_err());
         assert!(serde_norway::from_str::<Policy>("defualt_allow: true\n").is_err());
     }
+
+    /// For random windows and minutes: a window and its reverse split the day (each minute is
+    /// in exactly one, unless the window is empty), and a minute is in `[s, e)` as arithmetic
+    /// on the circle says.
+    #[test]
+    fn random_windows_agree_with_the_circle() {
+        let mut seed = 0x9e37_79b9u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % n) as u32
+        };
+        for _ in 0..20_000 {
+            let (s, e, m) = (next(1440), next(1440), next(1440));
+            let inside = in_window(m, (s, e));
+            // Minutes from the start, going forward round the clock.
+            let want = (m + 1440 - s) % 1440 < (e + 1440 - s) % 1440;
+            assert_eq!(inside, want, "{m} in [{s}, {e})");
+            if s != e {
+                assert_ne!(inside, in_window(m, (e, s)), "{m}: [{s},{e}) and [{e},{s})");
+            }
+            let text = format!("{:02}:{:02}-{:02}:{:02}", s / 60, s % 60, e / 60, e % 60);
+            assert_eq!(window(&text), Some((s, e)), "{text}");
+        }
+    }
 }

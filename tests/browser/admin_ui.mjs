@@ -9,6 +9,9 @@
 //             file on disk.
 //   terminal  run a command as the user: stdout, stderr and the exit code are shown; the
 //             history lists it and the up arrow recalls it.
+//   approvals a model's edit of a file (config chat, the scripted model) appears on the
+//             Approvals page as it is made, with its diff; Approve writes it through halbertd
+//             and the result is shown; a second one rejected leaves the file as it was.
 //   services  (against real systemd, in the testbed) show hb-ui.service, start it, see it
 //             running with its journal, restart it, stop it; a unit whose start fails shows
 //             systemd's result.
@@ -102,6 +105,45 @@ async function terminal() {
   ok("the up arrow recalls it");
 }
 
+async function approvals() {
+  const path = "/etc/samba/smb.conf";
+  const propose = () => page.evaluate(async (p) => {
+    const f = await (await fetch(`/api/editor/file?path=${encodeURIComponent(p)}`)).json();
+    const r = await fetch("/api/chat/config", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ message: "add a comment at the end", file_path: p, file_content: f.content }),
+    });
+    return r.json();
+  }, path);
+  await page.goto(dash + "/#/approvals");
+  await wait("the Approvals page is empty", () => document.querySelector("#no-approvals") !== null);
+  const before = onDisk(path);
+  const r = await propose();
+  if (!r.approval_id) throw new Error("config chat made no approval request: " + JSON.stringify(r).slice(0, 300));
+  ok(`config chat's edit is held as ${r.approval_id}`);
+  await wait("it appears on the page by itself (approval_request on /ws), with its diff", (id) => {
+    const card = document.querySelector(`.approval[data-id="${id}"]`);
+    return card && /\+# Added by Halbert/.test(card.querySelector(".approval-diff")?.textContent ?? "");
+  }, r.approval_id);
+  if (onDisk(path) !== before) throw new Error("the file changed before anyone approved");
+  ok("nothing was written before the approval");
+  await page.click(`.approval[data-id="${r.approval_id}"] button.approve`);
+  await wait("Approve runs it and the result is shown", () =>
+    /Approved: Apply the model's edit to \/etc\/samba\/smb\.conf — wrote \/etc\/samba\/smb\.conf/.test(document.querySelector("#approval-results .result.ok")?.textContent ?? ""));
+  if (!onDisk(path).endsWith("# Added by Halbert\n")) throw new Error("the approved edit is not on disk");
+  ok("the approved edit is on disk");
+  await wait("the request left the list and the history shows it approved", (id) =>
+    !document.querySelector(`.approval[data-id="${id}"]`) &&
+    /approved/.test(document.querySelector("#approval-history")?.textContent ?? ""), r.approval_id);
+  const now = onDisk(path);
+  const second = await propose();
+  await wait("a second edit appears", (id) => document.querySelector(`.approval[data-id="${id}"]`) !== null, second.approval_id);
+  await page.click(`.approval[data-id="${second.approval_id}"] button.reject`);
+  await wait("Reject says so", () => /^Rejected: /.test(document.querySelector("#approval-results .result.ok")?.textContent ?? ""));
+  if (onDisk(path) !== now) throw new Error("a rejected edit changed the file");
+  ok("a rejected edit leaves the file as it was");
+}
+
 async function services() {
   await page.goto(dash + "/#/services?unit=hb-ui");
   await wait("the unit is shown, inactive", () => /^inactive \(dead\)/.test(document.querySelector("#unit-state")?.textContent ?? ""));
@@ -128,7 +170,7 @@ async function services() {
 
 try {
   for (const p of parts) {
-    await { editor, terminal, services }[p]();
+    await { editor, terminal, approvals, services }[p]();
     if (shots) await page.screenshot({ path: `${shots}/${p}.png`, fullPage: true });
   }
   if (problems.length) throw new Error("console errors: " + problems.join(" | "));

@@ -41,8 +41,23 @@ print(f"{statistics.median(t):.2f}")
 PY
 )
 echo "systemctl restart hb-bench (root, 50 runs): p50 $BASE ms"
+# The dry run's validator by hand: sshd -t on a copy of sshd_config with the same added line.
+SIM=$(X python3 - <<'PY'
+import shutil, statistics, subprocess, time
+shutil.copy("/etc/ssh/sshd_config", "/root/sshd_config.copy")
+with open("/root/sshd_config.copy", "a") as f:
+    f.write("\n# a proposed comment\n")
+t = []
+for _ in range(50):
+    t0 = time.perf_counter()
+    subprocess.run(["/usr/sbin/sshd", "-t", "-f", "/root/sshd_config.copy"], check=True)
+    t.append((time.perf_counter() - t0) * 1000)
+print(f"{statistics.median(t):.2f}")
+PY
+)
+echo "sshd -t -f a copy (root, by hand, 50 runs): p50 $SIM ms"
 X runuser -u alice -- /halbert-bin/examples/bench_admin --url http://127.0.0.1:8001 --path /etc/hb-bench.conf \
-	--unit hb-bench --runs "$RUNS" --baseline-ms "$BASE" | tee "$TB_SHARE/bench.txt"
+	--unit hb-bench --runs "$RUNS" --baseline-ms "$BASE" --sim-path /etc/ssh/sshd_config --sim-baseline-ms "$SIM" | tee "$TB_SHARE/bench.txt"
 # The job itself, as halbertd timed it (submission to JobRemoved, `job_ms` in each record):
 # what is left of the API's restart time is what Halbert adds.
 API=$(sed -n 's/^unit restart (API, job awaited) *n=[0-9]* *p50 *\([0-9.]*\) ms.*/\1/p' "$TB_SHARE/bench.txt")

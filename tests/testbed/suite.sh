@@ -441,6 +441,20 @@ check "halbertd.yaml: an added deny entry is enforced after a restart; a broken 
 check "a directory swapped for a symlink to /root during writes: nothing under /root read or written" AD swap_race
 check "100 writes while halbertd is kill -9'd at random: never torn, acknowledged writes backed up, audit verify passes" AD durability
 
+# ---------------------------------------------------------------- the safety gate
+GT() { X python3 /src/tests/testbed/gate.py "$@"; }
+check "gate units: hb-cfg (runs while its config says mode=ok) with hb-dep bound to it; hb-ok* stopped" GT units
+check "system-wide policy: service_control for hb-* and terminal_root denied by halbertd (403 naming the rule, audited, nothing changed); a broken file refuses all" GT system_policy
+check "dry run: sshd -t rejects a broken sshd_config on a private copy in a sandboxed unit; the live file untouched; bob refused" GT dryrun_sshd
+check "dry run: visudo -c rejects a broken sudoers drop-in, nothing written; simulation_required stops the editor's write (422)" GT dryrun_visudo
+check "dry run: systemd-analyze verify rejects a broken unit" GT dryrun_unit
+check "restart plan: stop/start, the bound unit, the last start's duration; sshd warned as cutting off; unknown 404" GT restart_plan
+check "a model's suggestion: an approval request on /ws, nothing run until alice approves, then run with polkit and the decision broadcast" GT approval_approved
+check "a rejected suggestion runs nothing, and cannot be approved after" GT approval_rejected
+check "an expired request (2 s lifetime) is refused and never runs" GT approval_expired
+check "bob approves his model's suggestion; halbertd refuses it (no polkit right), nothing runs" GT approval_bob
+check "health gate: a change that breaks hb-cfg is rolled back byte for byte, hb-cfg runs again, alert on /ws, both steps audited; a healthy change is kept" GT rollback
+
 # ---------------------------------------------------------------- audit and journal
 check "halbertd audit verify passes" X halbertd audit verify
 check "audit records carry both uids (alice allowed, bob denied)" X python3 - "$ALICE" "$BOB" <<'PY'

@@ -96,6 +96,13 @@ pub struct ConfigChatResponse {
     pub summary: String,
     /// Blocks whose SEARCH text was not found, by index into `edit_blocks`.
     pub unapplied: Vec<Unapplied>,
+    /// The approval request holding the edit (see `/api/approvals`), when the file sent is the
+    /// file on disk and an edit applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<String>,
+    /// Why no approval request was made, when none was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_note: Option<String>,
     pub debug: ConfigChatDebug,
 }
 
@@ -133,6 +140,8 @@ pub async fn config(
         proposed_content: e.proposed_content,
         summary: e.summary,
         unapplied: all(e.unapplied),
+        approval_id: e.approval.clone().ok(),
+        approval_note: e.approval.err(),
         debug: ConfigChatDebug {
             model_used: e.model_used,
             model_type: e.model_type.into(),

@@ -56,7 +56,20 @@ server enforces them.
 `discovery_scan` (schema `ScanProgress`) for every scan started with `POST /api/discovery/scan`:
 per type `started` then `done` or `failed`, and finally `complete` with the scan id the POST
 returned (202); `alert` (schema `AlertData`: id, message, severity, timestamp) for every alert
-raised with `POST /api/settings/recovery/alert`. The server ignores messages from the client.
+raised with `POST /api/settings/recovery/alert` or by an automatic rollback; `approval_request`
+(schema `ApprovalRequest`) when an action is held for a person; `approval_decision` (schema
+`DecisionRecord`) when one is approved, rejected or expires; `decision` for each step of a chat
+turn, and for the safety gate's judgement of a proposal (schema `GateDecision`: `action`,
+`kind`, `confidence`, `outcome` `auto`|`approval_required`|`refused`, `reasoning`). The server
+ignores messages from the client.
+
+**The safety gate.** Every change passes the user's policy (`/api/settings/policy`), then
+halbertd's system-wide policy, polkit and safe mode. What a model proposes is held as an
+approval request with its dry run (`/api/settings/simulate/*`) and runs only when a person
+approves it (`/api/approvals`); a policy can hold a person's own action too (202
+`approval_required`) or require the dry run first (422 `simulation_failed`). A config write the
+policy wants watched restarts its unit and is rolled back if the unit fails (`health` in the
+answer).
 
 **Streamed chat** (how the dashboard does it): open `/ws` first; make a `request_id` (letters,
 digits, `-`, `_`, at most 64; the server makes one and returns it when absent, but then the
@@ -77,7 +90,7 @@ or the POST answer, which are always whole."#;
     info(title = "Halbert", description = DESCRIPTION),
     components(schemas(
         super::schema::Persona, super::schema::MessageRole, super::schema::ModelRole, super::schema::Strategy, super::schema::Priority,
-        super::schema::Provider, super::schema::Severity, super::policy::ToolRuleDoc, super::policy::ConditionsDoc, super::schema::PolicyEntry, super::schema::HoursWindow, super::schema::PathGlob, crate::events::AlertData, super::schema::DiscoveryType, super::schema::Mention, super::schema::ListId,
+        super::schema::Provider, super::schema::Severity, super::policy::ToolRuleDoc, super::policy::ConditionsDoc, super::schema::PolicyEntry, super::schema::HoursWindow, super::schema::PathGlob, crate::events::AlertData, crate::events::GateDecision, super::schema::DiscoveryType, super::schema::Mention, super::schema::ListId,
         super::schema::WsUpgrade, super::schema::WsConnection, super::schema::WsVersion, super::schema::WsKey,
         ErrorBody, GuardrailsStatus, GuardrailsConfig, EnterSafeModeRequest, Health, SandboxView, SystemStatusData,
         DiscoveryView, DiscoveryActionView, DiscoveryListView, SummaryView, TypeSummaryView, ScanRequest, ScanStarted,
@@ -111,6 +124,18 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router {
 }
 
 /// A response in the error shape.
+/// The routes whose POST performs an action through the gate (`actions::perform`).
+const GATED: &[&str] = &[
+    "/api/editor/file",
+    "/api/editor/restore",
+    "/api/services/{name}/start",
+    "/api/services/{name}/stop",
+    "/api/services/{name}/restart",
+    "/api/terminal/execute",
+    "/api/settings/recovery/rollback",
+    "/api/settings/recovery/restart-service",
+];
+
 fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     ResponseBuilder::new()
@@ -130,6 +155,29 @@ fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::
 /// errors on those that take a body, halbertd's on those that ask it.
 pub fn common_responses(api: &mut utoipa::openapi::OpenApi) {
     for (path, item) in api.paths.paths.iter_mut() {
+        // Every change goes through the safety gate, whose answers are the same everywhere.
+        if GATED.contains(&path.as_str())
+            && let Some(op) = item.post.as_mut()
+        {
+            let r = &mut op.responses.responses;
+            for (status, description) in [
+                (
+                    "202",
+                    "Held for a person's approval, as the user's policy asks (`approval_required`, with `approval_id`)",
+                ),
+                (
+                    "403",
+                    "The user's or the system-wide policy does not allow it (`policy_denied`, with `rule`), or polkit refused it",
+                ),
+                (
+                    "422",
+                    "The dry run the policy requires rejects it (`simulation_failed`, with `simulation`); nothing was changed",
+                ),
+            ] {
+                r.entry(status.to_owned())
+                    .or_insert_with(|| error_response(description));
+            }
+        }
         let asks_halbertd =
             path.starts_with("/api/settings/guardrails") || path.starts_with("/api/discovery");
         let has_params = path.contains('{');

@@ -119,6 +119,15 @@ pub struct WriteRequest {
     /// file changed since. Without it the write is unconditional (and recorded so).
     #[serde(default)]
     pub version: Option<String>,
+    /// The unit the file belongs to, when its path does not tell (`/etc/ssh/sshd_config` is
+    /// ssh.service's): when the user's policy sets `rollback_required` for `write_config`, the
+    /// unit is restarted and watched, and the write rolled back if the unit fails.
+    #[serde(default)]
+    #[schema(
+        max_length = 247,
+        pattern = r"^[A-Za-z0-9:_\\@][A-Za-z0-9:_.\\@-]{0,246}$"
+    )]
+    pub unit: Option<String>,
 }
 
 impl Bounded for WriteRequest {
@@ -129,7 +138,11 @@ impl Bounded for WriteRequest {
                 "content is longer than {MAX_CONTENT_CHARS} characters"
             ));
         }
-        bounds::opt_line("version", &self.version, 128)
+        bounds::opt_line("version", &self.version, 128)?;
+        match &self.unit {
+            Some(u) => super::services::check_unit(u),
+            None => Ok(()),
+        }
     }
 }
 
@@ -141,6 +154,10 @@ pub struct WriteResult {
     pub backup_id: Option<String>,
     /// The file's version now.
     pub version: String,
+    /// When the policy asked for it: what the health gate made of the change (`kept`, or
+    /// `rolled_back` with the reason).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::actions::health::Health>,
 }
 
 fn written(w: pb::FileWritten, verb: &str) -> WriteResult {
@@ -149,6 +166,7 @@ fn written(w: pb::FileWritten, verb: &str) -> WriteResult {
         message: format!("{verb} {} ({} bytes)", w.path, w.size),
         backup_id: Some(w.backup_id).filter(|b| !b.is_empty()),
         version: w.version,
+        health: None,
     }
 }
 
@@ -176,10 +194,12 @@ pub async fn write(
         path: req.path,
         content: req.content,
         version: req.version,
-        unit: None,
+        unit: req.unit,
     };
-    let w = perform(&st.gate, action, &rid.0).await?.file()?;
-    Ok(Json(written(w, "saved")))
+    let f = perform(&st.gate, action, &rid.0).await?.file_done()?;
+    let mut v = written(f.written, "saved");
+    v.health = f.health;
+    Ok(Json(v))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

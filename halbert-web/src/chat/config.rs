@@ -1,6 +1,8 @@
 //! Config-file chat: the model answers with SEARCH/REPLACE blocks, which are applied to the
-//! file the client sent ([`super::edits`]). Nothing is written here: saving goes through the
-//! editor, which makes the backup.
+//! file the client sent ([`super::edits`]). Nothing is written here: the result is a model's
+//! proposal, so when the file sent is the file on disk it becomes an approval request with its
+//! dry run (diff and validator), which a person approves or rejects; the editor's own save
+//! stays open to the person as well.
 
 use super::edits::{self, EditBlock, Unapplied};
 use super::redact::Scrubber;
@@ -36,6 +38,8 @@ pub struct Edits {
     pub endpoint: String,
     pub redacted: bool,
     pub tokens_used: u64,
+    /// The approval request holding the edit, or why there is none.
+    pub approval: Result<String, String>,
 }
 
 fn system_prompt(path: &str, content: &str, rules: &[crate::store::rules::Rule]) -> String {
@@ -108,7 +112,13 @@ pub async fn edit(chat: &Chat, req: EditRequest) -> Result<Edits, ChatError> {
     let (blocks, prose) = edits::parse(&reply.text);
     let out = edits::apply(&req.file_content, &blocks);
     let applied = out.matches.len();
+    let approval = if applied == 0 || out.content == req.file_content {
+        Err("no edit applied, so there is nothing to approve".to_owned())
+    } else {
+        hold_edit(chat, &req, &out.content, &edits::summary(&prose, applied)).await
+    };
     Ok(Edits {
+        approval,
         summary: edits::summary(&prose, applied),
         response: reply.text,
         edit_blocks: blocks,
@@ -121,3 +131,53 @@ pub async fn edit(chat: &Chat, req: EditRequest) -> Result<Edits, ChatError> {
         tokens_used: reply.tokens_used,
     })
 }
+
+/// Holds the edited file for approval, when the file the client sent is the one on disk (an
+/// edit of stale text must not be written over newer changes).
+async fn hold_edit(
+    chat: &Chat,
+    req: &EditRequest,
+    proposed: &str,
+    summary: &str,
+) -> Result<String, String> {
+    let live = chat
+        .daemon
+        .read_file(&req.file_path)
+        .await
+        .map_err(|e| e.to_string())?;
+    if live.content != req.file_content {
+        return Err(
+            "the file sent differs from the file on disk; reload it to get an approval request"
+                .into(),
+        );
+    }
+    let action = crate::actions::Action::WriteFile {
+        path: req.file_path.clone(),
+        content: proposed.to_owned(),
+        version: Some(live.version),
+        unit: None,
+    };
+    let rid = format!("config-chat-{}", uuid::Uuid::new_v4().simple());
+    let task = Some(format!("Apply the model's edit to {}", req.file_path));
+    match crate::actions::gate::propose(
+        &chat.gate,
+        action,
+        task,
+        summary.to_owned(),
+        PROPOSAL_CONFIDENCE,
+        &rid,
+    )
+    .await
+    {
+        Ok(crate::actions::gate::Proposed::Pending(r)) => Ok(r.id),
+        Ok(crate::actions::gate::Proposed::Ran(_)) => {
+            Err("applied without approval, as the policy allows".into())
+        }
+        Ok(crate::actions::gate::Proposed::Refused(why)) => Err(why),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The SEARCH/REPLACE protocol carries no confidence; an edit is held for a person (≥ 0.5)
+/// and never runs on its own (< the threshold).
+const PROPOSAL_CONFIDENCE: f64 = 0.6;

@@ -682,4 +682,52 @@ mod tests {
             assert!(destructive(&line), "{line}");
         }
     }
+
+    /// Every destructive pattern, with its program word quoted at random and put behind a
+    /// random chain (`;`, `&&`, `||`, a pipe, `$(…)`, backticks, `sh -c`, `sudo`): still seen.
+    #[test]
+    fn each_pattern_survives_random_quoting_and_chains() {
+        let patterns = [
+            "rm -rf /srv",
+            "dd if=/dev/zero of=/dev/sda",
+            "mkfs.ext4 /dev/sdb1",
+            "wipefs -a /dev/sda",
+            "fdisk /dev/sda",
+            "parted /dev/sda rm 1",
+            "chmod -R 777 /",
+            "shred /dev/sda",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..3000 {
+            let p = patterns[next(patterns.len() as u64) as usize];
+            let (word, rest) = p.split_once(' ').expect("a program and arguments");
+            let mut w = String::new();
+            for ch in word.chars() {
+                match next(5) {
+                    0 => w.push_str(&format!("'{ch}'")),
+                    1 => w.push_str(&format!("\"{ch}\"")),
+                    2 if ch.is_alphanumeric() => w.push_str(&format!("\\{ch}")),
+                    _ => w.push(ch),
+                }
+            }
+            let cmd = format!("{w} {rest}");
+            let line = match next(8) {
+                0 => format!("true; {cmd}"),
+                1 => format!("test -d /x && {cmd}"),
+                2 => format!("false || {cmd}"),
+                3 => format!("echo go | {cmd}"),
+                4 => format!("echo $({cmd})"),
+                5 => format!("echo `{cmd}`"),
+                6 => format!("sh -c '{}'", cmd.replace('\'', "'\\''")),
+                _ => format!("sudo {cmd}"),
+            };
+            assert!(destructive(&line), "{line}");
+        }
+    }
 }

@@ -1,9 +1,10 @@
 // The page's frame: the header (host, the /ws link, navigation), alerts as they arrive, and the
-// page the hash names (#/, #/editor, #/services, #/terminal). The one /ws connection lives here
+// page the hash names (#/, #/approvals, #/editor, #/services, #/terminal). The one /ws connection lives here
 // and feeds every page.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { connect, type FeedMessage, type Link, type SystemStatus } from "./feed";
 import { route } from "./route";
+import { Approvals } from "./pages/approvals/Approvals";
 import { Dashboard } from "./pages/dashboard/Dashboard";
 import { Editor } from "./pages/editor/Editor";
 import { Services } from "./pages/services/Services";
@@ -18,6 +19,7 @@ const LINK_TEXT: Record<Link, string> = {
 
 const PAGES = [
   ["#/", "Dashboard"],
+  ["#/approvals", "Approvals"],
   ["#/editor", "Config files"],
   ["#/services", "Services"],
   ["#/terminal", "Terminal"],
@@ -37,6 +39,7 @@ export function App() {
   const [alerts, setAlerts] = useState<Alert[]>([]);
   // Chat events go to the chat's own listener, which it registers once.
   const chatListener = useRef<((m: FeedMessage) => void) | null>(null);
+  const approvalsListener = useRef<((m: FeedMessage) => void) | null>(null);
 
   useEffect(() => {
     const onHash = () => setPage(route(location.hash));
@@ -46,6 +49,7 @@ export function App() {
         if (m.type === "system_status") setStatus(m.data as SystemStatus);
         if (m.type === "alert") setAlerts((a) => [m.data as Alert, ...a].slice(0, 5));
         chatListener.current?.(m);
+        approvalsListener.current?.(m);
       },
       setLink,
     );
@@ -80,7 +84,9 @@ export function App() {
         ))}
       </div>
       <main>
-        {page === "#/editor" ? (
+        {page === "#/approvals" ? (
+          <Approvals listen={(f) => (approvalsListener.current = f)} />
+        ) : page === "#/editor" ? (
           <Editor />
         ) : page === "#/services" ? (
           <Services />

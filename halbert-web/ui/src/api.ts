@@ -44,6 +44,10 @@ export interface SuggestedAction {
   label: string;
   target?: string;
   unit?: string;
+  /** For a model's suggestion: `pending` (held as `approval_id`), `refused`, `done`. */
+  status?: string;
+  approval_id?: string;
+  refused?: string;
 }
 
 export interface ChatReply {

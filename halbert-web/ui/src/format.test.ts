@@ -33,5 +33,11 @@ describe("format", () => {
   it("says a suggestion was not run", () => {
     expect(suggestion({ label: "Restart Service", unit: "nginx.service" })).toBe("suggested: Restart Service nginx.service (not run)");
     expect(suggestion({ label: "Run Backup", target: "backup-timer-borg" })).toBe("suggested: Run Backup backup-timer-borg (not run)");
+    expect(suggestion({ label: "Restart Service", unit: "hb.service", status: "pending" })).toBe(
+      "suggested: Restart Service hb.service (waiting for your approval under Approvals)",
+    );
+    expect(suggestion({ label: "Restart Service", unit: "hb.service", status: "refused", refused: "too unsure" })).toBe(
+      "suggested: Restart Service hb.service (refused: too unsure)",
+    );
   });
 });

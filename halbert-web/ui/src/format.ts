@@ -41,6 +41,9 @@ export function stepLine(d: any): string | null {
 }
 
 /** A suggested action as a chip's text: it was not run. */
-export function suggestion(a: { label: string; unit?: string; target?: string }): string {
-  return `suggested: ${a.label}${a.unit ? ` ${a.unit}` : a.target ? ` ${a.target}` : ""} (not run)`;
+export function suggestion(a: { label: string; unit?: string; target?: string; status?: string; refused?: string }): string {
+  const what = `${a.label}${a.unit ? ` ${a.unit}` : a.target ? ` ${a.target}` : ""}`;
+  if (a.status === "pending") return `suggested: ${what} (waiting for your approval under Approvals)`;
+  if (a.status === "refused") return `suggested: ${what} (refused: ${a.refused ?? "by the guardrails"})`;
+  return `suggested: ${what} (not run)`;
 }

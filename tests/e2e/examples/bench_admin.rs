@@ -1,6 +1,7 @@
 //! The admin actions through the API, measured.
 //!
-//!     bench_admin [--runs N] [--url URL --path PATH [--unit UNIT --baseline-ms MS]]
+//!     bench_admin [--runs N] [--url URL --path PATH [--unit UNIT --baseline-ms MS]
+//!                 [--sim-path PATH --sim-baseline-ms MS]]
 //!
 //! Without `--url`: halbertd and halbert-web in this process (a temporary host tree for the
 //! editor; the terminal runs commands directly, as without systemd). With `--url`: an existing
@@ -12,7 +13,11 @@
 //! (`POST /api/terminal/execute`), and a unit restart (`POST /api/services/{unit}/restart`),
 //! each against its goal. The restart is compared with `--baseline-ms`, the p50 of `systemctl
 //! restart UNIT` measured by the caller; tests/testbed/bench-admin.sh also compares it with the
-//! job itself as halbertd timed it, which is the overhead the goal is about. One client, one
+//! job itself as halbertd timed it, which is the overhead the goal is about. With `--sim-path`,
+//! the dry run of a write of that file (`POST /api/settings/simulate/file-write`, its validator
+//! run by halbertd in a sandboxed unit) against `--sim-baseline-ms`, the p50 of the validator
+//! run by hand on a copy. Always: the safety gate's own work for an allowed action without a
+//! dry run (the user's policy judged, with conditions), in this process. One client, one
 //! request at a time, connections kept alive.
 
 #[path = "../tests/util/mod.rs"]
@@ -28,6 +33,8 @@ struct Args {
     path: String,
     unit: Option<String>,
     baseline_ms: Option<f64>,
+    sim_path: Option<String>,
+    sim_baseline_ms: Option<f64>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -37,6 +44,8 @@ fn args() -> anyhow::Result<Args> {
         path: "/etc/app/bench.conf".into(),
         unit: None,
         baseline_ms: None,
+        sim_path: None,
+        sim_baseline_ms: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -47,6 +56,8 @@ fn args() -> anyhow::Result<Args> {
             "--path" => a.path = v,
             "--unit" => a.unit = Some(v),
             "--baseline-ms" => a.baseline_ms = Some(v.parse()?),
+            "--sim-path" => a.sim_path = Some(v),
+            "--sim-baseline-ms" => a.sim_baseline_ms = Some(v.parse()?),
             other => anyhow::bail!("unknown option {other}"),
         }
     }
@@ -169,6 +180,91 @@ async fn measure(base: &str, http: &reqwest::Client, a: &Args) -> anyhow::Result
     } else {
         println!("unit restart: not measured here (no systemd as PID 1); see the testbed figures");
     }
+    if let Some(path) = &a.sim_path {
+        let q = format!("/api/editor/file?path={path}");
+        let live = call(http, base, get.clone(), &q, None).await?["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let body = json!({"path": path, "content": format!("{live}\n# a proposed comment\n")});
+        let mut sims = Vec::with_capacity(a.runs);
+        let mut validator = String::new();
+        for _ in 0..a.runs.min(100) {
+            let t = Instant::now();
+            let r = call(
+                http,
+                base,
+                post.clone(),
+                "/api/settings/simulate/file-write",
+                Some(body.clone()),
+            )
+            .await?;
+            sims.push(t.elapsed());
+            let v = &r["simulation"]["validation"];
+            anyhow::ensure!(v["status"] == "passed", "the dry run did not pass: {r}");
+            validator = format!(
+                "{} via {}",
+                v["validator"].as_str().unwrap_or_default(),
+                v["runner"].as_str().unwrap_or_default()
+            );
+        }
+        sims.sort();
+        let p50 = ms(pct(&sims, 0.5));
+        println!(
+            "{:<34} n={:<5} p50 {:>8.2} ms  p99 {:>8.2} ms   ({validator})",
+            "dry run of a write (API)",
+            sims.len(),
+            p50,
+            ms(pct(&sims, 0.99))
+        );
+        if let Some(b) = a.sim_baseline_ms {
+            let over = p50 - b;
+            println!(
+                "{:<34} over the validator by hand (p50 {b:.2} ms): {over:.2} ms   goal <= 10 ms: {:.2}x of the goal",
+                "dry run overhead",
+                over / 10.0
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The gate's own work for an allowed action without a dry run: the caller's context and the
+/// user's policy (a few tools, with conditions) judged — what `actions::perform` adds before
+/// it asks halbertd.
+#[allow(clippy::print_stdout)]
+fn gate_overhead(runs: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("policy.yml"),
+        "default_allow: true\ntools:\n  service_control:\n    conditions:\n      hours_allow: ['00:00-23:59', '23:59-00:00']\n      names_allow: ['hb-*', 'nginx.service', 'ssh.service']\n  write_config:\n    conditions:\n      paths_allow: ['/etc/**']\n      paths_deny: ['/etc/sudoers.d/**', '/etc/shadow']\n  terminal_root: {allow: false}\n",
+    )?;
+    let store = halbert_web::policy::PolicyStore::open(dir.path());
+    let inputs = halbert_web::policy::Inputs {
+        path: None,
+        name: Some("hb-web.service".into()),
+    };
+    let mut t = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let d = store.decide(
+            "service_control",
+            &inputs,
+            &halbert_web::policy::context_now(),
+        );
+        t.push(t0.elapsed());
+        anyhow::ensure!(d.allow, "the bench policy denies: {}", d.reason);
+    }
+    t.sort();
+    let p50 = ms(pct(&t, 0.5));
+    println!(
+        "{:<34} n={:<5} p50 {:>8.4} ms  p99 {:>8.4} ms   goal p50 <= 1 ms: {:.4}x of the goal",
+        "gate: an allowed action, no dry run",
+        t.len(),
+        p50,
+        ms(pct(&t, 0.99)),
+        p50 / 1.0
+    );
     Ok(())
 }
 
@@ -182,6 +278,7 @@ async fn main() -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .tls_certs_only(std::iter::empty())
         .build()?;
+    gate_overhead(10_000)?;
     if let Some(url) = &a.url {
         return measure(url, &http, &a).await;
     }

@@ -13,6 +13,7 @@ mod conversations;
 mod dependencies;
 mod discovery;
 mod editor;
+mod gate;
 mod layering;
 mod memory;
 mod models;
