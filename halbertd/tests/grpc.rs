@@ -211,6 +211,7 @@ async fn safe_mode_refuses_other_mutations_with_failed_precondition() {
         action: "org.halbert.service.manage",
         details: BTreeMap::from([("unit".into(), "nginx.service".into())]),
         allowed_in_safe_mode: false,
+        dry_run: false,
         invalid: None,
         tool: None,
     };

@@ -137,7 +137,21 @@ impl ServiceVerb {
 }
 
 impl Action {
-    /// A short name for logs and, later, approvals.
+    /// The unit job a button or a suggestion with id `start`, `stop` or `restart` names.
+    pub fn unit_job(id: &str, unit: &str) -> Option<Action> {
+        let verb = match id {
+            "start" => ServiceVerb::Start,
+            "stop" => ServiceVerb::Stop,
+            "restart" => ServiceVerb::Restart,
+            _ => return None,
+        };
+        Some(Action::ControlService {
+            unit: unit.to_owned(),
+            verb,
+        })
+    }
+
+    /// A short name for logs and approvals.
     pub fn kind(&self) -> &'static str {
         match self {
             Action::EnterSafeMode { .. } => "enter_safe_mode",

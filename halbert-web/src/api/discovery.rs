@@ -40,6 +40,10 @@ pub struct DiscoveryActionView {
     pub icon: String,
     pub requires_approval: bool,
     pub danger: bool,
+    /// The change this button asks for, in the one shape routes, chat and approvals use (only
+    /// for buttons that change something Halbert can do: a unit's start, stop and restart).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<crate::actions::Action>,
 }
 
 /// One discovered item.
@@ -73,6 +77,7 @@ pub struct DiscoveryView {
 
 pub fn view(i: pb::DiscoveryItem) -> DiscoveryView {
     let type_name = i.type_name();
+    let unit = (type_name == "service").then(|| i.name.clone());
     let data = match serde_json::from_str(&i.data_json) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
@@ -94,6 +99,9 @@ pub fn view(i: pb::DiscoveryItem) -> DiscoveryView {
             .actions
             .into_iter()
             .map(|a| DiscoveryActionView {
+                action: unit
+                    .as_ref()
+                    .and_then(|u| crate::actions::Action::unit_job(&a.id, u)),
                 id: a.id,
                 label: a.label,
                 icon: a.icon,

@@ -130,14 +130,20 @@ pub struct WriteRequest {
     pub unit: Option<String>,
 }
 
+/// A file's path and whole new content within their bounds (a write and its dry run).
+pub(super) fn check_file_body(path: &str, content: &str) -> Result<(), String> {
+    bounds::text("path", path, bounds::PATH_CHARS, Kind::Line)?;
+    if content.chars().count() > MAX_CONTENT_CHARS {
+        return Err(format!(
+            "content is longer than {MAX_CONTENT_CHARS} characters"
+        ));
+    }
+    Ok(())
+}
+
 impl Bounded for WriteRequest {
     fn check_bounds(&self) -> Result<(), String> {
-        bounds::text("path", &self.path, bounds::PATH_CHARS, Kind::Line)?;
-        if self.content.chars().count() > MAX_CONTENT_CHARS {
-            return Err(format!(
-                "content is longer than {MAX_CONTENT_CHARS} characters"
-            ));
-        }
+        check_file_body(&self.path, &self.content)?;
         bounds::opt_line("version", &self.version, 128)?;
         match &self.unit {
             Some(u) => super::services::check_unit(u),

@@ -84,14 +84,7 @@ pub struct FileWriteRequest {
 
 impl Bounded for FileWriteRequest {
     fn check_bounds(&self) -> Result<(), String> {
-        bounds::text("path", &self.path, bounds::PATH_CHARS, Kind::Line)?;
-        if self.content.chars().count() > super::editor::MAX_CONTENT_CHARS {
-            return Err(format!(
-                "content is longer than {} characters",
-                super::editor::MAX_CONTENT_CHARS
-            ));
-        }
-        Ok(())
+        super::editor::check_file_body(&self.path, &self.content)
     }
 }
 
@@ -103,6 +96,7 @@ impl Bounded for FileWriteRequest {
     responses(
         (status = 200, body = SimulationResult, description = "`success` is false when the validator rejects the content"),
         (status = 403, body = ErrorBody, description = "polkit refused org.halbert.config.write for the path, or the path is not one halbertd writes"),
+        (status = 404, body = ErrorBody, description = "The file's directory does not exist"),
         (status = 422, body = ErrorBody, description = "A path or content out of its bounds"),
         (status = 503, body = ErrorBody, description = "halbertd is unreachable"),
     ))]
@@ -181,6 +175,7 @@ impl Bounded for ToolRequest {
     responses(
         (status = 200, body = SimulationResult),
         (status = 403, body = ErrorBody, description = "halbertd refused (polkit, the path rules)"),
+        (status = 404, body = ErrorBody, description = "The file's directory, or the unit, does not exist"),
         (status = 422, body = ErrorBody, description = "A request out of its bounds"),
         (status = 503, body = ErrorBody, description = "halbertd is unreachable"),
     ))]

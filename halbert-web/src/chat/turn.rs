@@ -168,7 +168,9 @@ async fn machine_context(
             match chat.daemon.discovery_get(m).await {
                 Ok(i) => {
                     if i.type_name() == "service" && suggested.is_empty() {
-                        suggested.push(serde_json::json!({"id": "restart", "label": "Restart Service", "target": i.id}));
+                        // A button for the person, who acts with it; not a model's proposal.
+                        suggested.push(serde_json::json!({"id": "restart", "label": "Restart Service", "target": i.id,
+                            "action": crate::actions::Action::unit_job("restart", &i.name)}));
                     } else if i.type_name() == "backup" && suggested.is_empty() {
                         suggested.push(
                             serde_json::json!({"id": "run", "label": "Run Backup", "target": i.id}),

@@ -78,6 +78,29 @@ pub struct Change {
     pub unit: Option<String>,
 }
 
+impl Simulation {
+    /// A simulation of `action` that says nothing yet: no changes, no warnings, not reversible,
+    /// risk `none`; each dry run fills in what it found.
+    fn of(action: String) -> Self {
+        Self {
+            success: true,
+            action,
+            changes: Vec::new(),
+            warnings: Vec::new(),
+            reversible: false,
+            rollback_strategy: String::new(),
+            estimated_duration_s: None,
+            commands_to_run: Vec::new(),
+            affected_files: Vec::new(),
+            affected_services: Vec::new(),
+            risk: "none".into(),
+            validation: None,
+            outputs: None,
+            error: None,
+        }
+    }
+}
+
 impl Change {
     fn new(kind: &str) -> Self {
         Self {
@@ -204,7 +227,6 @@ pub fn file_write_result(
     }
     Simulation {
         success: !failed,
-        action: format!("Write file: {path}"),
         changes: vec![change],
         risk: if failed {
             "destructive"
@@ -222,12 +244,10 @@ pub fn file_write_result(
             format!("Remove {path} (it does not exist yet)")
         },
         estimated_duration_s: Some(0.1),
-        commands_to_run: Vec::new(),
         affected_files: vec![path.to_owned()],
-        affected_services: Vec::new(),
         validation: Some(validation),
-        outputs: None,
         error: failed.then(|| format!("{} rejects the proposed content", validation_name)),
+        ..Simulation::of(format!("Write file: {path}"))
     }
 }
 
@@ -359,19 +379,9 @@ pub fn restart_result(plan: &pb::ServicePlan) -> Simulation {
 pub fn refused(action: String, error: String) -> Simulation {
     Simulation {
         success: false,
-        action,
-        changes: Vec::new(),
-        warnings: Vec::new(),
-        reversible: false,
-        rollback_strategy: String::new(),
-        estimated_duration_s: None,
-        commands_to_run: Vec::new(),
-        affected_files: Vec::new(),
-        affected_services: Vec::new(),
         risk: "unknown".into(),
-        validation: None,
-        outputs: None,
         error: Some(error),
+        ..Simulation::of(action)
     }
 }
 
@@ -395,20 +405,12 @@ pub fn command_result(line: &str, flag: Option<&str>) -> Simulation {
             c.command = Some(line.to_owned());
             c.programs = Some(a.programs);
             Simulation {
-                success: true,
-                action: format!("Run command: {line}"),
                 changes: vec![c],
                 warnings: a.findings.into_iter().map(|f| f.text).collect(),
-                reversible: false,
                 rollback_strategy: "none: Halbert cannot undo what a command does".into(),
-                estimated_duration_s: None,
                 commands_to_run: vec![to_run],
-                affected_files: Vec::new(),
-                affected_services: Vec::new(),
                 risk: risk.into(),
-                validation: None,
-                outputs: None,
-                error: None,
+                ..Simulation::of(format!("Run command: {line}"))
             }
         }
         Err(e) => refused(

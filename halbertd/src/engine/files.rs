@@ -178,6 +178,7 @@ fn file_change<'a, const N: usize>(
         invalid: policy::check_syntax(path).err().map(|e| e.to_string()),
         details,
         allowed_in_safe_mode: false,
+        dry_run: false,
         tool: Some((
             tool,
             crate::gate::policy::Inputs {

@@ -141,14 +141,21 @@ impl Engine {
             let entry = record(&details, Outcome::Refused, None, summary);
             return Err(self.refused(entry, EngineError::SafeMode { reason }).await);
         }
-        let intent = self
-            .audit(record(
-                &details,
-                Outcome::Intent,
-                None,
-                format!("{} starting", m.rpc),
-            ))
-            .await?;
+        // A dry run changes nothing, so there is nothing a crash could leave unexplained: its
+        // one record is the outcome.
+        let intent = if m.dry_run {
+            None
+        } else {
+            Some(
+                self.audit(record(
+                    &details,
+                    Outcome::Intent,
+                    None,
+                    format!("{} starting", m.rpc),
+                ))
+                .await?,
+            )
+        };
         let result = act(self.clone(), m.caller.uid).await;
         let mut entry = match &result {
             Ok(a) => {
@@ -163,7 +170,7 @@ impl Engine {
                 format!("{} failed", m.rpc),
             ),
         };
-        entry.intent = Some(intent);
+        entry.intent = intent;
         let state_changed = entry.outcome == Outcome::Ok;
         self.audit(entry).await?;
         if state_changed {

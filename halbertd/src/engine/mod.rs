@@ -155,8 +155,12 @@ pub struct Mutation<'a> {
     pub action: &'static str,
     /// Capped by the gate (see [`audit::cap_details`]) before polkit or the log sees them.
     pub details: BTreeMap<String, String>,
-    /// Only the guardrails action itself may run while safe mode is on.
+    /// Only the guardrails action itself may run while safe mode is on (and dry runs, which
+    /// change nothing).
     pub allowed_in_safe_mode: bool,
+    /// A dry run: authorized and audited like a change, with no intent record (it changes
+    /// nothing a crash could leave half done).
+    pub dry_run: bool,
     /// What is wrong with the request, found before anything else looks at it.
     pub invalid: Option<String>,
     /// The system-wide policy's name for the action and what its conditions look at; `None`

@@ -45,6 +45,7 @@ impl Engine {
                 ("reason".into(), reason.clone()),
             ]),
             allowed_in_safe_mode: true,
+            dry_run: false,
             tool: None,
         };
         self.mutate(m, move |e: &Engine, uid| {
@@ -74,6 +75,7 @@ impl Engine {
             action: ACTION_GUARDRAILS,
             details: BTreeMap::from([("operation".into(), "exit".into())]),
             allowed_in_safe_mode: true,
+            dry_run: false,
             tool: None,
             invalid: None,
         };

@@ -81,6 +81,7 @@ impl Engine {
             action: ACTION_SERVICE,
             details,
             allowed_in_safe_mode: false,
+            dry_run: false,
             tool: Some((
                 "service_control",
                 crate::gate::policy::Inputs {

@@ -79,6 +79,7 @@ impl Engine {
                 ("dry_run".to_owned(), "true".to_owned()),
             ]),
             allowed_in_safe_mode: true,
+            dry_run: true,
             tool: None,
             invalid: crate::files::policy::check_syntax(path)
                 .err()
@@ -145,7 +146,12 @@ impl Engine {
                 }
                 v.duration = started.elapsed();
             }
-            Check::Program { name, argv, layout } => {
+            Check::Program {
+                name,
+                argv,
+                layout,
+                writable,
+            } => {
                 v.validator = name.into();
                 let (root, base, p) = (self.root.clone(), self.validate_dir.clone(), path.clone());
                 let staged =
@@ -160,7 +166,13 @@ impl Engine {
                     }
                     _ => None,
                 };
-                match crate::exec::validate::run(sd.as_ref(), &staged.argv, VALIDATOR_TIMEOUT).await
+                match crate::exec::validate::run(
+                    sd.as_ref(),
+                    &staged.argv,
+                    writable,
+                    VALIDATOR_TIMEOUT,
+                )
+                .await
                 {
                     Ok(r) => {
                         v.verdict = if r.timed_out {

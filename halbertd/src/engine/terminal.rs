@@ -137,6 +137,7 @@ impl Engine {
                 ("timeout_s".to_owned(), timeout.as_secs().to_string()),
             ]),
             allowed_in_safe_mode: false,
+            dry_run: false,
             tool: Some((
                 if as_root { "terminal_root" } else { "terminal" },
                 crate::gate::policy::Inputs {

@@ -127,6 +127,7 @@ pub async fn in_unit(sd: &Systemd, l: &ShellLine) -> Result<ShellRun, SystemdErr
         timeout: l.timeout,
         max_output: l.max_output,
         sandbox: false,
+        writable: Vec::new(),
     };
     argv_in_unit(sd, &u).await
 }
@@ -142,9 +143,11 @@ pub struct UnitRun {
     pub timeout: Duration,
     /// Bytes kept of stdout and of stderr each.
     pub max_output: usize,
-    /// No network, a read-only /usr, /boot and /etc, a private /tmp, no new privileges
-    /// (validators; see [`crate::systemd::Transient::sandbox`]).
+    /// No network, a read-only file system, no new privileges (validators; see
+    /// [`crate::systemd::Transient::sandbox`]).
     pub sandbox: bool,
+    /// What stays writable in the sandbox.
+    pub writable: Vec<String>,
 }
 
 /// Runs `u` in a transient unit of `sd`: its own cgroup, stopped (with whatever it left
@@ -178,6 +181,7 @@ pub async fn argv_in_unit(sd: &Systemd, u: &UnitRun) -> Result<ShellRun, Systemd
         stderr: err_w,
         start_timeout: u.timeout + Duration::from_secs(30),
         sandbox: u.sandbox,
+        writable: u.writable.clone(),
     };
     let end = sd.start_transient(&t, u.timeout).await;
     // systemd holds its own copies of the write ends now; ours must go, or the readers

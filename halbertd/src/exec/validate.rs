@@ -1,7 +1,8 @@
 //! Runs a validator on a private copy (see `files::validate`): under systemd in a sandboxed
-//! transient unit (no network, read-only /usr, /boot and /etc, private /tmp, no new
-//! privileges), else directly with the clean environment and process group of [`super::run`];
-//! a timeout either way. It judges a copy; it never sees the live file's path.
+//! transient unit (no network sockets, the file system read-only but for what the validator
+//! must write, no new privileges), else directly with the clean environment and process group
+//! of [`super::run`]; a timeout either way. It judges a copy; it never sees the live file's
+//! path.
 
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ const MAX_OUTPUT: usize = 64 * 1024;
 pub async fn run(
     sd: Option<&Systemd>,
     argv: &[String],
+    writable: &[&str],
     timeout: Duration,
 ) -> Result<Verdict, ExecError> {
     let (first, rest) = argv.split_first().ok_or(ExecError::Empty)?;
@@ -53,6 +55,7 @@ pub async fn run(
             timeout,
             max_output: MAX_OUTPUT,
             sandbox: true,
+            writable: writable.iter().map(|w| (*w).to_owned()).collect(),
         };
         let r = argv_in_unit(sd, &u).await.map_err(|e| ExecError::Spawn {
             argv0: first.clone(),
@@ -109,6 +112,7 @@ mod tests {
                 present.display().to_string(),
                 absent.display().to_string(),
             ],
+            &[],
             Duration::from_secs(5),
         )
         .await
@@ -128,6 +132,7 @@ mod tests {
         let e = run(
             None,
             &["no-such-validator-x".into()],
+            &[],
             Duration::from_secs(1),
         )
         .await;
@@ -135,6 +140,7 @@ mod tests {
         let v = run(
             None,
             &["sleep".into(), "5".into()],
+            &[],
             Duration::from_millis(200),
         )
         .await

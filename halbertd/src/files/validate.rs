@@ -23,6 +23,8 @@ pub enum Check {
         name: &'static str,
         argv: &'static [&'static str],
         layout: Layout,
+        /// What the validator must be able to write in its read-only sandbox.
+        writable: &'static [&'static str],
     },
     /// A syntax check halbertd does itself.
     Syntax(Format),
@@ -95,7 +97,12 @@ const UNIT_SUFFIXES: &[&str] = &[
 pub fn check_for(path: &str) -> Check {
     let name = path.rsplit('/').next().unwrap_or_default();
     let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
-    let program = |name, argv, layout| Check::Program { name, argv, layout };
+    let program = |name, argv, layout| Check::Program {
+        name,
+        argv,
+        layout,
+        writable: &[],
+    };
     match (dir, name) {
         ("/etc/ssh", "sshd_config") | ("/etc/ssh/sshd_config.d", _) => {
             program("sshd", &["sshd", "-t", "-f", COPY], Layout::SameName)
@@ -212,8 +219,9 @@ pub fn stage(
         .create_new(true)
         .mode(0o600)
         .open(&copy)?;
+    // No fsync: the validator reads it through the page cache, and a crash loses nothing of
+    // value (the directory is removed at the next start).
     std::io::Write::write_all(&mut f, content)?;
-    f.sync_all()?;
     Ok(staged)
 }
 
