@@ -16,6 +16,7 @@ use crate::time::iso8601;
 /// What the health gate made of a change.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
+#[schema(as = HealthVerdict)]
 pub enum Health {
     /// The unit came back and stayed up for the settle time: the change stays.
     Kept { unit: String, watched_s: f64 },

@@ -104,6 +104,7 @@ pub struct RoleView {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = RoleCleared)]
 pub struct Cleared {
     pub status: String,
     pub role: String,

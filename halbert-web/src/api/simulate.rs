@@ -136,6 +136,7 @@ pub async fn service_restart(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SimulateToolRequest)]
 pub struct ToolRequest {
     /// write_config, schedule_cron, service_control, restart_service, terminal or
     /// terminal_root; another name is `success: false`.
@@ -148,7 +149,6 @@ pub struct ToolRequest {
     /// The tool's arguments: write_config `{path, content}` or `{path, changes}`;
     /// schedule_cron `{name, schedule, command}`; service_control `{service, action}`;
     /// terminal `{command, dry_run_flag?}`.
-    #[serde(default)]
     #[schema(value_type = Object)]
     pub args: serde_json::Value,
 }
@@ -156,7 +156,10 @@ pub struct ToolRequest {
 impl Bounded for ToolRequest {
     fn check_bounds(&self) -> Result<(), String> {
         bounds::text("tool", &self.tool, 64, Kind::Line)?;
-        if !(self.args.is_object() || self.args.is_null()) {
+        if self.tool.is_empty() {
+            return Err("tool must not be empty".into());
+        }
+        if !self.args.is_object() {
             return Err("args must be an object".into());
         }
         let size = serde_json::to_string(&self.args).map_or(0, |s| s.len());

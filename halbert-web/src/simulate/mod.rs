@@ -202,11 +202,11 @@ pub fn file_write_result(
     let validation_name = validation.validator.clone();
     match validation.status.as_str() {
         "failed" => warnings.push(format!(
-            "{} rejects the proposed content (exit {}): {}",
+            "{} rejects the proposed content{}: {}",
             validation.validator,
             validation
                 .exit_code
-                .map_or_else(|| "none".into(), |c| c.to_string()),
+                .map_or_else(String::new, |c| format!(" (exit {c})")),
             first_lines(&validation.output, 6)
         )),
         "timed_out" => warnings.push(format!(

@@ -337,3 +337,57 @@ fn only_known_modules_write_files() {
         }
     }
 }
+
+/// utoipa names a schema after its type (or its `#[schema(as = …)]`), and two types of one
+/// name silently become one schema in `/openapi.json`, so a route is described with another's
+/// shape (the health gate's verdict once replaced `GET /api/health`'s). Every schema name is
+/// used once.
+#[test]
+fn every_openapi_schema_name_is_used_once() {
+    let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+    let mut count = 0;
+    for (p, text) in sources(&repo().join("halbert-web/src")) {
+        let r = rel(&p);
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if !(l.contains("derive(") && l.contains("ToSchema")) {
+                continue;
+            }
+            // The item the derive belongs to, and an `as` rename among its attributes.
+            let mut renamed = None;
+            let mut name = None;
+            for next in lines.iter().skip(i + 1).take(8) {
+                let t = next.trim();
+                if let Some(rest) = t.strip_prefix("#[schema(as = ") {
+                    renamed = rest.split(')').next().map(|n| n.trim().to_owned());
+                }
+                if let Some(rest) = t
+                    .strip_prefix("pub struct ")
+                    .or_else(|| t.strip_prefix("pub enum "))
+                    .or_else(|| t.strip_prefix("struct "))
+                    .or_else(|| t.strip_prefix("enum "))
+                {
+                    name = rest
+                        .split(|c: char| !c.is_alphanumeric() && c != '_')
+                        .next()
+                        .map(str::to_owned);
+                    break;
+                }
+            }
+            let Some(name) = renamed.or(name) else {
+                continue;
+            };
+            count += 1;
+            let at = format!("{r}:{}", i + 1);
+            if let Some(first) = seen.insert(name.clone(), at.clone()) {
+                panic!(
+                    "two schemas are named {name}: {first} and {at}; rename one with #[schema(as = …)]"
+                );
+            }
+        }
+    }
+    assert!(
+        count > 50,
+        "only {count} schema types found: the check looks at the wrong lines"
+    );
+}
