@@ -118,9 +118,12 @@ pub fn check_for(path: &str) -> Check {
             &["apache2ctl", "-t", "-f", COPY],
             Layout::SameName,
         ),
-        ("/etc/samba", "smb.conf") => {
-            program("testparm", &["testparm", "-s", COPY], Layout::SameName)
-        }
+        ("/etc/samba", "smb.conf") => Check::Program {
+            name: "testparm",
+            argv: &["testparm", "-s", COPY],
+            layout: Layout::SameName,
+            writable: &["/tmp"],
+        },
         ("/etc", "nftables.conf") | ("/etc/nftables.d", _) => {
             program("nft", &["nft", "-c", "-f", COPY], Layout::SameName)
         }
@@ -142,11 +145,13 @@ pub fn check_for(path: &str) -> Check {
                 && !d.ends_with(".d")
                 && UNIT_SUFFIXES.iter().any(|s| n.ends_with(s)) =>
         {
-            program(
-                "systemd-analyze",
-                &["systemd-analyze", "verify", COPY],
-                Layout::SameName,
-            )
+            // It sets up a temporary unit search path of its own.
+            Check::Program {
+                name: "systemd-analyze",
+                argv: &["systemd-analyze", "verify", COPY],
+                layout: Layout::SameName,
+                writable: &["/tmp"],
+            }
         }
         (_, n) if n.ends_with(".yaml") || n.ends_with(".yml") => Check::Syntax(Format::Yaml),
         (_, n) if n.ends_with(".json") => Check::Syntax(Format::Json),

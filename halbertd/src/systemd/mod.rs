@@ -137,7 +137,7 @@ pub struct Transient {
     /// `strict` already makes /home and /tmp read-only.
     pub sandbox: bool,
     /// Paths left writable in the sandbox (`ReadWritePaths=`, missing ones ignored): a pid
-    /// file's directory for `nginx -t`, say.
+    /// file's directory for `nginx -t`, say; `/tmp` means a private /tmp (`PrivateTmp=`).
     pub writable: Vec<String>,
 }
 
@@ -185,8 +185,17 @@ impl Transient {
                 ("ProtectSystem", Variant::from("strict")),
                 ("NoNewPrivileges", Variant::from(true)),
             ]);
-            if !self.writable.is_empty() {
-                let rw: Vec<String> = self.writable.iter().map(|w| format!("-{w}")).collect();
+            // `/tmp` is a private one (PrivateTmp=), never the shared /tmp of the machine.
+            if self.writable.iter().any(|w| w == "/tmp") {
+                p.push(("PrivateTmp", Variant::from(true)));
+            }
+            let rw: Vec<String> = self
+                .writable
+                .iter()
+                .filter(|w| *w != "/tmp")
+                .map(|w| format!("-{w}"))
+                .collect();
+            if !rw.is_empty() {
                 p.push(("ReadWritePaths", Variant::from(rw)));
             }
         }
@@ -326,4 +335,65 @@ pub fn prop<T: TryFrom<OwnedValue>>(props: &Props, key: &str) -> Option<T> {
         .get(key)
         .and_then(|v| v.try_clone().ok())
         .and_then(|v| T::try_from(v).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transient(sandbox: bool, writable: &[&str]) -> Transient {
+        let (r, w) = nix::unistd::pipe().expect("pipe");
+        Transient {
+            name: "halbert-run-test.service".into(),
+            description: "test".into(),
+            argv: vec!["/usr/sbin/sshd".into(), "-t".into()],
+            uid: None,
+            stdout: r,
+            stderr: w,
+            start_timeout: std::time::Duration::from_secs(5),
+            sandbox,
+            writable: writable.iter().map(|w| (*w).to_owned()).collect(),
+        }
+    }
+
+    fn names(t: &Transient) -> Vec<&'static str> {
+        t.properties().into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// A validator's unit: no network sockets, the file system read-only, no new privileges;
+    /// `/tmp` is a private one, other writable paths are ReadWritePaths (missing ones ignored).
+    #[test]
+    fn a_sandboxed_unit_is_confined_and_a_typed_command_is_not() {
+        let plain = names(&transient(false, &[]));
+        for k in [
+            "RestrictAddressFamilies",
+            "ProtectSystem",
+            "NoNewPrivileges",
+            "PrivateTmp",
+        ] {
+            assert!(!plain.contains(&k), "{k} on a terminal's unit");
+        }
+        let t = transient(true, &["/tmp", "/run"]);
+        let props = t.properties();
+        let get = |k: &str| {
+            props
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        assert_eq!(get("ProtectSystem").as_deref(), Some("\"strict\""));
+        assert_eq!(get("NoNewPrivileges").as_deref(), Some("true"));
+        assert_eq!(get("PrivateTmp").as_deref(), Some("true"));
+        assert_eq!(
+            get("RestrictAddressFamilies").as_deref(),
+            Some("(true, [\"AF_UNIX\"])")
+        );
+        assert_eq!(get("ReadWritePaths").as_deref(), Some("[\"-/run\"]"));
+        let t = transient(true, &[]);
+        let n = names(&t);
+        assert!(
+            !n.contains(&"PrivateTmp") && !n.contains(&"ReadWritePaths"),
+            "{n:?}"
+        );
+    }
 }

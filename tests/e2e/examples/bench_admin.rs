@@ -229,9 +229,10 @@ async fn measure(base: &str, http: &reqwest::Client, a: &Args) -> anyhow::Result
     Ok(())
 }
 
-/// The gate's own work for an allowed action without a dry run: the caller's context and the
-/// user's policy (a few tools, with conditions) judged — what `actions::perform` adds before
-/// it asks halbertd.
+/// The gate's own work for an allowed action without a dry run, both layers: halbert-web's
+/// (the caller's context and the user's policy, a few tools with conditions) and halbertd's
+/// (the system-wide policy file checked for a change, its user looked up, judged) — what the
+/// safety gate adds to an action on top of polkit, safe mode and the audit.
 #[allow(clippy::print_stdout)]
 fn gate_overhead(runs: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -259,7 +260,7 @@ fn gate_overhead(runs: usize) -> anyhow::Result<()> {
     let p50 = ms(pct(&t, 0.5));
     println!(
         "{:<34} n={:<5} p50 {:>8.4} ms  p99 {:>8.4} ms   goal p50 <= 1 ms: {:.4}x of the goal",
-        "gate: an allowed action, no dry run",
+        "gate: both policies, no dry run",
         t.len(),
         p50,
         ms(pct(&t, 0.99)),
