@@ -125,6 +125,7 @@ async function approvals() {
     const card = document.querySelector(`.approval[data-id="${id}"]`);
     return card && /\+# Added by Halbert/.test(card.querySelector(".approval-diff")?.textContent ?? "");
   }, r.approval_id);
+  if (shots) await page.screenshot({ path: `${shots}/approvals-pending.png`, fullPage: true });
   if (onDisk(path) !== before) throw new Error("the file changed before anyone approved");
   ok("nothing was written before the approval");
   await page.click(`.approval[data-id="${r.approval_id}"] button.approve`);

@@ -287,13 +287,13 @@ pub async fn approve(
         blocking(move || approvals.decide(&i, Status::Approved, "approved", &b)).await??;
     gate.feed
         .broadcast(&Event::ApprovalDecision(decision.clone()));
-    let rollback = req.requested_by == "model"
-        || judge_policy(gate, &req.action, request_id)
-            .ok()
-            .flatten()
-            .is_some_and(|d| d.rollback_required);
+    // What a model proposed is always watched after it is applied; a person's held action as
+    // their policy says.
     let result = match judge_policy(gate, &req.action, request_id) {
-        Ok(_) => act_checked(gate, req.action.clone(), rollback, request_id).await,
+        Ok(d) => {
+            let rollback = req.requested_by == "model" || d.is_some_and(|d| d.rollback_required);
+            act_checked(gate, req.action.clone(), rollback, request_id).await
+        }
         Err(e) => Err(e),
     };
     let e = Execution {

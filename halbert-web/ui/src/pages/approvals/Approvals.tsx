@@ -196,6 +196,15 @@ export function Approvals({ listen }: { listen: (f: (m: FeedMessage) => void) =>
       ))}
       <h3>Decided</h3>
       <table id="approval-history">
+        <thead>
+          <tr>
+            <th>decided</th>
+            <th>action</th>
+            <th>outcome</th>
+            <th>by</th>
+            <th>reason</th>
+          </tr>
+        </thead>
         <tbody>
           {history.map((d) => (
             <tr key={d.request_id + d.decided_at}>
