@@ -7,7 +7,7 @@ BIN     := $(CURDIR)/target/debug
 # The testbed (systemd-nspawn) needs root.
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo -E)
 
-.PHONY: build ui ui-deps dev scripted-llm test test-unit test-ui test-api test-browser test-testbed bench lint fmt clean
+.PHONY: build ui ui-deps dev scripted-llm test test-unit test-ui test-api test-browser test-testbed bench lint fmt clean deb deb-dev packages cargo-deb
 
 UI      := $(CURDIR)/halbert-web/ui
 
@@ -65,7 +65,7 @@ test-browser: build
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 	tests/browser/run.sh
 
-test-testbed: build
+test-testbed: build deb-dev
 	$(SUDO) tests/testbed/suite.sh
 
 # Discovery: 10 full scans and 10,000 cached reads, on this machine and in the testbed.
@@ -74,7 +74,7 @@ test-testbed: build
 # Web: new-connection-per-request throughput against a bare axum, and idle RSS after 100,000
 # stored messages.
 bench:
-	$(MAKE) ui
+	$(MAKE) deb
 	$(CARGO) build --release --example bench_discovery -p halbertd
 	$(CARGO) build --release --example bench_chat --example bench_web --example bench_admin -p halbert-e2e
 	$(CARGO) build --release -p halbert-web --bin halbert-web -p halbertd --bin halbertd
@@ -90,6 +90,26 @@ bench:
 	$(SUDO) tests/testbed/bench-discovery.sh --runs 10
 	@echo "== admin actions in the testbed (editor, terminal in a transient unit, unit restarts)"
 	$(SUDO) tests/testbed/bench-admin.sh --runs 200
+
+# The Debian package (one `halbert` package; metadata in halbertd/Cargo.toml, maintainer scripts
+# in packaging/debian/): `deb` from release binaries into target/debian/, `deb-dev` from the
+# debug ones into target/debian-dev/ for the testbed suite, with the next revision (-2) beside it
+# in next/ for the upgrade test. cargo-deb is installed when missing.
+CARGO_DEB_VERSION = 3.8.0
+cargo-deb:
+	@command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --version $(CARGO_DEB_VERSION) --locked
+
+deb: ui cargo-deb
+	$(CARGO) build --release -p halbertd --bin halbertd -p halbert-web --bin halbert-web
+	$(CARGO) deb -p halbertd --no-build -o target/debian/
+
+deb-dev: build cargo-deb
+	@rm -rf target/debian-dev
+	$(CARGO) deb -p halbertd --no-build --profile dev --fast -o target/debian-dev/ 2>&1 | grep -v 'dev profile\|debug symbols set\|^ *To enable' || true
+	$(CARGO) deb -p halbertd --no-build --profile dev --fast --deb-revision 2 -o target/debian-dev/next/ 2>&1 | grep -v 'dev profile\|debug symbols set\|^ *To enable' || true
+	@ls target/debian-dev/halbert_*.deb target/debian-dev/next/halbert_*.deb
+
+packages: deb
 
 lint: ui-deps
 	$(CARGO) fmt --all --check

@@ -366,6 +366,8 @@ def restart_halbertd():
 def case_config():
     cfg = "/etc/halbert/halbertd.yaml"
     os.makedirs("/etc/halbert", exist_ok=True)
+    # The package's conffile (the documented defaults), put back afterwards as it was.
+    shipped = open(cfg).read() if os.path.exists(cfg) else None
     try:
         with open(cfg, "w") as f:
             f.write("files:\n  deny: [/etc/hb-test.conf]\n")
@@ -381,10 +383,14 @@ def case_config():
         log = sh("journalctl", "-u", "halbertd", "-n", "30", "--no-pager")
         expect("/etc/halbert/halbertd.yaml: files.read" in log, "the journal says why", log[-600:])
     finally:
-        os.remove(cfg)
+        if shipped is None:
+            os.remove(cfg)
+        else:
+            with open(cfg, "w") as f:
+                f.write(shipped)
         restart_halbertd()
     code, r = call("alice", "GET", "/api/editor/file?path=/etc/hb-test.conf")
-    expect(code == 200, "without the file, the defaults", r)
+    expect(code == 200, "with the shipped file again, the defaults", r)
 
 
 # ---------------------------------------------------------------- durability

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The admin-action benchmark inside the testbed (real systemd, D-Bus, polkitd): boots an
-# instance, installs the release binaries as a package would, runs halbert-web as alice
+# instance, installs the release package (target/debian, make deb), runs halbert-web as alice
 # (halbert-admin), measures `systemctl restart` of a test unit as the baseline, then runs
 # target/release/examples/bench_admin as alice against her halbert-web; stops the instance.
 #
@@ -20,7 +20,9 @@ eval "$("$HERE/boot.sh" --name "$NAME" --private-network --bind-ro "$REPO:/src" 
 	--nspawn-arg "--system-call-filter=landlock_create_ruleset landlock_add_rule landlock_restrict_self openat2")"
 trap '"$HERE/stop.sh" --name "$NAME" >/dev/null 2>&1' EXIT
 X() { "$HERE/exec.sh" --name "$NAME" "$@"; }
-X sh /src/tests/testbed/install-halbert.sh
+DEB=$(ls -t "$REPO"/target/debian/halbert_*.deb 2>/dev/null | head -n 1)
+[ -n "$DEB" ] || { echo "build the release package first: make bench (missing target/debian/halbert_*.deb)" >&2; exit 2; }
+X sh /src/tests/testbed/install-halbert.sh "/src/${DEB#"$REPO"/}"
 X sh -ec '
 	useradd -m -G halbert,halbert-admin alice
 	printf "bench = 0\n" >/etc/hb-bench.conf

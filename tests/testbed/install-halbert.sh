@@ -1,18 +1,15 @@
 #!/bin/sh
-# Inside a testbed instance, as root: installs Halbert the way its package does (binaries from
-# /halbert-bin, units, sysusers, tmpfiles, polkit policy and rules) and enables the socket.
-# Used by suite.sh and bench-admin.sh.
+# Inside a testbed instance, as root: installs Halbert the way an administrator does, from its
+# Debian package (`apt-get install ./halbert_*.deb`; the image holds every dependency, so no
+# network is needed). The package's postinst creates the groups and /var/lib/halbert and enables
+# and starts halbertd.socket. Used by suite.sh and bench-admin.sh.
+#
+#   install-halbert.sh PATH/TO/halbert_VERSION_ARCH.deb
 set -e
-install -m755 /halbert-bin/halbertd /usr/sbin/halbertd
-install -m755 /halbert-bin/halbert-web /usr/bin/halbert-web
-install -m644 /src/systemd/halbertd.socket /src/systemd/halbertd.service /etc/systemd/system/
-install -D -m644 /src/systemd/halbert.sysusers /usr/lib/sysusers.d/halbert.conf
-install -D -m644 /src/systemd/halbert.tmpfiles /usr/lib/tmpfiles.d/halbert.conf
-install -D -m644 /src/polkit/org.halbert.policy /usr/share/polkit-1/actions/org.halbert.policy
-install -D -m644 /src/polkit/50-halbert.rules /etc/polkit-1/rules.d/50-halbert.rules
-# The documented default system-wide policy (allows everything; examples in comments).
-install -D -m644 /src/packaging/policy.yml /etc/halbert/policy.yml
-systemd-sysusers halbert.conf
-systemd-tmpfiles --create halbert.conf
-systemctl daemon-reload
-systemctl enable --now halbertd.socket
+deb=${1:?usage: install-halbert.sh PATH/TO/halbert.deb}
+[ -f "$deb" ] || { echo "no package at $deb (make deb builds it)" >&2; exit 2; }
+# apt takes a local file only by a path with a slash; a copy keeps the bind mount read-only.
+cp "$deb" /tmp/halbert.deb
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	-o Dpkg::Options::=--force-confold /tmp/halbert.deb
+rm -f /tmp/halbert.deb

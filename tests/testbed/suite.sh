@@ -16,6 +16,10 @@ KEEP=0
 for b in halbertd halbert-web scripted-llm; do
 	[ -x "$BIN/$b" ] || { echo "missing $BIN/$b: build first (cargo build --workspace)" >&2; exit 2; }
 done
+# The package under test (make test-testbed builds it from the debug binaries: make deb-dev).
+DEB=${HALBERT_DEB:-$(ls -t "$REPO"/target/debian-dev/halbert_*.deb 2>/dev/null | head -n 1)}
+[ -n "$DEB" ] && [ -f "$DEB" ] || { echo "missing target/debian-dev/halbert_*.deb: build it first (make deb-dev)" >&2; exit 2; }
+case $DEB in "$REPO"/*) ;; *) echo "the package must be under $REPO (the testbed sees the repository as /src): $DEB" >&2; exit 2 ;; esac
 
 PASS=0 FAIL=0
 check() { # description cmd...
@@ -41,7 +45,18 @@ trap cleanup EXIT
 echo "testbed booted in ${TB_BOOT_SECONDS}s"
 
 # ---------------------------------------------------------------- install, as a package would
-check "install binaries, units, sysusers, tmpfiles, polkit policy and rules" X sh /src/tests/testbed/install-halbert.sh
+check "apt-get install ./halbert_*.deb: binaries, units, sysusers, tmpfiles, polkit policy and rules, the socket enabled" \
+	X sh /src/tests/testbed/install-halbert.sh "/src/${DEB#"$REPO"/}"
+check "the package's files are where the distribution puts them, and its config files are conffiles" X sh -ec '
+	for f in /usr/sbin/halbertd /usr/bin/halbert-web /usr/lib/systemd/system/halbertd.service /usr/lib/systemd/system/halbertd.socket \
+		/usr/lib/systemd/user/halbert-web.service /usr/lib/sysusers.d/halbert.conf /usr/lib/tmpfiles.d/halbert.conf \
+		/usr/share/polkit-1/actions/org.halbert.policy /usr/share/polkit-1/rules.d/50-halbert.rules /etc/halbert/halbertd.yaml /etc/halbert/policy.yml; do
+		dpkg -S "$f" >/dev/null || { echo "$f is not the package'"'"'s"; exit 1; }
+	done
+	dpkg-query -W -f="\${Conffiles}\n" halbert | grep -q "/etc/halbert/policy.yml"
+	[ "$(systemctl is-enabled halbertd.socket)" = enabled ]
+	[ "$(stat -c "%a %U" /var/lib/halbert)" = "700 root" ]
+	getent group halbert halbert-admin >/dev/null'
 check "socket is listening, halbertd not started yet (socket activation)" X sh -ec '
 	[ "$(systemctl is-active halbertd.socket)" = active ]
 	[ "$(systemctl is-active halbertd.service)" != active ]
@@ -573,6 +588,19 @@ r = subprocess.run(["halbertd", "audit", "verify"], capture_output=True, text=Tr
 print(r.returncode, r.stdout)
 assert r.returncode == 1, r.returncode
 assert f"{f}:2 " in r.stdout and "hash mismatch" in r.stdout, r.stdout
+# The byte back: the package's upgrade below checks the chain holds across it.
+data[pos] ^= 0x01
+open(f, "wb").write(bytes(data))
+assert subprocess.run(["halbertd", "audit", "verify"]).returncode == 0
 PY
+# ---------------------------------------------------------------- the package's life: upgrade, remove, purge, reinstall
+NEXT=$(ls -t "$REPO"/target/debian-dev/next/halbert_*.deb 2>/dev/null | head -n 1)
+PK() { X sh /src/tests/testbed/package.sh "$@"; }
+check "upgrade to the next revision: halbertd restarted, safe mode with its reason, the audit log and discovery kept; audit verify passes" \
+	PK upgrade "/src/${NEXT#"$REPO"/}"
+check "remove: binaries and the socket gone, /etc/halbert and /var/lib/halbert kept" PK remove
+check "purge: /etc/halbert and /var/lib/halbert gone, alice's own state left alone" PK purge
+check "reinstall after purge: the socket enabled and listening, alice's halbert-web reaches halbertd again" \
+	PK reinstall "/src/${DEB#"$REPO"/}"
 echo "$PASS passed, $FAIL failed"
 [ $FAIL = 0 ]
