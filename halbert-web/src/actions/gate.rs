@@ -92,6 +92,12 @@ pub async fn hold(
 ) -> Result<ApprovalRequest, ActionError> {
     let mut state = BTreeMap::new();
     match &mut h.action {
+        // A version the proposer pinned (config chat reads the file first) needs no second read.
+        Action::WriteFile {
+            version: Some(v), ..
+        } => {
+            state.insert("file_version".into(), v.clone());
+        }
         Action::WriteFile { path, version, .. } => match gate.daemon.read_file(path).await {
             Ok(f) => {
                 state.insert("file_version".into(), f.version.clone());

@@ -351,10 +351,6 @@ impl Engine {
         self
     }
 
-    pub fn system_policy_path(&self) -> &Path {
-        self.system_policy.path()
-    }
-
     /// Answers every systemd question from `sd` instead of PID 1 on the system bus (unit
     /// tests with [`crate::systemd::sim::SimSystemd`]).
     pub fn with_systemd(mut self, sd: Systemd) -> Self {

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::{Ran, daemon_error, only, required, text_arg};
-use crate::actions::{Action, ServiceVerb};
+use crate::actions::Action;
 use crate::daemon::Daemon;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,13 +39,6 @@ impl SuggestedKind {
             Self::Restart => "restart",
             Self::Start => "start",
             Self::Stop => "stop",
-        }
-    }
-    fn verb(self) -> ServiceVerb {
-        match self {
-            Self::Restart => ServiceVerb::Restart,
-            Self::Start => ServiceVerb::Start,
-            Self::Stop => ServiceVerb::Stop,
         }
     }
     fn label(self) -> &'static str {
@@ -112,7 +105,7 @@ impl SuggestAction {
                         "id": self.action.id(), "label": self.action.label(), "target": target,
                         "unit": s.unit, "reason": self.reason, "source": "model",
                         "confidence": self.confidence,
-                        "action": Action::ControlService { unit: s.unit.clone(), verb: self.action.verb() },
+                        "action": Action::unit_job(self.action.id(), &s.unit),
                     })),
                 }
             }
