@@ -557,3 +557,74 @@ pub async fn tool(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validation(
+        validator: &str,
+        status: &str,
+        exit_code: Option<i32>,
+        output: &str,
+    ) -> Validation {
+        Validation {
+            validator: validator.into(),
+            status: status.into(),
+            argv: Vec::new(),
+            exit_code,
+            output: output.into(),
+            duration_ms: 0.0,
+            runner: "halbertd".into(),
+        }
+    }
+
+    /// A rejection names the validator and its first lines; an exit code only where a program
+    /// ran (a syntax check once said "exit none").
+    #[test]
+    fn a_rejection_says_who_rejected_and_how() {
+        let s = file_write_result(
+            "/etc/a.json",
+            Some("{}\n"),
+            "{\n",
+            validation("json", "failed", None, "EOF while parsing"),
+        );
+        assert!(!s.success);
+        assert_eq!(
+            s.warnings,
+            ["json rejects the proposed content: EOF while parsing"]
+        );
+        assert_eq!(
+            s.error.as_deref(),
+            Some("json rejects the proposed content")
+        );
+        let s = file_write_result(
+            "/etc/ssh/sshd_config",
+            Some("Port 22\n"),
+            "Bogus yes\n",
+            validation(
+                "sshd",
+                "failed",
+                Some(255),
+                "line 1: Bad configuration option: Bogus\n\nterminating",
+            ),
+        );
+        assert_eq!(
+            s.warnings,
+            [
+                "sshd rejects the proposed content (exit 255): line 1: Bad configuration option: Bogus | terminating"
+            ]
+        );
+        let s = file_write_result(
+            "/etc/x",
+            None,
+            "a\n",
+            validation("", "no_validator", None, ""),
+        );
+        assert!(s.success && s.changes[0].kind == "file_create", "{s:?}");
+        assert_eq!(
+            s.warnings,
+            ["no validator knows this kind of file; review the diff"]
+        );
+    }
+}
