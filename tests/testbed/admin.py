@@ -13,14 +13,14 @@ import hashlib, json, os, random, subprocess, sys, threading, time
 PORTS = {"alice": 8001, "bob": 8002}
 
 
-def call(user, method, path, body=None, timeout=400):
+def call(user, method, path, body=None, timeout=400, port=None):
     argv = ["runuser", "-u", user, "--", "curl", "-s", "-m", str(timeout), "-w", "\n%{http_code}", "-X", method]
     data = None
     if body is not None:
         # On stdin: a body can be larger than one argument may be.
         argv += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
         data = json.dumps(body)
-    argv.append(f"http://127.0.0.1:{PORTS[user]}{path}")
+    argv.append(f"http://127.0.0.1:{port or PORTS[user]}{path}")
     out = subprocess.run(argv, input=data, capture_output=True, text=True).stdout
     text, _, code = out.rpartition("\n")
     try:

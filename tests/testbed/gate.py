@@ -42,18 +42,13 @@ def listen(user, count, kind, timeout=30):
 
 
 def ask(user, message, port=None):
-    code, r = call(user, "POST", "/api/chat/send", {"message": message}) if port is None else call_port(user, port, "POST", "/api/chat/send", {"message": message})
+    code, r = call(user, "POST", "/api/chat/send", {"message": message}, port=port)
     expect(code == 200, "chat answers", code, r)
     return r
 
 
 def call_port(user, port, method, path, body=None):
-    saved = PORTS[user]
-    PORTS[user] = port
-    try:
-        return call(user, method, path, body)
-    finally:
-        PORTS[user] = saved
+    return call(user, method, path, body, port=port)
 
 
 # ---------------------------------------------------------------- units the cases use
