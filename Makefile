@@ -7,7 +7,7 @@ BIN     := $(CURDIR)/target/debug
 # The testbed (systemd-nspawn) needs root.
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo -E)
 
-.PHONY: build ui ui-deps dev scripted-llm test test-unit test-ui test-api test-browser test-testbed bench lint fmt clean deb deb-dev packages cargo-deb
+.PHONY: release build ui ui-deps dev scripted-llm test test-unit test-ui test-api test-browser test-testbed bench lint fmt clean deb deb-dev rpm rpm-dev packages test-packages cargo-deb cargo-generate-rpm man
 
 UI      := $(CURDIR)/halbert-web/ui
 
@@ -45,8 +45,9 @@ scripted-llm:
 	$(CARGO) run -q -p halbert-scripted-llm -- --port 11435
 
 # Unit, fixture and in-process end-to-end tests, the API description checked against the server
-# (schemathesis), the dashboard in headless Chromium, then the systemd testbed suite.
-test: test-unit test-ui test-api test-browser test-testbed
+# (schemathesis), the dashboard in headless Chromium, the .rpm against the .deb, then the
+# systemd testbed suite.
+test: test-unit test-ui test-api test-browser test-packages test-testbed
 
 test-unit: ui
 	$(CARGO) build --workspace --tests
@@ -64,6 +65,12 @@ test-api: build
 test-browser: build
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 	tests/browser/run.sh
+
+# The .rpm against the .deb: the same payload, scriptlets that parse, and rpm --root unpacking it
+# (no RPM-based system needed; Debian's rpm package is installed when missing).
+test-packages: deb-dev rpm-dev
+	@command -v rpm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends rpm; }
+	$(SUDO) tests/packaging/check.sh target/debian-dev/halbert_*.deb target/rpm-dev/halbert-*.rpm
 
 test-testbed: build deb-dev
 	$(SUDO) tests/testbed/suite.sh
@@ -91,25 +98,63 @@ bench:
 	@echo "== admin actions in the testbed (editor, terminal in a transient unit, unit restarts)"
 	$(SUDO) tests/testbed/bench-admin.sh --runs 200
 
-# The Debian package (one `halbert` package; metadata in halbertd/Cargo.toml, maintainer scripts
-# in packaging/debian/): `deb` from release binaries into target/debian/, `deb-dev` from the
-# debug ones into target/debian-dev/ for the testbed suite, with the next revision (-2) beside it
-# in next/ for the upgrade test. cargo-deb is installed when missing.
+# Man pages and shell completions for the packages, into target/assets/: halbertd(8) and
+# halbert-web(1) generated from the same clap definitions as --help (the examples named
+# manpages), the config files' formats (section 5) from packaging/man/, gzipped as
+# distributions ship them. MAN_PROFILE=--release builds the generator with the release
+# binaries' profile, so a release package builds the libraries once.
+ASSETS      := $(CURDIR)/target/assets
+MAN_PROFILE ?=
+man:
+	@rm -rf $(ASSETS) && mkdir -p $(ASSETS)/man
+	$(CARGO) run -q $(MAN_PROFILE) -p halbertd --example manpages -- $(ASSETS)
+	$(CARGO) run -q $(MAN_PROFILE) -p halbert-web --example manpages -- $(ASSETS)
+	cp packaging/man/*.5 $(ASSETS)/pages/
+	@for f in $(ASSETS)/pages/*; do gzip -9n <$$f >$(ASSETS)/man/$${f##*/}.gz; done
+	@ls $(ASSETS)/man
+
+# The packages: one `halbert` package with both processes (packaging/README.md says why).
+# Metadata in halbertd/Cargo.toml, scripts in packaging/debian/ and packaging/rpm/. The tools
+# are installed when missing, at pinned versions.
+#   deb      from release binaries into target/debian/
+#   rpm      from release binaries into target/generate-rpm/
+#   deb-dev  from the debug ones into target/debian-dev/ for the testbed suite, with the next
+#            revision (-2) beside it in next/ for the upgrade test
+#   rpm-dev  from the debug ones into target/rpm-dev/, compared with the .deb (make test-packages)
 CARGO_DEB_VERSION = 3.8.0
+CARGO_GENERATE_RPM_VERSION = 0.21.1
 cargo-deb:
 	@command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --version $(CARGO_DEB_VERSION) --locked
 
-deb: ui cargo-deb
+cargo-generate-rpm:
+	@command -v cargo-generate-rpm >/dev/null || $(CARGO) install cargo-generate-rpm --version $(CARGO_GENERATE_RPM_VERSION) --locked
+
+release: ui
 	$(CARGO) build --release -p halbertd --bin halbertd -p halbert-web --bin halbert-web
+	$(MAKE) man MAN_PROFILE=--release
+
+deb: release cargo-deb
 	$(CARGO) deb -p halbertd --no-build -o target/debian/
 
-deb-dev: build cargo-deb
+rpm: release cargo-generate-rpm
+	$(CARGO) generate-rpm -p halbertd -o target/generate-rpm/
+	@ls target/generate-rpm/*.rpm
+
+deb-dev: build man cargo-deb
 	@rm -rf target/debian-dev
 	$(CARGO) deb -p halbertd --no-build --profile dev --fast -o target/debian-dev/ 2>&1 | grep -v 'dev profile\|debug symbols set\|^ *To enable' || true
 	$(CARGO) deb -p halbertd --no-build --profile dev --fast --deb-revision 2 -o target/debian-dev/next/ 2>&1 | grep -v 'dev profile\|debug symbols set\|^ *To enable' || true
 	@ls target/debian-dev/halbert_*.deb target/debian-dev/next/halbert_*.deb
 
-packages: deb
+rpm-dev: build man cargo-generate-rpm
+	@rm -rf target/rpm-dev && mkdir -p target/rpm-dev
+	$(CARGO) generate-rpm -p halbertd --profile dev -o target/rpm-dev/
+	@ls target/rpm-dev/*.rpm
+
+# Both packages and their file lists.
+packages: deb rpm
+	@for d in target/debian/halbert_*.deb; do echo "== $$d"; dpkg-deb -c $$d | awk '{print $$6}'; done
+	@command -v rpm >/dev/null && for r in target/generate-rpm/halbert-*.rpm; do echo "== $$r"; rpm -qlp $$r; done || echo "(rpm not installed: apt-get install rpm to list the .rpm)"
 
 lint: ui-deps
 	$(CARGO) fmt --all --check

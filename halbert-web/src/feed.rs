@@ -27,6 +27,10 @@ pub struct StatusFeed {
     tx: broadcast::Sender<Encoded>,
     latest: watch::Sender<Option<Encoded>>,
     connected: AtomicBool,
+    /// Why halbertd is not connected (empty while it is, and before the first attempt).
+    down_because: std::sync::Mutex<String>,
+    /// Whether the worker has tried to connect yet.
+    tried: AtomicBool,
 }
 
 impl Default for StatusFeed {
@@ -35,6 +39,8 @@ impl Default for StatusFeed {
             tx: broadcast::channel(BACKLOG).0,
             latest: watch::channel(None).0,
             connected: AtomicBool::new(false),
+            down_because: std::sync::Mutex::new(String::new()),
+            tried: AtomicBool::new(false),
         }
     }
 }
@@ -57,12 +63,39 @@ impl StatusFeed {
         self.connected.load(Ordering::Relaxed)
     }
 
+    /// Why halbertd is unreachable, as said to a person (`None` while it is connected or
+    /// before the first attempt).
+    pub fn down_because(&self) -> Option<String> {
+        let why = self
+            .down_because
+            .lock()
+            .map(|w| w.clone())
+            .unwrap_or_default();
+        (!self.connected() && self.tried.load(Ordering::Relaxed)).then_some(why)
+    }
+
+    /// The `daemon_status` event for a client that just connected while halbertd is down, so
+    /// that it shows why at once instead of waiting for the next change.
+    pub fn down_event(&self) -> Option<Encoded> {
+        self.down_because().map(|detail| {
+            Event::DaemonStatus {
+                connected: false,
+                detail,
+            }
+            .encode()
+        })
+    }
+
     fn set_connected(&self, up: bool, detail: &str) {
-        if self.connected.swap(up, Ordering::Relaxed) != up {
+        if let Ok(mut w) = self.down_because.lock() {
+            detail.clone_into(&mut w);
+        }
+        let first = !self.tried.swap(true, Ordering::Relaxed);
+        if self.connected.swap(up, Ordering::Relaxed) != up || (first && !up) {
             if up {
                 tracing::info!("status stream from halbertd connected");
             } else {
-                tracing::warn!(detail, "status stream from halbertd lost");
+                tracing::warn!(detail, "halbertd is unreachable");
             }
             let _ = self.tx.send(
                 Event::DaemonStatus {

@@ -13,6 +13,7 @@ pub mod app;
 pub mod approvals;
 pub mod bounds;
 pub mod chat;
+pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod events;

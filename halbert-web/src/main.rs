@@ -3,124 +3,22 @@
 //! tokio runtime.
 
 use std::io::Read;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use clap::Parser;
 use halbert_web::api::router;
 use halbert_web::config::{Dirs, GuardrailsConfig};
 use halbert_web::guard::Guard;
-use halbert_web::sandbox::{self, Mode, Policy};
+use halbert_web::sandbox::{self, Policy};
 use tokio_util::sync::CancellationToken;
-
-const USAGE: &str = "\
-usage: halbert-web [--host ADDR] [--port N] [--socket PATH] [--sandbox strict|best-effort|off]
-                   [--allowed-host NAME]... [--new-token] [--status-interval-ms N]
-                   [--settle-s N] [--approval-lifetime-s N]
-
---host          address to listen on (default 127.0.0.1). Anything but loopback needs a
-                bearer token: pass --new-token once to create one (kept in the state dir, 0600)
---port          default 8000
---socket        halbertd's socket (default $HALBERT_SOCKET, else /run/halbert/halbertd.sock)
---sandbox       Landlock: strict refuses to run without it; default best-effort
---allowed-host  another name this server may be reached by (Host header), e.g. a hostname
---status-interval-ms  how often system_status is pushed on /ws (default 5000)
---settle-s      how long the health gate watches a unit after a config change before it
-                keeps the change (default 10, 1 to 600)
---approval-lifetime-s  how long an approval request waits before it expires (default 3600,
-                1 to 604800)";
 
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 /// Threads for blocking work (see the runtime's construction in `main`).
 const BLOCKING_THREADS: usize = 8;
-
-#[derive(Debug)]
-struct Args {
-    host: IpAddr,
-    port: u16,
-    socket: PathBuf,
-    sandbox: Mode,
-    allowed_hosts: Vec<String>,
-    new_token: bool,
-    status_interval_ms: u32,
-    settle_s: u64,
-    approval_lifetime_s: i64,
-}
-
-fn parse_args() -> Result<Args> {
-    let mut a = Args {
-        host: IpAddr::from([127, 0, 0, 1]),
-        port: 8000,
-        socket: std::env::var_os("HALBERT_SOCKET")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| "/run/halbert/halbertd.sock".into()),
-        sandbox: Mode::BestEffort,
-        allowed_hosts: Vec::new(),
-        new_token: false,
-        status_interval_ms: 5000,
-        settle_s: 10,
-        approval_lifetime_s: halbert_web::approvals::DEFAULT_LIFETIME_S,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .with_context(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--host" => a.host = value()?.parse().context("--host must be an IP address")?,
-            "--port" => {
-                a.port = value()?
-                    .parse()
-                    .context("--port must be a number 1-65535")?
-            }
-            "--socket" => a.socket = value()?.into(),
-            "--sandbox" => a.sandbox = value()?.parse().map_err(anyhow::Error::msg)?,
-            "--allowed-host" => a.allowed_hosts.push(value()?),
-            "--new-token" => a.new_token = true,
-            "--status-interval-ms" => {
-                a.status_interval_ms = value()?
-                    .parse()
-                    .context("--status-interval-ms must be a number")?;
-                if !(1000..=3_600_000).contains(&a.status_interval_ms) {
-                    bail!("--status-interval-ms must be between 1000 and 3600000");
-                }
-            }
-            "--settle-s" => {
-                a.settle_s = value()?.parse().context("--settle-s must be a number")?;
-                if !(1..=600).contains(&a.settle_s) {
-                    bail!("--settle-s must be between 1 and 600");
-                }
-            }
-            "--approval-lifetime-s" => {
-                a.approval_lifetime_s = value()?
-                    .parse()
-                    .context("--approval-lifetime-s must be a number")?;
-                if !(1..=604_800).contains(&a.approval_lifetime_s) {
-                    bail!("--approval-lifetime-s must be between 1 and 604800");
-                }
-            }
-            "-h" | "--help" => {
-                eprintln!("{USAGE}");
-                std::process::exit(0);
-            }
-            "-V" | "--version" => {
-                eprintln!("halbert-web {}", env!("CARGO_PKG_VERSION"));
-                std::process::exit(0);
-            }
-            other => bail!("unknown argument {other}\n{USAGE}"),
-        }
-    }
-    Ok(a)
-}
 
 /// The bearer token for non-loopback use: created with `--new-token`, else read from the state
 /// dir (which must keep it private).
@@ -208,12 +106,20 @@ fn raise_fd_limit() {
 
 #[allow(clippy::print_stdout)]
 fn main() -> Result<()> {
-    let args = parse_args()?;
+    // clap answers --help and --version on stdout and a usage mistake with exit status 2.
+    let args = halbert_web::cli::Cli::parse();
     init_logging();
     raise_fd_limit();
     let dirs = Dirs::from_env()?;
     dirs.ensure_state()?;
     let guardrails = GuardrailsConfig::load(&GuardrailsConfig::file(&dirs))?;
+
+    // One plain line at start when halbertd cannot be reached (not in group halbert, halbertd
+    // not running), instead of a gRPC error on every request; the dashboard and /api/health say
+    // the same, and halbert-web keeps running so that it serves as soon as the cause is fixed.
+    if let Err(e) = halbert_web::daemon::probe(&args.socket) {
+        eprintln!("halbert-web: {e}");
+    }
 
     let loopback = args.host.is_loopback();
     let token = load_token(&dirs, args.new_token)?;

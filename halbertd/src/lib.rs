@@ -5,6 +5,7 @@
 //! delegates; `server` wires the services to a listener; `peer` gets the caller's identity from
 //! the kernel. See ARCHITECTURE.md for the map and the invariants.
 
+pub mod cli;
 pub mod config;
 pub mod discovery;
 pub mod engine;

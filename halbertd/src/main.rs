@@ -7,22 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use clap::Parser;
+use halbertd::cli::{AuditCommand, Cli, Command, ServeArgs, StateArgs};
 use halbertd::engine::Engine;
 use halbertd::host::HostRoot;
 use tokio_util::sync::CancellationToken;
-
-const USAGE: &str = "\
-usage: halbertd [serve] [--socket PATH] [--state-dir DIR] [--host-root DIR] [--config FILE]
-       halbertd audit verify [--state-dir DIR]
-       halbertd --version | --help
-
-serve         run the daemon. Under systemd the listener comes from socket activation
-              (halbertd.socket); without it, --socket PATH binds a socket for development.
-audit verify  check the audit log's hash chain; exit status 1 names the first broken record.
-
---state-dir   default: $STATE_DIRECTORY, else /var/lib/halbert
---host-root   directory standing for / when reading /proc and /sys (default /)
---config      halbertd's config file (default /etc/halbert/halbertd.yaml; none: the defaults)";
 
 /// How long running RPCs and streams get to finish after SIGTERM.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -33,48 +22,7 @@ const STATUS_EVERY: Duration = Duration::from_secs(30);
 /// How often refusals held back by the audit rate limit are summed up in one record.
 const SUPPRESSED_EVERY: Duration = Duration::from_secs(60);
 
-#[derive(Debug, Default)]
-struct Args {
-    command: Vec<String>,
-    socket: Option<PathBuf>,
-    state_dir: Option<PathBuf>,
-    host_root: Option<PathBuf>,
-    config: Option<PathBuf>,
-}
-
-// --help and --version answer on stdout, as command-line tools do.
-#[allow(clippy::print_stdout)]
-fn parse_args() -> Result<Args> {
-    let mut a = Args::default();
-    let mut it = std::env::args_os().skip(1);
-    while let Some(arg) = it.next() {
-        let s = arg.to_string_lossy().into_owned();
-        let mut value = |name: &str| {
-            it.next()
-                .map(PathBuf::from)
-                .with_context(|| format!("{name} needs a value"))
-        };
-        match s.as_str() {
-            "--socket" => a.socket = Some(value("--socket")?),
-            "--state-dir" => a.state_dir = Some(value("--state-dir")?),
-            "--host-root" => a.host_root = Some(value("--host-root")?),
-            "--config" => a.config = Some(value("--config")?),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            "-V" | "--version" => {
-                println!("halbertd {}", env!("CARGO_PKG_VERSION"));
-                std::process::exit(0);
-            }
-            other if other.starts_with('-') => bail!("unknown option {other}\n{USAGE}"),
-            other => a.command.push(other.to_owned()),
-        }
-    }
-    Ok(a)
-}
-
-fn state_dir(a: &Args) -> PathBuf {
+fn state_dir(a: &StateArgs) -> PathBuf {
     a.state_dir
         .clone()
         .or_else(|| {
@@ -85,17 +33,18 @@ fn state_dir(a: &Args) -> PathBuf {
 }
 
 fn main() -> Result<()> {
-    let args = parse_args()?;
-    match args
-        .command
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] | ["serve"] => serve(&args),
-        ["audit", "verify"] => audit_verify(&state_dir(&args)),
-        other => bail!("unknown command {:?}\n{USAGE}", other.join(" ")),
+    // clap answers --help and --version on stdout and a usage mistake with exit status 2.
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(&cli.serve),
+        Some(Command::Serve(a)) => serve(&a),
+        Some(Command::Audit(AuditCommand::Verify(s))) => {
+            // `halbertd --state-dir D audit verify` means the same as the flag after `verify`.
+            let s = StateArgs {
+                state_dir: s.state_dir.or(cli.serve.state.state_dir),
+            };
+            audit_verify(&state_dir(&s))
+        }
     }
 }
 
@@ -145,7 +94,7 @@ fn audit_verify(state_dir: &Path) -> Result<()> {
 }
 
 /// The listener: socket activation first, then `--socket`.
-fn listener(a: &Args) -> Result<(std::os::unix::net::UnixListener, String)> {
+fn listener(a: &ServeArgs) -> Result<(std::os::unix::net::UnixListener, String)> {
     let fds: Vec<_> = sd_notify::listen_fds()
         .map(|f| f.collect())
         .unwrap_or_default();
@@ -215,12 +164,12 @@ fn status_line(
     line
 }
 
-fn serve(a: &Args) -> Result<()> {
+fn serve(a: &ServeArgs) -> Result<()> {
     let sink = halbertd::logging::init("halbertd");
     let kept = halbertd::privileges::drop_unneeded().context("dropping capabilities")?;
     let (std_listener, socket_name) = listener(a)?;
     std_listener.set_nonblocking(true)?;
-    let state_dir = state_dir(a);
+    let state_dir = state_dir(&a.state);
     let root = a
         .host_root
         .clone()

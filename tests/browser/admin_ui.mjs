@@ -12,6 +12,8 @@
 //   approvals a model's edit of a file (config chat, the scripted model) appears on the
 //             Approvals page as it is made, with its diff; Approve writes it through halbertd
 //             and the result is shown; a second one rejected leaves the file as it was.
+//   daemon-down  (run after halbertd was stopped) every page shows why halbertd cannot be
+//             reached and the command that starts it, not a bare error.
 //   services  (against real systemd, in the testbed) show hb-ui.service, start it, see it
 //             running with its journal, restart it, stop it; a unit whose start fails shows
 //             systemd's result.
@@ -169,9 +171,16 @@ async function services() {
     /ended with 'failed' \(the service's result: exit-code\)/.test(document.querySelector("#unit-result.error")?.textContent ?? ""), undefined, 60000);
 }
 
+async function daemonDown() {
+  await page.goto(dash + "/#/services");
+  await wait("the banner says halbertd is not running and how to start it", () =>
+    /halbertd is not running.*systemctl enable --now halbertd\.socket/.test(document.querySelector("#daemon-down")?.textContent ?? "") &&
+    /halbertd unreachable/.test(document.querySelector("#link")?.textContent ?? ""), undefined, 30000);
+}
+
 try {
   for (const p of parts) {
-    await { editor, terminal, approvals, services }[p]();
+    await { editor, terminal, approvals, services, "daemon-down": daemonDown }[p]();
     if (shots) await page.screenshot({ path: `${shots}/${p}.png`, fullPage: true });
   }
   if (problems.length) throw new Error("console errors: " + problems.join(" | "));

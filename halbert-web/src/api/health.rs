@@ -21,6 +21,10 @@ pub struct Health {
     /// Whether the status stream from halbertd is currently connected.
     pub daemon_connected: bool,
     pub daemon_socket: String,
+    /// Why halbertd is unreachable, said as what to do about it (`usermod -aG halbert NAME`,
+    /// `systemctl enable --now halbertd.socket`); absent while it is connected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daemon_detail: Option<String>,
     /// Named background workers and their state (`running`, `stopped`, `failed: …`).
     pub workers: BTreeMap<String, String>,
     pub websocket_clients: usize,
@@ -34,6 +38,7 @@ pub async fn health(State(st): State<AppState>) -> Json<Health> {
         status: "ok".into(),
         daemon_connected: st.feed.connected(),
         daemon_socket: st.daemon.socket().display().to_string(),
+        daemon_detail: st.feed.down_because(),
         workers: st.workers.statuses(),
         websocket_clients: st.feed.clients(),
         sandbox: SandboxView {

@@ -71,6 +71,11 @@ async fn send(socket: &mut WebSocket, msg: Encoded) -> bool {
 async fn client(mut socket: WebSocket, st: AppState) {
     let mut rx = st.feed.subscribe();
     tracing::debug!(clients = st.feed.clients(), "websocket client connected");
+    if let Some(down) = st.feed.down_event()
+        && !send(&mut socket, down).await
+    {
+        return;
+    }
     if let Some(latest) = st.feed.latest()
         && !send(&mut socket, latest).await
     {

@@ -37,6 +37,9 @@ export function App() {
   const [link, setLink] = useState<Link>("connecting");
   const [page, setPage] = useState(route(location.hash));
   const [alerts, setAlerts] = useState<Alert[]>([]);
+  // Why halbertd cannot be reached, as halbert-web words it (the group to join, the command
+  // that starts it); empty while it is connected.
+  const [daemonDown, setDaemonDown] = useState("");
   // Chat events go to the chat's own listener, which it registers once.
   const chatListener = useRef<((m: FeedMessage) => void) | null>(null);
   const approvalsListener = useRef<((m: FeedMessage) => void) | null>(null);
@@ -48,6 +51,7 @@ export function App() {
       (m) => {
         if (m.type === "system_status") setStatus(m.data as SystemStatus);
         if (m.type === "alert") setAlerts((a) => [m.data as Alert, ...a].slice(0, 5));
+        if (m.type === "daemon_status") setDaemonDown(m.data.connected ? "" : String(m.data.detail ?? ""));
         chatListener.current?.(m);
         approvalsListener.current?.(m);
       },
@@ -74,6 +78,11 @@ export function App() {
         </span>
       </header>
       <div id="alerts">
+        {daemonDown && link === "daemon-down" && (
+          <div id="daemon-down" class="banner error" role="alert">
+            <strong>halbertd unreachable</strong> {daemonDown}
+          </div>
+        )}
         {alerts.map((a) => (
           <div key={a.id} class={`banner ${a.severity}`} role="alert">
             <strong>{a.severity}</strong> {a.message} <span class="muted">{a.timestamp}</span>
