@@ -17,8 +17,9 @@ TB_LAYOUT_VERSION=8
 TB_BASE_PKGS=${TB_BASE_PKGS:-systemd,systemd-sysv,dbus,polkitd,libpam-systemd,procps,iproute2,less,curl,python3,acl,attr}
 # Installed with apt inside the tree after debootstrap (debootstrap's own resolver fails to
 # configure podman's dependencies). podman: the container scanner's tests use its real API socket;
-# openssh-server and sudo: the dry runs' real validators (sshd -t, visudo -c).
-TB_EXTRA_PKGS=${TB_EXTRA_PKGS:-podman busybox-static openssh-server sudo}
+# openssh-server and sudo: the dry runs' real validators (sshd -t, visudo -c); dbus-user-session:
+# the user bus that `systemctl --user -M alice@` reaches her user manager through.
+TB_EXTRA_PKGS=${TB_EXTRA_PKGS:-podman busybox-static openssh-server sudo dbus-user-session}
 # Extra packages for the qemu image (kernel + a way in).
 TB_VM_PKGS=${TB_VM_PKGS:-linux-image-amd64 initramfs-tools openssh-server}
 

@@ -17,8 +17,13 @@ fail() { echo "$*"; exit 1; }
 
 case $1 in
 upgrade)
-	# State worth keeping: safe mode on (with its reason), the audit log, discovery's results.
+	# State worth keeping: safe mode on (with its reason), the audit log, discovery's results,
+	# and one of alice's conversations (hers, in halbert-web's state).
 	alice -d '{"reason":"kept across the upgrade"}' http://127.0.0.1:8001/api/settings/guardrails/safe-mode/enter >/dev/null
+	conv=$(alice -d '{"name":"kept across the upgrade","persona":"guide"}' http://127.0.0.1:8001/api/conversations |
+		sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
+	[ -n "$conv" ] || fail "could not create a conversation"
+	webpid=$(systemctl --user -M alice@ show -p MainPID --value halbert-web.service)
 	pid=$(systemctl show -p MainPID --value halbertd.service)
 	[ "$pid" != 0 ] || fail "halbertd is not running before the upgrade"
 	before=$(records)
@@ -35,6 +40,14 @@ upgrade)
 	[ "$(records)" -ge "$before" ] || fail "audit records were lost"
 	[ -d /var/lib/halbert/discovery ] || fail "discovery state was lost"
 	halbertd audit verify
+	# alice's halbert-web is hers to restart onto the new binary (the package does not reach
+	# into users' managers); her conversation is still there after it.
+	systemctl --user -M alice@ restart halbert-web.service
+	for i in $(seq 100); do alice -o /dev/null http://127.0.0.1:8001/api/health && break; sleep 0.1; done
+	[ "$(systemctl --user -M alice@ show -p MainPID --value halbert-web.service)" != "$webpid" ] ||
+		fail "alice's halbert-web was not restarted"
+	alice "http://127.0.0.1:8001/api/conversations/$conv" | grep -q '"kept across the upgrade"' ||
+		fail "alice's conversation did not survive"
 	alice -X POST http://127.0.0.1:8001/api/settings/guardrails/safe-mode/exit >/dev/null
 	;;
 remove)

@@ -234,7 +234,7 @@ async fn connection(
             Ok(uid) => uid,
             // The fallback reads the whole socket table: not on a runtime thread.
             Err(_) => tokio::task::spawn_blocking(move || {
-                peer_uid::proc_client_uid(std::path::Path::new("/proc"), remote, local)
+                peer_uid::proc_client_uid(std::path::Path::new("/proc/self"), remote, local)
             })
             .await
             .ok()

@@ -186,7 +186,9 @@ pub fn find_uid(table: &str, client: SocketAddr, server: SocketAddr) -> Option<u
     })
 }
 
-/// The fallback: the same answer from `proc` (normally `/proc`), reading the whole table.
+/// The fallback: the same answer from `proc` (normally `/proc/self`: the unit's
+/// `ProcSubset=pid` hides `/proc/net`, which is only a link to `self/net`), reading the whole
+/// table.
 pub fn proc_client_uid(proc: &Path, client: SocketAddr, server: SocketAddr) -> Option<u32> {
     let (client, server) = (canonical(client), canonical(server));
     ["net/tcp", "net/tcp6"]
@@ -265,7 +267,7 @@ mod tests {
             assert_eq!(sock_diag_uid(client, server), Ok(Some(me)), "{listen}");
             assert_eq!(netlink_client_uid(client, server), Ok(Some(me)), "{listen}");
             assert_eq!(
-                proc_client_uid(Path::new("/proc"), client, server),
+                proc_client_uid(Path::new("/proc/self"), client, server),
                 Some(me),
                 "{listen}"
             );

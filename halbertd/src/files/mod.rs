@@ -205,7 +205,10 @@ impl Files {
                     .file_name()
                     .ok_or_else(|| FileError::NotFound(path.into()))?;
                 std::fs::canonicalize(parent)
-                    .map_err(|_| FileError::NotFound(path.into()))?
+                    .map_err(|e| match e.kind() {
+                        io::ErrorKind::PermissionDenied => PathError::Hidden(path.into()).into(),
+                        _ => FileError::NotFound(path.into()),
+                    })?
                     .join(name)
             }
             // A missing file, or a file where a directory was named (`/etc/hosts/x`).
@@ -214,6 +217,9 @@ impl Files {
                     || e.raw_os_error() == Some(libc::ENOTDIR) =>
             {
                 return Err(FileError::NotFound(path.into()));
+            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return Err(PathError::Hidden(path.into()).into());
             }
             Err(e) => return Err(Self::io("resolving", &asked)(e)),
         };
@@ -549,6 +555,63 @@ mod tests {
             f.read("/etc/app/big"),
             Err(FileError::TooLarge { .. })
         ));
+    }
+
+    /// Under its unit, halbertd finds the homes as directories it may not search (mode 000,
+    /// and no capability to pass that): a link into one is refused as a path, not failed as an
+    /// internal error (the testbed found this with a link to /root). Run as root, the checks
+    /// happen on a thread without the capabilities that pass modes, as halbertd runs.
+    #[test]
+    fn a_link_into_a_directory_it_may_not_search_is_refused_as_a_path() {
+        use caps::{CapSet, Capability};
+        use std::os::unix::fs::PermissionsExt;
+        let (d, f) = tree();
+        std::fs::create_dir(host(&d, "/etc/app/hidden")).expect("mkdir");
+        std::fs::write(host(&d, "/etc/app/hidden/x.conf"), "x\n").expect("write");
+        symlink("hidden/x.conf", host(&d, "/etc/app/through-hidden")).expect("symlink");
+        std::fs::set_permissions(
+            host(&d, "/etc/app/hidden"),
+            std::fs::Permissions::from_mode(0o000),
+        )
+        .expect("chmod");
+        // Capabilities are per thread: only this one loses them.
+        let (read, write) = std::thread::scope(|s| {
+            s.spawn(|| {
+                for c in [
+                    Capability::CAP_DAC_OVERRIDE,
+                    Capability::CAP_DAC_READ_SEARCH,
+                ] {
+                    caps::drop(None, CapSet::Effective, c).expect("drop a capability");
+                }
+                (
+                    f.read("/etc/app/through-hidden"),
+                    f.write(
+                        "/etc/app/hidden/new.conf",
+                        b"y\n",
+                        None,
+                        "Manual save",
+                        0,
+                        1,
+                    ),
+                )
+            })
+            .join()
+            .expect("thread")
+        });
+        std::fs::set_permissions(
+            host(&d, "/etc/app/hidden"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .expect("chmod back");
+        assert!(
+            matches!(read, Err(FileError::Path(PathError::Hidden(_)))),
+            "{read:?}"
+        );
+        assert!(
+            matches!(write, Err(FileError::Path(PathError::Hidden(_)))),
+            "{write:?}"
+        );
+        assert!(!host(&d, "/etc/app/hidden/new.conf").exists());
     }
 
     #[test]

@@ -57,6 +57,13 @@ pub enum PathError {
     Outside(String, &'static str),
     #[error("{0} is never served or changed by Halbert")]
     Denied(String),
+    /// Resolving the path met a directory halbertd may not search: its unit hides the homes
+    /// (`ProtectHome=yes`) and it holds no capability to pass another owner's modes, so where
+    /// the path leads cannot be judged.
+    #[error(
+        "{0} leads through a directory halbertd may not look into, so it is not served or changed"
+    )]
+    Hidden(String),
 }
 
 /// The syntax every path must have: absolute, at most [`MAX_PATH`] bytes, no NUL, and no `.`,
