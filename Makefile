@@ -7,7 +7,7 @@ BIN     := $(CURDIR)/target/debug
 # The testbed (systemd-nspawn) needs root.
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo -E)
 
-.PHONY: release build ui ui-deps dev scripted-llm test test-unit test-ui test-api test-browser test-testbed bench lint fmt clean deb deb-dev rpm rpm-dev packages test-packages cargo-deb cargo-generate-rpm man
+.PHONY: release build ui ui-deps dev scripted-llm test test-unit test-ui test-api test-browser test-testbed bench lint fmt clean deb deb-dev rpm rpm-dev packages test-packages cargo-deb cargo-generate-rpm man man-pages
 
 UI      := $(CURDIR)/halbert-web/ui
 
@@ -99,16 +99,20 @@ bench:
 	$(SUDO) tests/testbed/bench-admin.sh --runs 200
 
 # Man pages and shell completions for the packages, into target/assets/: halbertd(8) and
-# halbert-web(1) generated from the same clap definitions as --help (the examples named
-# manpages), the config files' formats (section 5) from packaging/man/, gzipped as
-# distributions ship them. MAN_PROFILE=--release builds the generator with the release
-# binaries' profile, so a release package builds the libraries once.
+# halbert-web(1) generated from the same clap definitions as --help (the examples man_halbertd
+# and man_halbert_web), the config files' formats (section 5) from packaging/man/, gzipped as
+# distributions ship them. The generators are built in the same cargo invocation as the
+# binaries they describe (`build`, or `release`), so nothing is compiled twice.
 ASSETS      := $(CURDIR)/target/assets
-MAN_PROFILE ?=
-man:
+MAN_GEN     ?= $(CURDIR)/target/debug/examples
+man: build
+	$(CARGO) build --workspace --example man_halbertd --example man_halbert_web
+	$(MAKE) man-pages MAN_GEN=$(CURDIR)/target/debug/examples
+
+man-pages:
 	@rm -rf $(ASSETS) && mkdir -p $(ASSETS)/man
-	$(CARGO) run -q $(MAN_PROFILE) -p halbertd --example manpages -- $(ASSETS)
-	$(CARGO) run -q $(MAN_PROFILE) -p halbert-web --example manpages -- $(ASSETS)
+	$(MAN_GEN)/man_halbertd $(ASSETS)
+	$(MAN_GEN)/man_halbert_web $(ASSETS)
 	cp packaging/man/*.5 $(ASSETS)/pages/
 	@for f in $(ASSETS)/pages/*; do gzip -9n <$$f >$(ASSETS)/man/$${f##*/}.gz; done
 	@ls $(ASSETS)/man
@@ -130,8 +134,8 @@ cargo-generate-rpm:
 	@command -v cargo-generate-rpm >/dev/null || $(CARGO) install cargo-generate-rpm --version $(CARGO_GENERATE_RPM_VERSION) --locked
 
 release: ui
-	$(CARGO) build --release -p halbertd --bin halbertd -p halbert-web --bin halbert-web
-	$(MAKE) man MAN_PROFILE=--release
+	$(CARGO) build --release -p halbertd --bin halbertd --example man_halbertd -p halbert-web --bin halbert-web --example man_halbert_web
+	$(MAKE) man-pages MAN_GEN=$(CURDIR)/target/release/examples
 
 deb: release cargo-deb
 	$(CARGO) deb -p halbertd --no-build -o target/debian/
@@ -140,13 +144,13 @@ rpm: release cargo-generate-rpm
 	$(CARGO) generate-rpm -p halbertd -o target/generate-rpm/
 	@ls target/generate-rpm/*.rpm
 
-deb-dev: build man cargo-deb
+deb-dev: man cargo-deb
 	@rm -rf target/debian-dev
 	$(CARGO) deb -p halbertd --no-build --profile dev --fast -o target/debian-dev/ 2>&1 | grep -v 'dev profile\|debug symbols set\|^ *To enable' || true
 	$(CARGO) deb -p halbertd --no-build --profile dev --fast --deb-revision 2 -o target/debian-dev/next/ 2>&1 | grep -v 'dev profile\|debug symbols set\|^ *To enable' || true
 	@ls target/debian-dev/halbert_*.deb target/debian-dev/next/halbert_*.deb
 
-rpm-dev: build man cargo-generate-rpm
+rpm-dev: man cargo-generate-rpm
 	@rm -rf target/rpm-dev && mkdir -p target/rpm-dev
 	$(CARGO) generate-rpm -p halbertd --profile dev -o target/rpm-dev/
 	@ls target/rpm-dev/*.rpm

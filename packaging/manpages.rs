@@ -1,5 +1,5 @@
 //! The man pages and shell completions of one command line, written from its clap definition;
-//! shared by the `manpages` examples of halbertd and halbert-web (each includes this file), so
+//! shared by the examples `man_halbertd` and `man_halbert_web` (each includes this file), so
 //! that both are generated the same way. `make man` runs them for the packages.
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! halbert-web's command line, defined once with clap: `main` parses it, and the man page
 //! halbert-web(1) and the shell completions are generated from the same definition
-//! (`examples/manpages.rs`), so the three never disagree.
+//! (`examples/man_halbert_web.rs`), so the three never disagree.
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! halbertd's command line, defined once with clap: `main` parses it, and the man page
 //! halbertd(8) and the shell completions are generated from the same definition
-//! (`examples/manpages.rs`), so the three never disagree.
+//! (`examples/man_halbertd.rs`), so the three never disagree.
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
 //! Writes halbertd(8), its subcommands' pages and its shell completions into the directory given
-//! as the only argument, from the clap definition `halbertd --help` prints (`make man`).
+//! as the only argument, from the clap definition `halbertd --help` prints (`make man`, `make release`).
 
 #[path = "../../packaging/manpages.rs"]
 mod manpages;
