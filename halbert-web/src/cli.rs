@@ -30,9 +30,10 @@ pub struct Cli {
     /// to create one (kept in the state dir, mode 0600)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     pub host: IpAddr,
-    /// Port to listen on
-    #[arg(long, value_name = "N", default_value_t = 8000)]
-    pub port: u16,
+    /// Port to listen on [default: 8000 + (uid - 1000) for uids 1000 to 1999, so that each
+    /// user's halbert-web has its own (alice, uid 1000: 8000; bob, 1001: 8001); 8000 for others]
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
     /// halbertd's socket
     #[arg(
         long,
@@ -66,6 +67,15 @@ pub struct Cli {
     pub approval_lifetime_s: i64,
 }
 
+/// The port a user's halbert-web listens on unless told: one per user, so that every user on a
+/// machine can run one at once, and the same one every time.
+pub fn default_port(uid: u32) -> u16 {
+    match uid {
+        1000..=1999 => 8000 + (uid - 1000) as u16,
+        _ => 8000,
+    }
+}
+
 fn parse_mode(s: &str) -> Result<Mode, String> {
     s.parse()
 }
@@ -87,7 +97,7 @@ mod tests {
     #[test]
     fn defaults_and_both_value_spellings() {
         let c = Cli::try_parse_from(["halbert-web"]).expect("parse");
-        assert_eq!(c.port, 8000);
+        assert_eq!(c.port, None);
         assert!(c.host.is_loopback());
         assert_eq!(c.sandbox, Mode::BestEffort);
         let c = Cli::try_parse_from([
@@ -100,9 +110,20 @@ mod tests {
             "--allowed-host=b",
         ])
         .expect("parse");
-        assert_eq!(c.port, 8123);
+        assert_eq!(c.port, Some(8123));
         assert_eq!(c.sandbox, Mode::Strict);
         assert_eq!(c.allowed_hosts, ["a", "b"]);
+    }
+
+    #[test]
+    fn each_user_has_a_port_of_their_own() {
+        assert_eq!(default_port(1000), 8000);
+        assert_eq!(default_port(1001), 8001);
+        assert_eq!(default_port(1999), 8999);
+        assert_eq!(default_port(0), 8000);
+        assert_eq!(default_port(65534), 8000);
+        let ports: std::collections::BTreeSet<u16> = (1000..2000).map(default_port).collect();
+        assert_eq!(ports.len(), 1000, "no two of these users share one");
     }
 
     #[test]

@@ -11,7 +11,8 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::daemon::Daemon;
-use crate::events::{Encoded, Event, status_view};
+use crate::events::{Encoded, Event, SystemStatusData, status_view};
+use crate::history::{History, Sample};
 
 /// Messages kept for clients that fall behind; older ones are skipped (and the client told so
 /// with `feed_lagged`). Streamed chats send one message per token, and many may run at once
@@ -31,6 +32,8 @@ pub struct StatusFeed {
     down_because: std::sync::Mutex<String>,
     /// Whether the worker has tried to connect yet.
     tried: AtomicBool,
+    /// Every sample, for the charts (`GET /api/status/history`).
+    history: History,
 }
 
 impl Default for StatusFeed {
@@ -41,6 +44,7 @@ impl Default for StatusFeed {
             connected: AtomicBool::new(false),
             down_because: std::sync::Mutex::new(String::new()),
             tried: AtomicBool::new(false),
+            history: History::default(),
         }
     }
 }
@@ -61,6 +65,11 @@ impl StatusFeed {
 
     pub fn connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
+    }
+
+    /// The samples received so far, for the charts.
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     /// Why halbertd is unreachable, as said to a person (`None` while it is connected or
@@ -135,7 +144,9 @@ impl StatusFeed {
                             Ok(Some(s)) => {
                                 self.set_connected(true, "");
                                 backoff = BACKOFF_MIN;
-                                self.publish(Event::SystemStatus(status_view(&s)).encode());
+                                let view = status_view(&s);
+                                self.history.push(sample(s.timestamp_unix_ms, &view));
+                                self.publish(Event::SystemStatus(view).encode());
                             }
                             Ok(None) => break "halbertd closed the status stream".to_owned(),
                             Err(e) => break daemon.stream_error(e).to_string(),
@@ -151,6 +162,23 @@ impl StatusFeed {
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
+    }
+}
+
+/// A status message as a sample for the charts, at halbertd's time of measuring.
+fn sample(unix_ms: i64, v: &SystemStatusData) -> Sample {
+    Sample {
+        t: unix_ms.div_euclid(1000),
+        cpu_percent: v.cpu.percent,
+        memory_percent: v.memory.percent,
+        swap_percent: v.swap.percent,
+        load_one: v.load_average.one,
+        disk_percent: v.disk.as_ref().map(|d| d.percent),
+        temperatures: v
+            .temperatures
+            .iter()
+            .map(|t| (format!("{} {}", t.chip, t.label), t.celsius))
+            .collect(),
     }
 }
 

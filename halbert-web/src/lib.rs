@@ -19,6 +19,7 @@ pub mod daemon;
 pub mod events;
 pub mod feed;
 pub mod guard;
+pub mod history;
 pub mod llm;
 pub mod memory;
 pub mod policy;

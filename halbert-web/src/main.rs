@@ -132,9 +132,20 @@ fn main() -> Result<()> {
             args.host
         ),
     };
-    let addr = SocketAddr::new(args.host, args.port);
-    let std_listener =
-        std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    let port = args
+        .port
+        .unwrap_or_else(|| halbert_web::cli::default_port(nix::unistd::getuid().as_raw()));
+    let addr = SocketAddr::new(args.host, port);
+    let std_listener = std::net::TcpListener::bind(addr).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "port {port} on {} is in use (another halbert-web, or another program): pass --port N",
+                args.host
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("binding {addr}"))
+        }
+    })?;
     std_listener.set_nonblocking(true)?;
     let bound = std_listener.local_addr()?;
 

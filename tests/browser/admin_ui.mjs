@@ -12,6 +12,11 @@
 //   approvals a model's edit of a file (config chat, the scripted model) appears on the
 //             Approvals page as it is made, with its diff; Approve writes it through halbertd
 //             and the result is shown; a second one rejected leaves the file as it was.
+//   overview  the charts get points from /api/status/history, safe mode is entered with a
+//             reason and left again, problems are listed.
+//   discovery every type's page renders its items from the fixture tree; the table sorts and
+//             filters; an item's detail shows its data; Scan now shows the scan's progress and
+//             the table again.
 //   daemon-down  (run after halbertd was stopped) every page shows why halbertd cannot be
 //             reached and the command that starts it, not a bare error.
 //   services  (against real systemd, in the testbed) show hb-ui.service, start it, see it
@@ -171,6 +176,53 @@ async function services() {
     /ended with 'failed' \(the service's result: exit-code\)/.test(document.querySelector("#unit-result.error")?.textContent ?? ""), undefined, 60000);
 }
 
+async function overview() {
+  await page.goto(dash + "/#/");
+  await wait("the CPU chart has points from the history", () =>
+    /^CPU (\d+) points/.test(document.querySelector("#chart-cpu figcaption")?.textContent ?? "") &&
+    Number(/(\d+) points/.exec(document.querySelector("#chart-cpu figcaption").textContent)[1]) >= 2 &&
+    !!document.querySelector("#chart-cpu canvas"), undefined, 40000);
+  await wait("the problems are listed, or said to be none", () => !/Loading/.test(document.querySelector("#problems")?.textContent ?? "Loading"));
+  await page.fill("#safe-reason", "browser test");
+  await page.click("#safe-enter");
+  await wait("safe mode entered with its reason", () =>
+    /On: browser test/.test(document.querySelector("#safe-mode")?.textContent ?? ""), undefined, 20000);
+  await page.click("#safe-exit");
+  await wait("and left again", () => !!document.querySelector("#safe-enter"), undefined, 20000);
+}
+
+async function discovery() {
+  const types = ["storage", "service", "network", "container", "gpu", "sharing", "security", "backup"];
+  // The fixture tree is scanned first, so that every page has what it found.
+  const r = await page.evaluate((d) => fetch(d + "/api/discovery/scan", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" }).then((r) => r.status), dash);
+  if (r !== 202) throw new Error(`scan answered ${r}`);
+  for (const t of types) {
+    await page.goto(dash + "/#/discovery/" + t);
+    await wait(`the ${t} page shows when it was scanned`, () => /Last scanned|Not scanned yet/.test(document.querySelector("#discovery-last-scan")?.textContent ?? ""), undefined, 30000);
+  }
+  await page.goto(dash + "/#/discovery/storage");
+  await wait("storage lists the fixture's disks and filesystems", () =>
+    /Last scanned/.test(document.querySelector("#discovery-last-scan")?.textContent ?? "") &&
+    document.querySelectorAll("#discovery-table tbody tr").length >= 2, undefined, 30000);
+  const names = () => page.evaluate(() => [...document.querySelectorAll("#discovery-table tbody tr td:nth-child(2)")].map((td) => td.textContent));
+  const all = await names();
+  await page.click("#discovery-table th:nth-child(2) button");
+  const sorted = await names();
+  if (JSON.stringify(sorted) !== JSON.stringify([...all].sort((a, b) => a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0)))
+    throw new Error("sorting by name: " + sorted.join(", "));
+  ok("sorting by name orders the rows");
+  await page.fill("#discovery-filter", all[0]);
+  await wait("the filter keeps the matching rows", (n) =>
+    [...document.querySelectorAll("#discovery-table tbody tr td:nth-child(2)")].every((td) => td.closest("tr").textContent.toLowerCase().includes(n.toLowerCase())) &&
+    document.querySelectorAll("#discovery-table tbody tr").length >= 1, all[0]);
+  await page.fill("#discovery-filter", "");
+  await page.click("#discovery-table tbody tr");
+  await wait("the detail view shows the item's data", () => document.querySelectorAll("#discovery-detail table.data tr").length > 0);
+  await page.click("#discovery-scan");
+  await wait("Scan now shows the scan's progress to its end", () => /scan (done|complete)/.test(document.querySelector("#discovery-progress")?.textContent ?? ""), undefined, 60000);
+  await wait("and the table is there again", () => document.querySelectorAll("#discovery-table tbody tr").length >= 2);
+}
+
 async function daemonDown() {
   await page.goto(dash + "/#/services");
   await wait("the banner says halbertd is not running and how to start it", () =>
@@ -180,7 +232,7 @@ async function daemonDown() {
 
 try {
   for (const p of parts) {
-    await { editor, terminal, approvals, services, "daemon-down": daemonDown }[p]();
+    await { editor, terminal, approvals, services, overview, discovery, "daemon-down": daemonDown }[p]();
     if (shots) await page.screenshot({ path: `${shots}/${p}.png`, fullPage: true });
   }
   if (problems.length) throw new Error("console errors: " + problems.join(" | "));

@@ -33,10 +33,15 @@ try {
   await page.goto(dash + "/");
   await wait("the page loaded and /ws is live", () => document.getElementById("link")?.textContent === "live");
   await wait("the status cards show halbertd's figures", () => /cores/.test(document.getElementById("cpu")?.textContent ?? ""));
+  await page.goto(dash + "/#/chat");
   await wait("without a model the page offers the set-up", () => !!document.getElementById("setup"));
   await page.fill("#setup-url", modelUrl);
-  await page.fill("#setup-model", "scripted:8b");
-  await page.click("#setup button");
+  await page.click("#setup-connect");
+  await wait("the server's models are offered to pick from, not typed", () =>
+    [...(document.querySelector("select#setup-model")?.options ?? [])].map((o) => o.value).includes("scripted:8b"));
+  await page.selectOption("#setup-model", "scripted:8b");
+  await page.selectOption("#setup-role", "guide");
+  await page.click("#setup-assign");
   await wait("the set-up assigned the guide model", () =>
     (document.getElementById("chat-model")?.textContent ?? "").includes("scripted:8b") && !document.getElementById("setup"));
 
@@ -71,6 +76,43 @@ try {
   ok("the answer quotes halbertd's disk result");
   await wait("the exchange is stored as a conversation (greeting + 2)", () =>
     fetch("/api/conversations").then((r) => r.json()).then((d) => d.conversations.length === 1 && d.conversations[0].message_count === 3));
+  if (!(await page.$(".msg.assistant .md p"))) throw new Error("the answer is not rendered as Markdown");
+  ok("the answer is rendered as Markdown");
+
+  // The conversation in the sidebar: renamed, then deleted.
+  await wait("the conversation is listed in the sidebar", () => document.querySelectorAll("#conversations li").length === 1, undefined, 15000);
+  await page.click("#conversations .conversation-rename");
+  await page.fill("#conversations .conversation-name", "Disk and load");
+  await page.press("#conversations .conversation-name", "Enter");
+  await wait("renamed", () => document.querySelector("#conversations .conversation-open")?.textContent === "Disk and load");
+  await page.click("#conversation-new");
+  await wait("New empties the chat", () => document.querySelectorAll(".msg").length === 0);
+  await page.click("#conversations .conversation-open");
+  await wait("opening it shows its messages again", () => document.querySelectorAll(".msg").length >= 3);
+  page.once("dialog", (d) => d.accept());
+  await page.click("#conversations .conversation-delete");
+  await wait("deleted", () => document.querySelectorAll("#conversations li").length === 0);
+
+  // Stop: a slow model (300 ms a token) is cut off, and the model server sees the close.
+  const before = await (await fetch(modelUrl + "/scripted/stats")).json();
+  const assigned = await page.evaluate(() => fetch("/api/settings/endpoints").then((r) => r.json()));
+  const ep = assigned.endpoints[0].id;
+  await page.evaluate((id) => fetch("/api/settings/assign/guide", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ endpoint_id: id, model: "slow:latest" }) }), ep);
+  await page.fill("#question", "Tell me a long story about this machine");
+  await page.press("#question", "Enter");
+  await wait("while it answers, Stop is offered", () => !!document.querySelector("#stop-button"));
+  await page.waitForTimeout(1000);
+  await page.click("#stop-button");
+  await wait("Stop ends the answer", () => !!document.querySelector("#ask-button") &&
+    [...document.querySelectorAll(".msg.assistant .steps div")].some((d) => d.textContent === "stopped"));
+  let after = before;
+  for (let i = 0; i < 50 && after.cancelled <= before.cancelled; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    after = await (await fetch(modelUrl + "/scripted/stats")).json();
+  }
+  if (after.cancelled <= before.cancelled) throw new Error(`the model server did not see the stream closed: ${JSON.stringify(after)}`);
+  ok(`the model server saw the stream closed (cancelled ${before.cancelled} -> ${after.cancelled})`);
+
   if (problems.length) throw new Error(`the page logged errors (a CSP violation would be one): ${problems.join(" | ")}`);
   ok("no console errors or CSP violations");
   await page.screenshot({ path: shot });

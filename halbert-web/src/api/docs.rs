@@ -242,8 +242,10 @@ mod tests {
                         }
                         Some("query") => {
                             assert!(!templated, "{method} {path}: {name} is in the path");
-                            // Counts default when absent; only a path names what is asked for.
-                            let optional = ["lines", "limit", "offset"].contains(&name);
+                            // Counts and a history's window default when absent; only a path
+                            // names what is asked for.
+                            let optional =
+                                ["lines", "limit", "offset", "since", "step"].contains(&name);
                             assert_eq!(p["required"], !optional, "{method} {path}: {name}");
                             queries += 1;
                         }

@@ -20,6 +20,7 @@ mod rules;
 pub mod schema;
 mod services;
 mod simulate;
+mod status;
 mod terminal;
 pub mod views;
 pub mod ws;
@@ -284,6 +285,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(guardrails::enter))
         .routes(routes!(guardrails::exit))
         .routes(routes!(health::health))
+        .routes(routes!(status::history))
         .routes(routes!(discovery::summary))
         .routes(routes!(discovery::scan))
         .routes(routes!(discovery::mentions))

@@ -1,11 +1,15 @@
 // The page's frame: the header (host, the /ws link, navigation), alerts as they arrive, and the
-// page the hash names (#/, #/approvals, #/editor, #/services, #/terminal). The one /ws connection lives here
+// page the hash names (#/ the overview, #/chat, #/discovery/<type>, #/approvals, #/editor,
+// #/services, #/terminal). The one /ws connection lives here
 // and feeds every page.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { connect, type FeedMessage, type Link, type SystemStatus } from "./feed";
 import { route } from "./route";
 import { Approvals } from "./pages/approvals/Approvals";
-import { Dashboard } from "./pages/dashboard/Dashboard";
+import { ChatPage } from "./pages/chat/ChatPage";
+import type { PageContext } from "./pages/chat/Chat";
+import { Discovery, TYPES, TYPE_TITLES } from "./pages/discovery/Discovery";
+import { Overview } from "./pages/overview/Overview";
 import { Editor } from "./pages/editor/Editor";
 import { Services } from "./pages/services/Services";
 import { Terminal } from "./pages/terminal/Terminal";
@@ -18,7 +22,8 @@ const LINK_TEXT: Record<Link, string> = {
 };
 
 const PAGES = [
-  ["#/", "Dashboard"],
+  ["#/", "Overview"],
+  ["#/chat", "Chat"],
   ["#/approvals", "Approvals"],
   ["#/editor", "Config files"],
   ["#/services", "Services"],
@@ -43,6 +48,9 @@ export function App() {
   // Chat events go to the chat's own listener, which it registers once.
   const chatListener = useRef<((m: FeedMessage) => void) | null>(null);
   const approvalsListener = useRef<((m: FeedMessage) => void) | null>(null);
+  const discoveryListener = useRef<((m: FeedMessage) => void) | null>(null);
+  // What the last page with items showed, for chat's current_page and page_context.
+  const [context, setContext] = useState<PageContext | null>(null);
 
   useEffect(() => {
     const onHash = () => setPage(route(location.hash));
@@ -54,6 +62,7 @@ export function App() {
         if (m.type === "daemon_status") setDaemonDown(m.data.connected ? "" : String(m.data.detail ?? ""));
         chatListener.current?.(m);
         approvalsListener.current?.(m);
+        discoveryListener.current?.(m);
       },
       setLink,
     );
@@ -76,6 +85,13 @@ export function App() {
         <span id="link" class={`badge ${link === "live" ? "ok" : link === "connecting" ? "" : "bad"}`}>
           {LINK_TEXT[link]}
         </span>
+        <nav id="discovery-nav" aria-label="What Halbert found">
+          {TYPES.map((t) => (
+            <a key={t} href={`#/discovery/${t}`} class={page === `#/discovery/${t}` ? "current" : ""}>
+              {TYPE_TITLES[t]}
+            </a>
+          ))}
+        </nav>
       </header>
       <div id="alerts">
         {daemonDown && link === "daemon-down" && (
@@ -101,8 +117,16 @@ export function App() {
           <Services />
         ) : page === "#/terminal" ? (
           <Terminal />
+        ) : page === "#/chat" ? (
+          <ChatPage listen={(f) => (chatListener.current = f)} context={context} clearContext={() => setContext(null)} />
+        ) : page.startsWith("#/discovery/") ? (
+          <Discovery
+            type={page.slice("#/discovery/".length)}
+            listen={(f) => (discoveryListener.current = f)}
+            setContext={(p, text) => setContext({ page: p, text })}
+          />
         ) : (
-          <Dashboard status={status} listen={(f) => (chatListener.current = f)} />
+          <Overview status={status} />
         )}
         <p class="muted">
           Live over <code>/ws</code> · <a href="/docs">API documentation</a>

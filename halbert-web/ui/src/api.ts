@@ -15,11 +15,11 @@ export class ApiError extends Error {
 
 /** GET when `body` is absent, else POST (or `method`) with a JSON body; errors carry the
  * server's detail. */
-export async function api<T>(path: string, body?: unknown, method = "POST"): Promise<T> {
+export async function api<T>(path: string, body?: unknown, method = "POST", signal?: AbortSignal): Promise<T> {
   const init: RequestInit =
     body === undefined
-      ? {}
-      : { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+      ? { method: method === "POST" ? "GET" : method, signal }
+      : { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), signal };
   const r = await fetch(path, init);
   const data = await r.json().catch(() => ({ detail: `HTTP ${r.status}`, code: "" }));
   if (!r.ok) throw new ApiError(data.detail || `HTTP ${r.status}`, r.status, data.code || "", data);
@@ -58,6 +58,16 @@ export interface ChatReply {
 
 export interface Conversation {
   id: string;
+  name?: string;
+  messages?: { id: string; role: string; content: string; timestamp: string }[];
+}
+
+export interface ConversationSummary {
+  id: string;
+  name: string;
+  updated_at: string;
+  message_count: number;
+  preview: string;
 }
 
 export interface HistoryTurn {

@@ -424,3 +424,60 @@ async fn openapi_and_offline_docs() {
     w.shutdown().await;
     d.shutdown().await;
 }
+
+/// The status history fills from the feed and is read back in buckets; bad parameters are
+/// client mistakes in the error shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_history_keeps_what_the_feed_received() {
+    let d = start_daemon(HostRoot::system()).await;
+    let w = start_web(&d.socket, 1000).await;
+    let mut points = 0;
+    for _ in 0..50 {
+        let (code, h) = w.get("/api/status/history?step=1").await;
+        assert_eq!(code, 200, "{h}");
+        points = h["timestamps"].as_array().expect("timestamps").len();
+        if points >= 2 {
+            for col in [
+                "cpu_percent",
+                "memory_percent",
+                "swap_percent",
+                "load_one",
+                "disk_percent",
+            ] {
+                assert_eq!(h[col].as_array().expect(col).len(), points, "{col}: {h}");
+            }
+            assert!(
+                h["memory_percent"][0].as_f64().expect("memory") > 0.0,
+                "{h}"
+            );
+            assert_eq!(h["step"], 1);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        points >= 2,
+        "two samples a second apart within 10 s, got {points}"
+    );
+    // A day back at ten minutes: one-minute means, whatever the step asked.
+    let since = "2000-01-01T00:00:00Z";
+    let (code, h) = w
+        .get(&format!("/api/status/history?since={since}&step=600"))
+        .await;
+    assert_eq!((code, h["step"].as_i64()), (200, Some(600)), "{h}");
+    for (query, want, code_name) in [
+        ("step=0", 422, "validation_failed"),
+        ("step=3601", 422, "validation_failed"),
+        ("step=ten", 400, "invalid_query"),
+        ("since=yesterday", 422, "validation_failed"),
+    ] {
+        let (code, body) = w.get(&format!("/api/status/history?{query}")).await;
+        assert_eq!(
+            (code, body["code"].as_str()),
+            (want, Some(code_name)),
+            "{query}: {body}"
+        );
+    }
+    w.shutdown().await;
+    d.shutdown().await;
+}

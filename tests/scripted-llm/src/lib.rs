@@ -14,6 +14,8 @@
 //! | `text-tool` | prints a tool call as JSON text instead of making one |
 //! | anything else | a short answer; with `tools` offered, tool calls chosen from the question; for config chat (a system prompt with the SEARCH/REPLACE protocol and the file in a fence), one edit block appending `# Added by Halbert` after the file's last line |
 //!
+//! `GET /scripted/stats` answers `{"requests", "cancelled"}` for tests outside the process.
+//!
 //! With `tools` in the request and no tool results yet, the question picks the call: "space"
 //! or "disk" → `check_disk_space`, "load"/"cpu"/"memory" → `get_system_load`, a
 //! `<name>.service` with "log"/"journal"/"error" → `read_journal`, with other words →
@@ -82,6 +84,14 @@ pub fn router(script: Script) -> Router {
         )
         .route("/v1/chat/completions", post(openai_chat))
         .route("/v1/models", get(models))
+        // Not part of either protocol: what the tests driving the server from outside the
+        // process (a browser test) check, e.g. that a Stop closed the stream.
+        .route(
+            "/scripted/stats",
+            get(|State(s): State<Script>| async move {
+                Json(json!({"requests": s.requests().len(), "cancelled": s.cancelled()}))
+            }),
+        )
         .with_state(script)
 }
 

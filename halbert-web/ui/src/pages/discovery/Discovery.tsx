@@ -1,0 +1,178 @@
+// One page per discovery type (#/discovery/storage, ...): the items of the last scan as a
+// table a person can sort and filter, a detail view of the selected item with its data, when
+// the type was last scanned, and "Scan now" with the scan's progress from discovery_scan
+// events. Text is only ever inserted as text.
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api, q } from "../../api";
+import type { FeedMessage } from "../../feed";
+import { hashParam } from "../../route";
+import { dataRows, filterRows, itemLink, pageContext, sortRows, type Item, type SortKey } from "../../table";
+
+export const TYPES = ["storage", "service", "network", "container", "gpu", "sharing", "security", "backup"] as const;
+export const TYPE_TITLES: Record<string, string> = {
+  storage: "Storage", service: "Services", network: "Network", container: "Containers",
+  gpu: "GPUs", sharing: "Sharing", security: "Security", backup: "Backup",
+};
+
+interface ListView {
+  discoveries: Item[];
+  last_scan: string | null;
+  scan_duration_ms: number;
+  error: string | null;
+}
+
+const COLUMNS: [SortKey, string][] = [
+  ["status", "Status"], ["name", "Name"], ["title", "Title"], ["status_detail", "Detail"], ["source", "Source"],
+];
+
+export function Discovery({
+  type,
+  listen,
+  setContext,
+}: {
+  type: string;
+  listen: (f: (m: FeedMessage) => void) => void;
+  setContext: (page: string, context: string) => void;
+}) {
+  const [list, setList] = useState<ListView | null>(null);
+  const [error, setError] = useState("");
+  const [filter, setFilter] = useState("");
+  const [sort, setSort] = useState<[SortKey, boolean]>(["status", true]);
+  const [selected, setSelected] = useState<string | null>(hashParam("id"));
+  const [scan, setScan] = useState<{ id: string; state: string; items?: number } | null>(null);
+  // Events of scans by id, for the answer to "Scan now" arriving after its first events.
+  const seen = useRef(new Map<string, { state: string; items?: number }>());
+
+  const load = () =>
+    api<ListView>(`/api/discovery/${q(type)}`)
+      .then((l) => {
+        setList(l);
+        setError("");
+      })
+      .catch((e) => setError(String(e.message ?? e)));
+
+  useEffect(() => {
+    setList(null);
+    setSelected(hashParam("id"));
+    load();
+  }, [type]);
+
+  useEffect(() => {
+    listen((m) => {
+      if (m.type !== "discovery_scan") return;
+      const d = m.data as { scan_id: string; type?: string; state: string; items: number; error: string | null };
+      if (d.type === type || !d.type) {
+        const before = seen.current.get(d.scan_id);
+        seen.current.set(d.scan_id, {
+          state: d.error ? `${d.state}: ${d.error}` : d.state,
+          items: d.type ? d.items : before?.items,
+        });
+      }
+      setScan((s) => {
+        if (!s || s.id !== d.scan_id) return s;
+        if (d.type === type || !d.type) {
+          if (d.state === "done" || d.state === "complete" || d.state === "failed") load();
+          return { id: s.id, state: d.error ? `${d.state}: ${d.error}` : d.state, items: d.type ? d.items : s.items };
+        }
+        return s;
+      });
+    });
+  }, [type]);
+
+  const rows = list ? sortRows(filterRows(list.discoveries, filter), sort[0], sort[1]) : [];
+  const item = list?.discoveries.find((i) => i.id === selected) ?? null;
+
+  useEffect(() => {
+    if (list) setContext(`discovery/${type}`, pageContext(type, list.discoveries, item));
+  }, [list, item, type]);
+
+  const scanNow = () => {
+    setScan({ id: "", state: "starting" });
+    api<{ scan_id: string }>("/api/discovery/scan", { types: [type] })
+      .then((r) => {
+        const early = seen.current.get(r.scan_id);
+        if (early && /^(done|complete|failed)/.test(early.state)) load();
+        setScan((s) => (s && s.id === "" ? { id: r.scan_id, ...(early ?? { state: "started" }) } : s));
+      })
+      .catch((e) => setScan({ id: "", state: `failed: ${e.message}` }));
+  };
+
+  return (
+    <section class="panel" id="discovery">
+      <h2>{TYPE_TITLES[type] ?? type}</h2>
+      <div class="row">
+        <input id="discovery-filter" placeholder="Filter (every word must match)" value={filter}
+          onInput={(e) => setFilter((e.target as HTMLInputElement).value)} aria-label="Filter" />
+        <button id="discovery-scan" onClick={scanNow} disabled={!!scan && !/^(done|complete|failed)/.test(scan.state)}>
+          Scan now
+        </button>
+        <span id="discovery-progress" class="muted" role="status">
+          {scan ? `scan ${scan.state}${scan.items !== undefined ? ` · ${scan.items} items` : ""}` : ""}
+        </span>
+      </div>
+      <p class="muted" id="discovery-last-scan">
+        {list
+          ? list.last_scan
+            ? `Last scanned ${list.last_scan} (${list.scan_duration_ms} ms) · ${list.discoveries.length} items`
+            : "Not scanned yet: press Scan now"
+          : "Loading…"}
+        {list?.error ? ` · the last scan failed: ${list.error}` : ""}
+      </p>
+      {error && <p class="notice error" role="alert">{error}</p>}
+      <table id="discovery-table">
+        <thead>
+          <tr>
+            {COLUMNS.map(([key, label]) => (
+              <th key={key} aria-sort={sort[0] === key ? (sort[1] ? "ascending" : "descending") : "none"}>
+                <button class="link" onClick={() => setSort(([k, asc]) => [key, k === key ? !asc : true])}>
+                  {label} {sort[0] === key ? (sort[1] ? "▲" : "▼") : ""}
+                </button>
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((i) => (
+            <tr key={i.id} class={i.id === selected ? "selected" : ""} tabIndex={0}
+              onClick={() => setSelected(i.id)} onKeyDown={(e) => e.key === "Enter" && setSelected(i.id)}>
+              <td><span class={`dot ${i.status}`} aria-hidden="true" /> {i.status}</td>
+              <td>{i.name}</td>
+              <td>{i.title}</td>
+              <td>{i.status_detail}</td>
+              <td class="muted">{i.source}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {list && rows.length === 0 && <p class="muted">{filter ? "Nothing matches the filter." : "No items."}</p>}
+      {item && (
+        <div id="discovery-detail" class="detail">
+          <h3>{item.title || item.name}</h3>
+          <p>
+            <span class={`dot ${item.status}`} aria-hidden="true" /> {item.status} · {item.status_detail}
+          </p>
+          {item.description && <p>{item.description}</p>}
+          <p class="muted">
+            {item.source} · scanned {item.last_scanned ?? "never"} · mention as <code>@{item.id}</code>
+            {item.type === "service" && (
+              <>
+                {" · "}
+                <a href={itemLink(item)}>open on the services page</a>
+              </>
+            )}
+          </p>
+          <table class="data">
+            <tbody>
+              {dataRows(item.data).map(([k, v]) => (
+                <tr key={k}>
+                  <th>{k}</th>
+                  <td>{v}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
