@@ -79,18 +79,21 @@ test-testbed: build deb-dev
 # Chat: first-token latency added by Halbert, and 200 concurrent streamed chats.
 # Admin actions: editor read and write, terminal round trip, unit restart overhead (p50, p99).
 # Web: new-connection-per-request throughput against a bare axum, and idle RSS after 100,000
-# stored messages.
+# stored messages. The dashboard: what its first load transfers, its first paint, and frames
+# while 1,000 discovery rows are filtered and sorted.
 bench:
 	$(MAKE) deb
 	$(CARGO) build --release --example bench_discovery -p halbertd
 	$(CARGO) build --release --example bench_chat --example bench_web --example bench_admin -p halbert-e2e
-	$(CARGO) build --release -p halbert-web --bin halbert-web -p halbertd --bin halbertd
+	$(CARGO) build --release -p halbert-web --bin halbert-web -p halbertd --bin halbertd -p halbert-scripted-llm --bin scripted-llm
 	@echo "== chat streaming (this machine, scripted model server)"
 	$(CURDIR)/target/release/examples/bench_chat --runs 200 --chats 200
 	@echo "== halbert-web: connections (new one per request, 0 and 5,000 other sockets) and memory (100,000 messages)"
 	$(CURDIR)/target/release/examples/bench_web --sockets 5000 --messages 100000
 	@echo "== this machine"
 	$(CURDIR)/target/release/examples/bench_discovery --runs 10
+	@echo "== the dashboard (headless Chromium: first load, first paint, 1,000 discovery rows)"
+	HALBERT_BIN_DIR=$(CURDIR)/target/release tests/browser/bench.sh
 	@echo "== admin actions (this machine: editor, terminal run directly)"
 	$(CURDIR)/target/release/examples/bench_admin --runs 200
 	@echo "== testbed (systemd-nspawn, real systemd and D-Bus)"

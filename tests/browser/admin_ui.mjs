@@ -17,6 +17,10 @@
 //   discovery every type's page renders its items from the fixture tree; the table sorts and
 //             filters; an item's detail shows its data; Scan now shows the scan's progress and
 //             the table again.
+//   settings  (LLM_URL: the scripted model server) a model server added (its key not shown),
+//             tested and given a role from its model list; routing saved; an AI rule added,
+//             turned off and deleted; the user's policy saved beside the read-only system one;
+//             memory's collections and a query; the dark theme.
 //   daemon-down  (run after halbertd was stopped) every page shows why halbertd cannot be
 //             reached and the command that starts it, not a bare error.
 //   services  (against real systemd, in the testbed) show hb-ui.service, start it, see it
@@ -132,6 +136,7 @@ async function approvals() {
     const card = document.querySelector(`.approval[data-id="${id}"]`);
     return card && /\+# Added by Halbert/.test(card.querySelector(".approval-diff")?.textContent ?? "");
   }, r.approval_id);
+  await wait("the header counts it, on every page", () => document.querySelector("#pending-count")?.textContent === "1");
   if (shots) await page.screenshot({ path: `${shots}/approvals-pending.png`, fullPage: true });
   if (onDisk(path) !== before) throw new Error("the file changed before anyone approved");
   ok("nothing was written before the approval");
@@ -205,12 +210,18 @@ async function discovery() {
     /Last scanned/.test(document.querySelector("#discovery-last-scan")?.textContent ?? "") &&
     document.querySelectorAll("#discovery-table tbody tr").length >= 2, undefined, 30000);
   const names = () => page.evaluate(() => [...document.querySelectorAll("#discovery-table tbody tr td:nth-child(2)")].map((td) => td.textContent));
-  const all = await names();
   await page.click("#discovery-table th:nth-child(2) button");
-  const sorted = await names();
-  if (JSON.stringify(sorted) !== JSON.stringify([...all].sort((a, b) => a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0)))
-    throw new Error("sorting by name: " + sorted.join(", "));
-  ok("sorting by name orders the rows");
+  await wait("sorting by name orders the rows", () => {
+    const n = [...document.querySelectorAll("#discovery-table tbody tr td:nth-child(2)")].map((td) => td.textContent.toLowerCase());
+    return n.length >= 2 && n.every((x, i) => i === 0 || n[i - 1] <= x) &&
+      document.querySelector("#discovery-table th:nth-child(2)")?.getAttribute("aria-sort") === "ascending";
+  });
+  await page.click("#discovery-table th:nth-child(2) button");
+  await wait("a second click reverses it", () => {
+    const n = [...document.querySelectorAll("#discovery-table tbody tr td:nth-child(2)")].map((td) => td.textContent.toLowerCase());
+    return n.length >= 2 && n.every((x, i) => i === 0 || n[i - 1] >= x);
+  });
+  const all = await names();
   await page.fill("#discovery-filter", all[0]);
   await wait("the filter keeps the matching rows", (n) =>
     [...document.querySelectorAll("#discovery-table tbody tr td:nth-child(2)")].every((td) => td.closest("tr").textContent.toLowerCase().includes(n.toLowerCase())) &&
@@ -223,6 +234,54 @@ async function discovery() {
   await wait("and the table is there again", () => document.querySelectorAll("#discovery-table tbody tr").length >= 2);
 }
 
+async function settings() {
+  const llm = process.env.LLM_URL;
+  await page.goto(dash + "/#/settings");
+  await page.fill("#endpoint-name", "Scripted");
+  await page.fill("#endpoint-url", llm);
+  await page.fill("#endpoint-key", "sk-secret-test-key");
+  await page.click("#endpoint-add button");
+  await wait("the server is listed, its key only said to be stored", () =>
+    [...document.querySelectorAll("#settings-endpoints tbody tr")].some((tr) => /Scripted/.test(tr.textContent) && /stored/.test(tr.textContent)) &&
+    !document.body.textContent.includes("sk-secret-test-key"));
+  await page.click("#settings-endpoints tbody tr:last-child .endpoint-test");
+  await wait("Test answers from the server", () => /^Scripted: /.test(document.querySelector("#settings-endpoints .notice")?.textContent ?? ""));
+  const epId = await page.evaluate(() => fetch("/api/settings/endpoints").then((r) => r.json()).then((d) => d.endpoints.find((e) => e.name === "Scripted").id));
+  await page.selectOption("#role-specialist select", epId);
+  await wait("the specialist's models come from the server's list", () =>
+    [...(document.querySelector("#role-specialist .role-model")?.options ?? [])].some((o) => o.value === "scripted:8b"));
+  await page.selectOption("#role-specialist .role-model", "scripted:8b");
+  await page.click("#role-specialist .role-assign");
+  await wait("assigned", () => document.querySelector("#role-specialist .role-current")?.textContent === "scripted:8b");
+  await page.selectOption("#routing-strategy", "guide-only");
+  await page.click("#settings-routing button");
+  await wait("routing saved", () => /Routing saved/.test(document.querySelector("#settings-routing .notice")?.textContent ?? ""));
+  await page.fill("#rule-text", "Always name the command you would run");
+  await page.click("#settings-rules form button");
+  await wait("the rule is listed", () => /Always name the command/.test(document.querySelector("#settings-rules ul")?.textContent ?? ""));
+  await page.click("#settings-rules ul li input[type=checkbox]");
+  await wait("and turned off", () => document.querySelector("#settings-rules ul li input[type=checkbox]")?.checked === false);
+  await page.click("#settings-rules ul li button.link");
+  await wait("and deleted", () => document.querySelectorAll("#settings-rules ul li").length === 0);
+  await wait("the system-wide policy is shown read-only", () => (document.querySelector("#policy-system")?.textContent ?? "").length > 2);
+  const policy = JSON.parse(await page.inputValue("#policy-text"));
+  policy.tools = { ...(policy.tools ?? {}), terminal_root: { allow: false } };
+  await page.fill("#policy-text", JSON.stringify(policy, null, 2));
+  await page.click("#settings-policy form button");
+  await wait("the user's policy is saved", () => /Your policy is saved/.test(document.querySelector("#settings-policy .notice")?.textContent ?? ""));
+  const saved = await page.evaluate(() => fetch("/api/settings/policy").then((r) => r.json()));
+  if (saved.policy.tools.terminal_root?.allow !== false) throw new Error("the saved policy lacks the rule: " + JSON.stringify(saved.policy));
+  ok("... and it is what the server keeps");
+  await wait("memory lists its collections", () => document.querySelectorAll("#settings-memory > ul li").length >= 1);
+  await page.fill("#memory-query", "disk space");
+  await page.click("#settings-memory form button");
+  await wait("a memory query answers", () => !!document.querySelector("#memory-hits") || /Nothing found/.test(document.querySelector("#settings-memory")?.textContent ?? ""));
+  const before = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await page.click("#theme");
+  await wait("the theme switches", (b) => getComputedStyle(document.body).backgroundColor !== b, before);
+  await page.click("#theme");
+}
+
 async function daemonDown() {
   await page.goto(dash + "/#/services");
   await wait("the banner says halbertd is not running and how to start it", () =>
@@ -232,7 +291,7 @@ async function daemonDown() {
 
 try {
   for (const p of parts) {
-    await { editor, terminal, approvals, services, overview, discovery, "daemon-down": daemonDown }[p]();
+    await { editor, terminal, approvals, services, overview, discovery, settings, "daemon-down": daemonDown }[p]();
     if (shots) await page.screenshot({ path: `${shots}/${p}.png`, fullPage: true });
   }
   if (problems.length) throw new Error("console errors: " + problems.join(" | "));

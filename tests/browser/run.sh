@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The dashboard in a real headless Chromium: halbertd (on a copy of the workstation fixture tree,
 # so the editor writes there), halbert-web and the scripted model server (tests/stack.sh);
-# chat_ui.mjs and admin_ui.mjs (the editor, the terminal, approvals, the discovery pages, the overview, and halbertd down) drive the pages with playwright-core
+# chat_ui.mjs and admin_ui.mjs (the editor, the terminal, approvals, the discovery pages, the overview, settings, and halbertd down) drive the pages with playwright-core
 # (installed here by npm ci on first use). The services page runs against real systemd in the
 # testbed suite. SCREENSHOT=path keeps the chat's final screenshot, SHOTS=dir every page's.
 set -euo pipefail
@@ -10,7 +10,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [ -d "$HERE/node_modules/playwright-core" ] || (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
 STACK_HOST_ROOT=workstation start_stack
 if ! node "$HERE/chat_ui.mjs" "$base" "http://127.0.0.1:$llm" "${SCREENSHOT:-$tmp/chat.png}" ||
-	! node "$HERE/admin_ui.mjs" "$base" editor,terminal,approvals,discovery,overview "$tmp/host" ${SHOTS:+"$SHOTS"} ||
+	! LLM_URL="http://127.0.0.1:$llm" node "$HERE/admin_ui.mjs" "$base" editor,terminal,approvals,discovery,overview,settings "$tmp/host" ${SHOTS:+"$SHOTS"} ||
 	# Last: halbertd stopped (pids[0] is halbertd), the dashboard says what to do about it.
 	! { kill "${pids[0]}" && rm -f "$tmp/d.sock" && node "$HERE/admin_ui.mjs" "$base" daemon-down "$tmp/host"; }; then
 	show_logs

@@ -3,7 +3,7 @@
 //! before the page was built still starts and answers `/` with a page saying how to build it.
 
 use axum::extract::Path;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
@@ -61,7 +61,7 @@ pub async fn index() -> Response {
         (status = 200, body = String, description = "The asset (JavaScript or CSS)"),
         (status = 404, body = ErrorBody, description = "No such asset"),
     ))]
-pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
+pub async fn asset(headers: HeaderMap, Path(file): Path<String>) -> Result<Response, ApiError> {
     let ct = match file.rsplit_once('.').map(|(_, ext)| ext) {
         Some("js") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
@@ -73,15 +73,53 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     if file.contains('/') || file.contains('\\') {
         return Err(ApiError::new(Code::NotFound, "no such asset"));
     }
+    const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+    // The build keeps a gzip copy of each asset (ui/gzip.mjs): sent as it is to a browser that
+    // takes gzip, so nothing is compressed per request.
+    if accepts_gzip(&headers)
+        && let Some(gz) = Assets::get(&format!("static/{file}.gz"))
+    {
+        let mut r = page(ct, IMMUTABLE, gz.data.into_owned());
+        r.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static("gzip"),
+        );
+        r.headers_mut().insert(
+            header::VARY,
+            header::HeaderValue::from_static("accept-encoding"),
+        );
+        return Ok(r);
+    }
     Assets::get(&format!("static/{file}"))
         .map(|f| {
-            page(
-                ct,
-                "public, max-age=31536000, immutable",
-                f.data.into_owned(),
-            )
+            let mut r = page(ct, IMMUTABLE, f.data.into_owned());
+            r.headers_mut().insert(
+                header::VARY,
+                header::HeaderValue::from_static("accept-encoding"),
+            );
+            r
         })
         .ok_or_else(|| ApiError::new(Code::NotFound, "no such asset"))
+}
+
+/// Whether `Accept-Encoding` takes gzip (and does not refuse it with `q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|part| {
+            let mut it = part.split(';');
+            let coding = it.next().unwrap_or("").trim();
+            let refused = it.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
 }
 
 #[cfg(test)]
@@ -105,5 +143,50 @@ mod tests {
             );
         }
         assert!(!html.contains("style=\""), "inline style in index.html");
+    }
+
+    #[test]
+    fn gzip_only_where_it_is_accepted() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::ACCEPT_ENCODING, v.parse().expect("header"));
+            m
+        };
+        assert!(accepts_gzip(&h("gzip, deflate, br, zstd")));
+        assert!(accepts_gzip(&h("br;q=1.0, gzip;q=0.8")));
+        assert!(accepts_gzip(&h("*")));
+        assert!(!accepts_gzip(&h("gzip;q=0, br")));
+        assert!(!accepts_gzip(&h("identity")));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    /// Every built script and style has its gzip copy, and a browser that takes gzip gets it.
+    #[tokio::test]
+    async fn built_assets_are_sent_gzipped_to_who_takes_it() {
+        let names: Vec<String> = Assets::iter()
+            .filter(|n| n.starts_with("static/") && (n.ends_with(".js") || n.ends_with(".css")))
+            .map(|n| n.trim_start_matches("static/").to_owned())
+            .collect();
+        for name in names {
+            assert!(
+                Assets::get(&format!("static/{name}.gz")).is_some(),
+                "{name} has no .gz beside it: ui/gzip.mjs did not run"
+            );
+            let mut accept = HeaderMap::new();
+            accept.insert(header::ACCEPT_ENCODING, "gzip".parse().expect("header"));
+            let r = asset(accept, Path(name.clone())).await.expect("asset");
+            assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip", "{name}");
+            let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            assert_eq!(&body[..2], &[0x1f, 0x8b], "{name}: a gzip stream");
+            let r = asset(HeaderMap::new(), Path(name.clone()))
+                .await
+                .expect("asset");
+            assert!(
+                r.headers().get(header::CONTENT_ENCODING).is_none(),
+                "{name}"
+            );
+        }
     }
 }

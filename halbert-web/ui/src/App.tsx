@@ -1,8 +1,9 @@
 // The page's frame: the header (host, the /ws link, navigation), alerts as they arrive, and the
 // page the hash names (#/ the overview, #/chat, #/discovery/<type>, #/approvals, #/editor,
-// #/services, #/terminal). The one /ws connection lives here
+// #/services, #/terminal, #/settings). The one /ws connection lives here
 // and feeds every page.
 import { useEffect, useRef, useState } from "preact/hooks";
+import { api } from "./api";
 import { connect, type FeedMessage, type Link, type SystemStatus } from "./feed";
 import { route } from "./route";
 import { Approvals } from "./pages/approvals/Approvals";
@@ -10,6 +11,7 @@ import { ChatPage } from "./pages/chat/ChatPage";
 import type { PageContext } from "./pages/chat/Chat";
 import { Discovery, TYPES, TYPE_TITLES } from "./pages/discovery/Discovery";
 import { Overview } from "./pages/overview/Overview";
+import { Settings } from "./pages/settings/Settings";
 import { Editor } from "./pages/editor/Editor";
 import { Services } from "./pages/services/Services";
 import { Terminal } from "./pages/terminal/Terminal";
@@ -28,6 +30,7 @@ const PAGES = [
   ["#/editor", "Config files"],
   ["#/services", "Services"],
   ["#/terminal", "Terminal"],
+  ["#/settings", "Settings"],
 ] as const;
 
 interface Alert {
@@ -51,6 +54,19 @@ export function App() {
   const discoveryListener = useRef<((m: FeedMessage) => void) | null>(null);
   // What the last page with items showed, for chat's current_page and page_context.
   const [context, setContext] = useState<PageContext | null>(null);
+  // Pending approvals, shown as a count beside "Approvals" on every page.
+  const [pendingCount, setPendingCount] = useState(0);
+  const countPending = () =>
+    api<{ count: number }>("/api/approvals/pending")
+      .then((r) => setPendingCount(r.count))
+      .catch(() => {});
+  const [dark, setDark] = useState(
+    localStorage.getItem("halbert-theme") === "dark" ||
+      (localStorage.getItem("halbert-theme") === null && matchMedia("(prefers-color-scheme: dark)").matches),
+  );
+  useEffect(() => {
+    document.documentElement.classList.toggle("dark", dark);
+  }, [dark]);
 
   useEffect(() => {
     const onHash = () => setPage(route(location.hash));
@@ -63,9 +79,11 @@ export function App() {
         chatListener.current?.(m);
         approvalsListener.current?.(m);
         discoveryListener.current?.(m);
+        if (m.type === "approval_request" || m.type === "approval_decision") countPending();
       },
       setLink,
     );
+    countPending();
     return () => removeEventListener("hashchange", onHash);
   }, []);
 
@@ -78,10 +96,19 @@ export function App() {
           {PAGES.map(([href, label]) => (
             <a key={href} href={href} class={page === href ? "current" : ""}>
               {label}
+              {href === "#/approvals" && pendingCount > 0 && (
+                <span id="pending-count" class="count" aria-label={`${pendingCount} waiting`}>
+                  {pendingCount}
+                </span>
+              )}
             </a>
           ))}
         </nav>
         {status?.safe_mode_active && <span class="badge bad">safe mode: changes are refused</span>}
+        <button id="theme" aria-label="Switch between the light and the dark theme"
+          onClick={() => { localStorage.setItem("halbert-theme", dark ? "light" : "dark"); setDark(!dark); }}>
+          {dark ? "light" : "dark"}
+        </button>
         <span id="link" class={`badge ${link === "live" ? "ok" : link === "connecting" ? "" : "bad"}`}>
           {LINK_TEXT[link]}
         </span>
@@ -117,6 +144,8 @@ export function App() {
           <Services />
         ) : page === "#/terminal" ? (
           <Terminal />
+        ) : page === "#/settings" ? (
+          <Settings />
         ) : page === "#/chat" ? (
           <ChatPage listen={(f) => (chatListener.current = f)} context={context} clearContext={() => setContext(null)} />
         ) : page.startsWith("#/discovery/") ? (

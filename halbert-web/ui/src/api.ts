@@ -22,8 +22,16 @@ export async function api<T>(path: string, body?: unknown, method = "POST", sign
       : { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), signal };
   const r = await fetch(path, init);
   const data = await r.json().catch(() => ({ detail: `HTTP ${r.status}`, code: "" }));
-  if (!r.ok) throw new ApiError(data.detail || `HTTP ${r.status}`, r.status, data.code || "", data);
+  if (!r.ok) throw new ApiError(explain(r.status, data), r.status, data.code || "", data);
   return data as T;
+}
+
+/** The server's detail, with what a person can do about the refusals they can act on. */
+export function explain(status: number, body: { detail?: string; code?: string; action?: string }): string {
+  const detail = body.detail || `HTTP ${status}`;
+  if (status === 403 && body.code === "permission_denied" && body.action)
+    return `${detail} (polkit refused ${body.action}; members of group halbert-admin are allowed: an administrator runs usermod -aG halbert-admin NAME)`;
+  return detail;
 }
 
 /** A query string value, encoded. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dataRows, filterRows, isProblem, itemLink, pageContext, sortRows, type Item } from "./table";
+import { dataRows, editorPath, filterRows, isProblem, itemLink, pageContext, sortRows, type Item } from "./table";
 
 const item = (name: string, status: string, extra: Partial<Item> = {}): Item => ({
   id: `x-${name}`, type: "storage", name, title: name.toUpperCase(), status, status_detail: "", severity: "info",
@@ -45,5 +45,15 @@ describe("problems and links", () => {
     const rows = [item("sda", "critical", { status_detail: "SMART Failed" }), item("nvme0n1", "healthy")];
     expect(pageContext("storage", rows, rows[0])).toBe(
       "Viewing the storage page: 2 items, 1 with problems; problems: sda (SMART Failed); selected: critical storage sda — SMART Failed");
+  });
+});
+
+describe("config files named by items", () => {
+  it("open in the editor when they are under /etc", () => {
+    expect(editorPath("/etc/ssh/sshd_config")).toBe("/etc/ssh/sshd_config");
+    expect(editorPath("/usr/local/etc/app.conf")).toBe("/usr/local/etc/app.conf");
+    expect(editorPath("/var/log/syslog")).toBeNull();
+    expect(editorPath("/etc/")).toBeNull();
+    expect(editorPath("see /etc/hosts")).toBeNull();
   });
 });

@@ -71,3 +71,9 @@ export function pageContext(type: string, rows: Item[], selected: Item | null): 
   if (selected) parts.push(`selected: ${selected.status} ${selected.type} ${selected.name} — ${selected.status_detail}`);
   return parts.join("; ");
 }
+
+/** A config file an item names (a value such as `/etc/ssh/sshd_config`), to open in the editor;
+ * `null` for anything else. */
+export function editorPath(value: string): string | null {
+  return /^\/(etc|usr\/local\/etc)\/[^\s"'<>]+$/.test(value) && !value.endsWith("/") ? value : null;
+}

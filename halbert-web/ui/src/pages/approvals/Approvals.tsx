@@ -6,6 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../../api";
 import type { FeedMessage } from "../../feed";
+import { hashParam } from "../../route";
 
 interface Change {
   type: string;
@@ -97,7 +98,7 @@ function Request({ r, onDone }: { r: ApprovalRequest; onDone: (text: string, ok:
     }
   };
   return (
-    <article class="card approval" data-id={r.id}>
+    <article class={`card approval${hashParam("id") === r.id ? " selected" : ""}`} data-id={r.id} id={`approval-${r.id}`}>
       <h3>{r.task}</h3>
       <p class="muted">
         {r.requested_by === "model" ? "proposed by the model" : `held for ${r.requested_by}`} · confidence{" "}

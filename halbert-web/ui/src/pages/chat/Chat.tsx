@@ -13,7 +13,8 @@ interface Bubble {
   role: "user" | "assistant";
   text: string;
   steps: string[];
-  chips: string[];
+  /** Suggested actions: what each is, and where its approval waits (when it does). */
+  chips: { text: string; href?: string }[];
   error: boolean;
 }
 
@@ -139,7 +140,7 @@ export function Chat({ listen, context }: { listen: (f: (m: FeedMessage) => void
         ...(context ? { current_page: context.page, page_context: context.text.slice(0, 4000) } : {}),
       }, "POST", controller.signal);
       // The whole answer, even if /ws skipped a token.
-      update(b, (x) => ({ ...x, text: r.response, chips: r.suggested_actions.map(suggestion) }));
+      update(b, (x) => ({ ...x, text: r.response, chips: r.suggested_actions.map((a) => ({ text: suggestion(a), href: a.approval_id ? `#/approvals?id=${encodeURIComponent(a.approval_id)}` : undefined })) }));
       history.current.push({ role: "user", content: message }, { role: "assistant", content: r.response });
       try {
         conversation.current ??= (await api<Conversation>("/api/conversations", {})).id;
@@ -227,11 +228,17 @@ export function Chat({ listen, context }: { listen: (f: (m: FeedMessage) => void
             )}
             {m.chips.length > 0 && (
               <div class="chips">
-                {m.chips.map((c, i) => (
-                  <span key={i} class="chip">
-                    {c}
-                  </span>
-                ))}
+                {m.chips.map((c, i) =>
+                  c.href ? (
+                    <a key={i} class="chip" href={c.href}>
+                      {c.text} — open its approval
+                    </a>
+                  ) : (
+                    <span key={i} class="chip">
+                      {c.text}
+                    </span>
+                  ),
+                )}
               </div>
             )}
           </div>

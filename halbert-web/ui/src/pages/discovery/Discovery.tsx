@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, q } from "../../api";
 import type { FeedMessage } from "../../feed";
 import { hashParam } from "../../route";
-import { dataRows, filterRows, itemLink, pageContext, sortRows, type Item, type SortKey } from "../../table";
+import { dataRows, editorPath, filterRows, itemLink, pageContext, sortRows, type Item, type SortKey } from "../../table";
 
 export const TYPES = ["storage", "service", "network", "container", "gpu", "sharing", "security", "backup"] as const;
 export const TYPE_TITLES: Record<string, string> = {
@@ -20,6 +20,10 @@ interface ListView {
   scan_duration_ms: number;
   error: string | null;
 }
+
+/** Rows shown at once: a host with thousands of items (units, sockets) stays quick to filter
+ * and sort, and the rest is a click away. */
+const PAGE_ROWS = 100;
 
 const COLUMNS: [SortKey, string][] = [
   ["status", "Status"], ["name", "Name"], ["title", "Title"], ["status_detail", "Detail"], ["source", "Source"],
@@ -40,6 +44,7 @@ export function Discovery({
   const [sort, setSort] = useState<[SortKey, boolean]>(["status", true]);
   const [selected, setSelected] = useState<string | null>(hashParam("id"));
   const [scan, setScan] = useState<{ id: string; state: string; items?: number } | null>(null);
+  const [offset, setOffset] = useState(0);
   // Events of scans by id, for the answer to "Scan now" arriving after its first events.
   const seen = useRef(new Map<string, { state: string; items?: number }>());
 
@@ -79,7 +84,9 @@ export function Discovery({
     });
   }, [type]);
 
-  const rows = list ? sortRows(filterRows(list.discoveries, filter), sort[0], sort[1]) : [];
+  const all = list ? sortRows(filterRows(list.discoveries, filter), sort[0], sort[1]) : [];
+  const start = Math.min(offset, Math.max(0, all.length - 1 - ((all.length - 1) % PAGE_ROWS)));
+  const rows = all.slice(start, start + PAGE_ROWS);
   const item = list?.discoveries.find((i) => i.id === selected) ?? null;
 
   useEffect(() => {
@@ -102,7 +109,7 @@ export function Discovery({
       <h2>{TYPE_TITLES[type] ?? type}</h2>
       <div class="row">
         <input id="discovery-filter" placeholder="Filter (every word must match)" value={filter}
-          onInput={(e) => setFilter((e.target as HTMLInputElement).value)} aria-label="Filter" />
+          onInput={(e) => { setFilter((e.target as HTMLInputElement).value); setOffset(0); }} aria-label="Filter" />
         <button id="discovery-scan" onClick={scanNow} disabled={!!scan && !/^(done|complete|failed)/.test(scan.state)}>
           Scan now
         </button>
@@ -145,6 +152,15 @@ export function Discovery({
         </tbody>
       </table>
       {list && rows.length === 0 && <p class="muted">{filter ? "Nothing matches the filter." : "No items."}</p>}
+      {all.length > PAGE_ROWS && (
+        <div class="row" id="discovery-pages">
+          <button disabled={start === 0} onClick={() => setOffset(Math.max(0, start - PAGE_ROWS))}>Previous</button>
+          <span class="muted">
+            {start + 1}–{Math.min(start + PAGE_ROWS, all.length)} of {all.length}
+          </span>
+          <button disabled={start + PAGE_ROWS >= all.length} onClick={() => setOffset(start + PAGE_ROWS)}>Next</button>
+        </div>
+      )}
       {item && (
         <div id="discovery-detail" class="detail">
           <h3>{item.title || item.name}</h3>
@@ -166,7 +182,13 @@ export function Discovery({
               {dataRows(item.data).map(([k, v]) => (
                 <tr key={k}>
                   <th>{k}</th>
-                  <td>{v}</td>
+                  <td>
+                    {editorPath(v) ? (
+                      <a href={`#/editor?path=${encodeURIComponent(v)}`} title="Open in the config editor">{v}</a>
+                    ) : (
+                      v
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
