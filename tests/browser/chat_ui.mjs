@@ -93,6 +93,14 @@ try {
   await page.click("#conversations .conversation-delete");
   await wait("deleted", () => document.querySelectorAll("#conversations li").length === 0);
 
+  // @ completion from /api/discovery/mentions.
+  await page.fill("#question", "");
+  await page.type("#question", "is @sto");
+  await wait("typing @sto offers @storage", () => [...document.querySelectorAll("#mention-list li")].some((li) => li.textContent.startsWith("@storage")));
+  await page.press("#question", "Tab");
+  await wait("Tab puts it in the question", () => document.querySelector("#question").value === "is @storage " && !document.querySelector("#mention-list"));
+  await page.fill("#question", "");
+
   // Stop: a slow model (300 ms a token) is cut off, and the model server sees the close.
   const before = await (await fetch(modelUrl + "/scripted/stats")).json();
   const assigned = await page.evaluate(() => fetch("/api/settings/endpoints").then((r) => r.json()));
@@ -112,6 +120,23 @@ try {
   }
   if (after.cancelled <= before.cancelled) throw new Error(`the model server did not see the stream closed: ${JSON.stringify(after)}`);
   ok(`the model server saw the stream closed (cancelled ${before.cancelled} -> ${after.cancelled})`);
+
+  // An image goes with the question, to the vision model.
+  await page.evaluate((id) => fetch("/api/settings/assign/vision", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ endpoint_id: id, model: "scripted-vision:latest" }) }), ep);
+  await page.evaluate((id) => fetch("/api/settings/assign/guide", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ endpoint_id: id, model: "scripted:8b" }) }), ep);
+  // A 1x1 PNG.
+  const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+  await page.setInputFiles("#chat-images", { name: "screen.png", mimeType: "image/png", buffer: png });
+  await wait("the image is attached, with a thumbnail", () => /screen\.png/.test(document.querySelector("#chat-attached")?.textContent ?? "") && !!document.querySelector("#chat-attached img.thumb"));
+  const answers = await page.$$eval(".msg.assistant", (b) => b.length);
+  await page.fill("#question", "What does this screenshot show?");
+  await page.press("#question", "Enter");
+  await wait("the question with the image goes to the vision model", (n) => {
+    const last = [...document.querySelectorAll(".msg.assistant")][n];
+    return !!last && /scripted-vision/.test(last.querySelector(".steps")?.textContent ?? "") && !document.querySelector("#stop-button");
+  }, answers, 20000);
+  if (await page.$("#chat-attached img")) throw new Error("the image stayed attached after it was sent");
+  ok("and the attachment is cleared once sent");
 
   if (problems.length) throw new Error(`the page logged errors (a CSP violation would be one): ${problems.join(" | ")}`);
   ok("no console errors or CSP violations");

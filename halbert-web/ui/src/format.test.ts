@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cpuLine, mentions, requestId, stepLine, suggestion, uptime, usage } from "./format";
+import { completeMention, cpuLine, insertMention, mentionAt, mentions, requestId, stepLine, suggestion, uptime, usage } from "./format";
 
 describe("format", () => {
   it("writes the status lines", () => {
@@ -39,5 +39,29 @@ describe("format", () => {
     expect(suggestion({ label: "Restart Service", unit: "hb.service", status: "refused", refused: "too unsure" })).toBe(
       "suggested: Restart Service hb.service (refused: too unsure)",
     );
+  });
+});
+
+
+describe("@ completion", () => {
+  const all = [
+    { mention: "@storage", title: "Storage" },
+    { mention: "@service", title: "Services" },
+    { mention: "@service-nginx", title: "nginx.service" },
+    { mention: "@disk-sda", title: "WDC WD40 (sda)" },
+  ];
+  it("finds the word being typed after an @", () => {
+    expect(mentionAt("check @ser", 10)).toEqual({ start: 6, word: "ser" });
+    expect(mentionAt("@", 1)).toEqual({ start: 0, word: "" });
+    expect(mentionAt("mail a@b", 8)).toBeNull();
+    expect(mentionAt("done @x now", 11)).toBeNull();
+  });
+  it("offers the mentions that start with it, then those that contain it", () => {
+    expect(completeMention(all, "ser").map((m) => m.mention)).toEqual(["@service", "@service-nginx"]);
+    expect(completeMention(all, "sda").map((m) => m.mention)).toEqual(["@disk-sda"]);
+    expect(completeMention(all, "", 2)).toHaveLength(2);
+  });
+  it("replaces the typed word and leaves the caret after it", () => {
+    expect(insertMention("check @ser now", 6, 10, "@service-nginx")).toEqual({ text: "check @service-nginx  now", caret: 21 });
   });
 });

@@ -47,3 +47,24 @@ export function suggestion(a: { label: string; unit?: string; target?: string; s
   if (a.status === "refused") return `suggested: ${what} (refused: ${a.refused ?? "by the guardrails"})`;
   return `suggested: ${what} (not run)`;
 }
+
+/** The `@word` being typed at `caret` in `text` (from its `@` to the caret), or null. */
+export function mentionAt(text: string, caret: number): { start: number; word: string } | null {
+  const before = text.slice(0, caret);
+  const m = /(^|\s)@([\w\-/.]*)$/.exec(before);
+  return m ? { start: caret - m[2].length - 1, word: m[2] } : null;
+}
+
+/** Mentions starting with (then containing) `word`, at most `n`, types before items. */
+export function completeMention<T extends { mention: string; title: string }>(all: T[], word: string, n = 8): T[] {
+  const w = word.toLowerCase();
+  const starts = all.filter((m) => m.mention.slice(1).toLowerCase().startsWith(w));
+  const contains = all.filter((m) => !starts.includes(m) && (m.mention.toLowerCase().includes(w) || m.title.toLowerCase().includes(w)));
+  return [...starts, ...contains].slice(0, n);
+}
+
+/** `text` with the `@word` at `start` replaced by `mention` and a space. */
+export function insertMention(text: string, start: number, caret: number, mention: string): { text: string; caret: number } {
+  const out = text.slice(0, start) + mention + " " + text.slice(caret);
+  return { text: out, caret: start + mention.length + 1 };
+}

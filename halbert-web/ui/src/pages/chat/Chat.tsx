@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type ChatReply, type Conversation, type ConversationSummary, type HistoryTurn, type LoadedModels } from "../../api";
 import type { FeedMessage } from "../../feed";
-import { mentions, requestId, stepLine, suggestion } from "../../format";
+import { completeMention, insertMention, mentionAt, mentions, requestId, stepLine, suggestion } from "../../format";
 import { renderMarkdown } from "../../markdown";
 import { ModelSetup } from "./ModelSetup";
 
@@ -42,6 +42,39 @@ export function Chat({ listen, context }: { listen: (f: (m: FeedMessage) => void
   const [current, setCurrent] = useState<string | null>(null);
   const [renaming, setRenaming] = useState<string | null>(null);
   const [newName, setNewName] = useState("");
+  // @ completion: everything a question may mention, and what is offered for the word typed.
+  const allMentions = useRef<{ mention: string; title: string; type: string }[]>([]);
+  // Images for the vision model: name, and the raw base64 the API takes (no data: prefix).
+  const [images, setImages] = useState<{ name: string; base64: string; type: string }[]>([]);
+  const [imageError, setImageError] = useState("");
+  const attach = async (files: FileList | null) => {
+    setImageError("");
+    const picked = [...(files ?? [])];
+    if (images.length + picked.length > 4) {
+      setImageError("At most 4 images a question.");
+      return;
+    }
+    const read = (f: File) =>
+      new Promise<{ name: string; base64: string; type: string }>((resolve, reject) => {
+        const r = new FileReader();
+        r.onload = () => resolve({ name: f.name, type: f.type, base64: String(r.result).replace(/^data:[^,]*,/, "") });
+        r.onerror = () => reject(r.error);
+        r.readAsDataURL(f);
+      });
+    const total = [...images, ...picked].reduce((n, f) => n + ("size" in f ? (f as File).size : (f.base64.length * 3) / 4), 0);
+    // The request body is capped at 2 MiB, and base64 adds a third.
+    if (total > 1_400_000) {
+      setImageError("The images are over 1.4 MB together: attach smaller ones.");
+      return;
+    }
+    try {
+      const more = await Promise.all(picked.filter((f) => f.type.startsWith("image/")).map(read));
+      setImages((all) => [...all, ...more]);
+    } catch (e) {
+      setImageError(`Cannot read the image: ${(e as Error).message}`);
+    }
+  };
+  const [offer, setOffer] = useState<{ start: number; caret: number; items: { mention: string; title: string }[]; sel: number } | null>(null);
 
   const update = (id: number, f: (b: Bubble) => Bubble) => setBubbles((bs) => bs.map((b) => (b.id === id ? f(b) : b)));
   const add = (role: Bubble["role"], text: string): number => {
@@ -82,7 +115,24 @@ export function Chat({ listen, context }: { listen: (f: (m: FeedMessage) => void
       .catch(() => {});
   useEffect(() => {
     loadConversations();
+    api<{ mentions: { mention: string; title: string; type: string }[] }>("/api/discovery/mentions")
+      .then((r) => (allMentions.current = r.mentions))
+      .catch(() => {});
   }, []);
+
+  const typed = (el: HTMLTextAreaElement) => {
+    setQuestion(el.value);
+    const at = mentionAt(el.value, el.selectionStart ?? el.value.length);
+    const items = at ? completeMention(allMentions.current, at.word) : [];
+    setOffer(at && items.length ? { start: at.start, caret: el.selectionStart ?? el.value.length, items, sel: 0 } : null);
+  };
+  const accept = (el: HTMLTextAreaElement, mention: string) => {
+    if (!offer) return;
+    const r = insertMention(el.value, offer.start, offer.caret, mention);
+    setQuestion(r.text);
+    setOffer(null);
+    requestAnimationFrame(() => el.setSelectionRange(r.caret, r.caret));
+  };
 
   const open = async (id: string) => {
     try {
@@ -127,6 +177,7 @@ export function Chat({ listen, context }: { listen: (f: (m: FeedMessage) => void
     const rid = requestId(Date.now(), Math.random());
     pending.current.set(rid, b);
     const said = mentions(message);
+    setImages([]);
     const controller = new AbortController();
     abort.current = controller;
     setBusy(true);
@@ -137,6 +188,7 @@ export function Chat({ listen, context }: { listen: (f: (m: FeedMessage) => void
         mentions: said,
         request_id: rid,
         history: history.current.slice(-6),
+        ...(images.length ? { images: images.map((i) => i.base64) } : {}),
         ...(context ? { current_page: context.page, page_context: context.text.slice(0, 4000) } : {}),
       }, "POST", controller.signal);
       // The whole answer, even if /ws skipped a token.
@@ -244,6 +296,19 @@ export function Chat({ listen, context }: { listen: (f: (m: FeedMessage) => void
           </div>
         ))}
       </div>
+      {(images.length > 0 || imageError) && (
+        <div id="chat-attached" class="row">
+          {images.map((im, i) => (
+            <span key={i} class="chip">
+              <img src={`data:${im.type};base64,${im.base64}`} alt="" class="thumb" /> {im.name}{" "}
+              <button type="button" class="link" aria-label={`Remove ${im.name}`} onClick={() => setImages((all) => all.filter((_, j) => j !== i))}>
+                ×
+              </button>
+            </span>
+          ))}
+          {imageError && <span class="alert">{imageError}</span>}
+        </div>
+      )}
       <form id="ask" onSubmit={ask}>
         <textarea
           id="question"
@@ -251,14 +316,50 @@ export function Chat({ listen, context }: { listen: (f: (m: FeedMessage) => void
           placeholder="Why did my backup fail? How much space is left on /var?"
           required
           value={question}
-          onInput={(e) => setQuestion(e.currentTarget.value)}
+          onInput={(e) => typed(e.currentTarget)}
+          aria-autocomplete="list"
+          aria-controls="mention-list"
           onKeyDown={(e) => {
+            if (offer) {
+              if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+                e.preventDefault();
+                const d = e.key === "ArrowDown" ? 1 : -1;
+                setOffer({ ...offer, sel: (offer.sel + d + offer.items.length) % offer.items.length });
+                return;
+              }
+              if (e.key === "Tab" || e.key === "Enter") {
+                e.preventDefault();
+                accept(e.currentTarget, offer.items[offer.sel].mention);
+                return;
+              }
+              if (e.key === "Escape") {
+                setOffer(null);
+                return;
+              }
+            }
             if (e.key === "Enter" && !e.shiftKey) {
               e.preventDefault();
               e.currentTarget.form?.requestSubmit();
             }
           }}
         />
+        <label class="attach" title="Attach images for the vision model">
+          image
+          <input id="chat-images" type="file" accept="image/*" multiple onChange={(e) => { attach(e.currentTarget.files); e.currentTarget.value = ""; }} />
+        </label>
+        {offer && (
+          <ul id="mention-list" role="listbox">
+            {offer.items.map((m, i) => (
+              <li key={m.mention} role="option" aria-selected={i === offer.sel} class={i === offer.sel ? "current" : ""}
+                onMouseDown={(e) => {
+                  e.preventDefault();
+                  accept(document.getElementById("question") as HTMLTextAreaElement, m.mention);
+                }}>
+                {m.mention} <span class="muted">{m.title}</span>
+              </li>
+            ))}
+          </ul>
+        )}
         {busy ? (
           <button id="stop-button" type="button" onClick={stop}>
             Stop
