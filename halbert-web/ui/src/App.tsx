@@ -155,7 +155,7 @@ export function App() {
             setContext={(p, text) => setContext({ page: p, text })}
           />
         ) : (
-          <Overview status={status} />
+          <Overview status={status} setContext={(p, text) => setContext({ page: p, text })} />
         )}
         <p class="muted">
           Live over <code>/ws</code> · <a href="/docs">API documentation</a>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dataRows, editorPath, filterRows, isProblem, itemLink, pageContext, sortRows, type Item } from "./table";
+import { dataRows, editorPath, filterRows, scanEnded, scanStep, isProblem, itemLink, pageContext, sortRows, type Item } from "./table";
 
 const item = (name: string, status: string, extra: Partial<Item> = {}): Item => ({
   id: `x-${name}`, type: "storage", name, title: name.toUpperCase(), status, status_detail: "", severity: "info",
@@ -55,5 +55,24 @@ describe("config files named by items", () => {
     expect(editorPath("/var/log/syslog")).toBeNull();
     expect(editorPath("/etc/")).toBeNull();
     expect(editorPath("see /etc/hosts")).toBeNull();
+  });
+});
+
+describe("a scan's progress on a type's page", () => {
+  const ev = (type: string | undefined, state: string, items = 0, error: string | null = null) => ({ scan_id: "s1", type, state, items, error });
+  it("follows its own type and the scan's end, and ignores other types", () => {
+    let s = scanStep(undefined, ev("storage", "started"), "storage");
+    expect(s).toEqual({ state: "started", items: 0 });
+    s = scanStep(s, ev("network", "done", 9), "storage");
+    expect(s).toEqual({ state: "started", items: 0 });
+    s = scanStep(s, ev("storage", "done", 11), "storage");
+    expect(s).toEqual({ state: "done", items: 11 });
+    s = scanStep(s, ev(undefined, "complete"), "storage");
+    expect(s).toEqual({ state: "complete", items: 11 });
+    expect(scanEnded(s!.state)).toBe(true);
+    expect(scanEnded("started")).toBe(false);
+  });
+  it("says why a scan failed", () => {
+    expect(scanStep(undefined, ev("storage", "failed", 0, "smartctl timed out"), "storage")).toEqual({ state: "failed: smartctl timed out", items: 0 });
   });
 });

@@ -77,3 +77,22 @@ export function pageContext(type: string, rows: Item[], selected: Item | null): 
 export function editorPath(value: string): string | null {
   return /^\/(etc|usr\/local\/etc)\/[^\s"'<>]+$/.test(value) && !value.endsWith("/") ? value : null;
 }
+
+/** A discovery_scan event's data. */
+export interface ScanEvent {
+  scan_id: string;
+  type?: string;
+  state: string;
+  items: number;
+  error: string | null;
+}
+
+/** What a page of `type` shows of a scan after `e`: its state (with the error when it
+ * failed) and this type's item count; events of other types leave it as it was. */
+export function scanStep(prev: { state: string; items?: number } | undefined, e: ScanEvent, type: string): { state: string; items?: number } | undefined {
+  if (e.type && e.type !== type) return prev;
+  return { state: e.error ? `${e.state}: ${e.error}` : e.state, items: e.type ? e.items : prev?.items };
+}
+
+/** Whether a scan state is final (the table is to be read again). */
+export const scanEnded = (state: string): boolean => /^(done|complete|failed)/.test(state);

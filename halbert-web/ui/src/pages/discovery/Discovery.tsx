@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, q } from "../../api";
 import type { FeedMessage } from "../../feed";
 import { hashParam } from "../../route";
-import { dataRows, editorPath, filterRows, itemLink, pageContext, sortRows, type Item, type SortKey } from "../../table";
+import { dataRows, editorPath, filterRows, scanEnded, scanStep, itemLink, pageContext, sortRows, type Item, type ScanEvent, type SortKey } from "../../table";
 
 export const TYPES = ["storage", "service", "network", "container", "gpu", "sharing", "security", "backup"] as const;
 export const TYPE_TITLES: Record<string, string> = {
@@ -65,21 +65,13 @@ export function Discovery({
   useEffect(() => {
     listen((m) => {
       if (m.type !== "discovery_scan") return;
-      const d = m.data as { scan_id: string; type?: string; state: string; items: number; error: string | null };
-      if (d.type === type || !d.type) {
-        const before = seen.current.get(d.scan_id);
-        seen.current.set(d.scan_id, {
-          state: d.error ? `${d.state}: ${d.error}` : d.state,
-          items: d.type ? d.items : before?.items,
-        });
-      }
+      const d = m.data as ScanEvent;
+      const next = scanStep(seen.current.get(d.scan_id), d, type);
+      if (next) seen.current.set(d.scan_id, next);
       setScan((s) => {
-        if (!s || s.id !== d.scan_id) return s;
-        if (d.type === type || !d.type) {
-          if (d.state === "done" || d.state === "complete" || d.state === "failed") load();
-          return { id: s.id, state: d.error ? `${d.state}: ${d.error}` : d.state, items: d.type ? d.items : s.items };
-        }
-        return s;
+        if (!s || s.id !== d.scan_id || !next) return s;
+        if (scanEnded(next.state) && (d.type === type || !d.type)) load();
+        return { id: s.id, ...next };
       });
     });
   }, [type]);
@@ -98,7 +90,7 @@ export function Discovery({
     api<{ scan_id: string }>("/api/discovery/scan", { types: [type] })
       .then((r) => {
         const early = seen.current.get(r.scan_id);
-        if (early && /^(done|complete|failed)/.test(early.state)) load();
+        if (early && scanEnded(early.state)) load();
         setScan((s) => (s && s.id === "" ? { id: r.scan_id, ...(early ?? { state: "started" }) } : s));
       })
       .catch((e) => setScan({ id: "", state: `failed: ${e.message}` }));
@@ -110,7 +102,7 @@ export function Discovery({
       <div class="row">
         <input id="discovery-filter" placeholder="Filter (every word must match)" value={filter}
           onInput={(e) => { setFilter((e.target as HTMLInputElement).value); setOffset(0); }} aria-label="Filter" />
-        <button id="discovery-scan" onClick={scanNow} disabled={!!scan && !/^(done|complete|failed)/.test(scan.state)}>
+        <button id="discovery-scan" onClick={scanNow} disabled={!!scan && !scanEnded(scan.state)}>
           Scan now
         </button>
         <span id="discovery-progress" class="muted" role="status">

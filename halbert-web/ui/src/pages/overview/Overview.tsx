@@ -28,7 +28,7 @@ function isoAgo(seconds: number): string {
   return new Date(Date.now() - seconds * 1000).toISOString().replace(/\.\d+Z$/, "Z");
 }
 
-export function Overview({ status }: { status: SystemStatus | null }) {
+export function Overview({ status, setContext }: { status: SystemStatus | null; setContext: (page: string, context: string) => void }) {
   const [range, setRange] = useState<keyof typeof RANGES>("hour");
   const [history, setHistory] = useState<History | null>(null);
   const [problems, setProblems] = useState<Item[] | null>(null);
@@ -58,6 +58,13 @@ export function Overview({ status }: { status: SystemStatus | null }) {
       .then((all) => setProblems(all.flat().filter(isProblem)))
       .catch((e) => setError(`problems: ${e.message}`));
   }, []);
+
+  // What chat is told when a question starts from here.
+  useEffect(() => {
+    if (problems === null) return;
+    const names = problems.slice(0, 5).map((p) => `${p.name} (${p.status_detail || p.status})`).join(", ");
+    setContext("overview", `Viewing the overview: ${problems.length} problems${names ? `: ${names}` : ""}`);
+  }, [problems]);
 
   const x = history?.timestamps ?? [];
   return (
