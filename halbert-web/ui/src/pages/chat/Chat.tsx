@@ -314,7 +314,7 @@ export function Chat({ listen, context }: { listen: (f: (m: FeedMessage) => void
           id="question"
           rows={2}
           placeholder="Why did my backup fail? How much space is left on /var?"
-          required
+          aria-label="Your question (@ names what Halbert found)"
           value={question}
           onInput={(e) => typed(e.currentTarget)}
           aria-autocomplete="list"
