@@ -42,9 +42,21 @@ export function filterRows(rows: Item[], filter: string): Item[] {
   const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
   if (words.length === 0) return rows;
   return rows.filter((i) => {
-    const text = [i.name, i.title, i.status, i.status_detail, i.source, JSON.stringify(i.data)].join(" ").toLowerCase();
+    const text = haystack(i);
     return words.every((w) => text.includes(w));
   });
+}
+
+// An item's searchable text, made once per item (a filter typed letter by letter over a
+// thousand items would otherwise serialize every item's data at every key).
+const texts = new WeakMap<Item, string>();
+function haystack(i: Item): string {
+  let t = texts.get(i);
+  if (t === undefined) {
+    t = [i.name, i.title, i.status, i.status_detail, i.source, JSON.stringify(i.data)].join(" ").toLowerCase();
+    texts.set(i, t);
+  }
+  return t;
 }
 
 /** Whether an item needs a person's look: failed units, critical and warning discoveries. */

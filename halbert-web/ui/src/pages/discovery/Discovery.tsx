@@ -2,7 +2,7 @@
 // table a person can sort and filter, a detail view of the selected item with its data, when
 // the type was last scanned, and "Scan now" with the scan's progress from discovery_scan
 // events. Text is only ever inserted as text.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, q } from "../../api";
 import type { FeedMessage } from "../../feed";
 import { hashParam } from "../../route";
@@ -76,7 +76,7 @@ export function Discovery({
     });
   }, [type]);
 
-  const all = list ? sortRows(filterRows(list.discoveries, filter), sort[0], sort[1]) : [];
+  const all = useMemo(() => (list ? sortRows(filterRows(list.discoveries, filter), sort[0], sort[1]) : []), [list, filter, sort]);
   const start = Math.min(offset, Math.max(0, all.length - 1 - ((all.length - 1) % PAGE_ROWS)));
   const rows = all.slice(start, start + PAGE_ROWS);
   const item = list?.discoveries.find((i) => i.id === selected) ?? null;
