@@ -143,7 +143,9 @@ release: ui
 deb: release cargo-deb
 	$(CARGO) deb -p halbertd --no-build -o target/debian/
 
+# cargo-generate-rpm takes -o DIR/ only when DIR exists (else "Is a directory").
 rpm: release cargo-generate-rpm
+	@mkdir -p target/generate-rpm
 	$(CARGO) generate-rpm -p halbertd -o target/generate-rpm/
 	@ls target/generate-rpm/*.rpm
 
