@@ -14,6 +14,8 @@ use clap::{Args, Parser, Subcommand};
     version,
     // `halbertd --socket S serve` would leave it unclear whose --socket counts.
     args_conflicts_with_subcommands = true,
+    // --help says it all; a `help` subcommand would only be one more page without content.
+    disable_help_subcommand = true,
     about = "Halbert's privileged system daemon",
     long_about = "Halbert's privileged system daemon. halbertd owns everything that needs root: \
 discovery, journald and hwmon reading, config-file writes with backups and rollback, systemd \

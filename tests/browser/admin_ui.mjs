@@ -97,6 +97,10 @@ async function editor() {
   await page.fill("#editor-path", "/etc/shadow");
   await page.click("#editor-open");
   await wait("a file Halbert never serves is refused with the reason", () => /never served or changed by Halbert/.test(document.querySelector("#editor-notice.error")?.textContent ?? ""));
+  // The file open is what chat is told a question starting from here is about.
+  await page.evaluate(() => (location.hash = "#/chat"));
+  await wait("chat knows the file being edited (current_page, page_context)", (p) =>
+    (document.querySelector("#chat-context")?.textContent ?? "").includes(`Editing ${p}`), path);
 }
 
 async function terminal() {

@@ -139,9 +139,9 @@ export function App() {
         {page === "#/approvals" ? (
           <Approvals listen={(f) => (approvalsListener.current = f)} />
         ) : page === "#/editor" ? (
-          <Editor />
+          <Editor setContext={(p, text) => setContext({ page: p, text })} />
         ) : page === "#/services" ? (
-          <Services />
+          <Services setContext={(p, text) => setContext({ page: p, text })} />
         ) : page === "#/terminal" ? (
           <Terminal />
         ) : page === "#/settings" ? (

@@ -13,9 +13,14 @@ function describe(e: unknown): string {
   return (e as Error).message;
 }
 
-export function Editor() {
+export function Editor({ setContext }: { setContext?: (page: string, context: string) => void }) {
   const [path, setPath] = useState(hashParam("path") ?? "");
   const [file, setFile] = useState<FileView | null>(null);
+  // What chat is told when a question starts from here: the file open (not its content).
+  useEffect(() => {
+    if (file && setContext)
+      setContext("editor", `Editing ${file.path} (${file.language}, ${file.size} bytes, mode ${file.mode}, owner ${file.owner})`);
+  }, [file]);
   const [text, setText] = useState("");
   const [review, setReview] = useState<DiffLine[] | null | "too-large">(null);
   const [notice, setNotice] = useState<Notice>(null);

@@ -20,11 +20,16 @@ function describe(e: unknown): string {
   return (e as Error).message;
 }
 
-export function Services() {
+export function Services({ setContext }: { setContext?: (page: string, context: string) => void }) {
   const [known, setKnown] = useState<DiscoveryItem[]>([]);
   const [filter, setFilter] = useState("");
   const [name, setName] = useState(hashParam("unit") ?? "");
   const [unit, setUnit] = useState<ServiceView | null>(null);
+  // What chat is told when a question starts from here: the unit on screen.
+  useEffect(() => {
+    if (unit && setContext)
+      setContext("services", `Viewing unit ${unit.service_name}: ${unit.active_state} (${unit.sub_state}), result ${unit.result}, enabled ${unit.enabled}, ${unit.restarts} restarts`);
+  }, [unit]);
   const [logs, setLogs] = useState<LogEntry[] | null>(null);
   const [logError, setLogError] = useState("");
   const [error, setError] = useState("");
