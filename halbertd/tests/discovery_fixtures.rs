@@ -250,11 +250,18 @@ async fn a_hanging_tool_hits_its_timeout_and_the_other_scanners_are_intact() {
         "{}",
         nvme.status_detail
     );
-    assert_eq!(
-        find(&items, "fs-home").status,
-        Status::Healthy,
-        "the rest of the scan is intact"
+    // The filesystems' usage is measured with statvfs on the machine running the test (the
+    // fixture holds no sizes), so their status follows that machine's disk: this test once
+    // failed on a CI machine whose disk was 86% full. What must hold is that they were scanned
+    // as usual, with their parsed data, while smartctl hung.
+    let home = find(&items, "fs-home");
+    assert!(
+        home.status != Status::Unknown && home.status_detail.ends_with("% Used"),
+        "the rest of the scan is intact: {:?} {}",
+        home.status,
+        home.status_detail
     );
+    assert_eq!(home.data["fstype"], "btrfs");
     drop(engine);
 }
 
