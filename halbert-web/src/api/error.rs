@@ -554,6 +554,7 @@ mod tests {
                 LlmError::Status {
                     endpoint: "local".into(),
                     code: 500,
+                    excerpt: "out of memory".into(),
                 },
                 502,
                 "endpoint_error",

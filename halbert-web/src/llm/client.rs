@@ -19,14 +19,88 @@ pub enum LlmError {
     },
     #[error("endpoint {endpoint} did not answer within {after:?}")]
     Timeout { endpoint: String, after: Duration },
-    #[error("endpoint {endpoint} answered HTTP {code}")]
-    Status { endpoint: String, code: u16 },
+    /// `excerpt` is the server's own word on why (its error message, bounded and on one line):
+    /// "HTTP 400" alone hides "request (15998 tokens) exceeds the available context size".
+    #[error("endpoint {endpoint} answered HTTP {code}{}", excerpt_suffix(.excerpt))]
+    Status {
+        endpoint: String,
+        code: u16,
+        excerpt: String,
+    },
     #[error("endpoint {endpoint} sent an answer that is not what {provider} sends: {why}")]
     BadReply {
         endpoint: String,
         provider: String,
         why: String,
     },
+}
+
+fn excerpt_suffix(excerpt: &str) -> String {
+    if excerpt.is_empty() {
+        String::new()
+    } else {
+        format!(": {excerpt}")
+    }
+}
+
+/// The most of an error body kept: enough for any server's sentence about what went wrong.
+pub const EXCERPT_CHARS: usize = 300;
+/// The most of an error body read to find that sentence.
+const ERROR_BODY_BYTES: usize = 16 << 10;
+
+/// The server's message in an error body: OpenAI's and llama.cpp's `{"error": {"message"}}`,
+/// Ollama's `{"error": "..."}`, else the text itself; on one line, without control characters,
+/// at most [`EXCERPT_CHARS`].
+pub fn error_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let message = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| match &v["error"] {
+            Value::String(m) => Some(m.clone()),
+            Value::Object(o) => o.get("message").and_then(Value::as_str).map(str::to_owned),
+            _ => v.get("detail").and_then(Value::as_str).map(str::to_owned),
+        })
+        .unwrap_or_else(|| text.into_owned());
+    let one_line: String = message
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    match one_line.char_indices().nth(EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
+/// Reads at most [`ERROR_BODY_BYTES`] of a refused request's body, within `limit`.
+async fn error_body(mut resp: reqwest::Response, limit: Duration) -> Vec<u8> {
+    let mut body = Vec::new();
+    let read = async {
+        while body.len() < ERROR_BODY_BYTES {
+            match resp.chunk().await {
+                Ok(Some(c)) => body.extend_from_slice(&c),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(limit, read).await;
+    body.truncate(ERROR_BODY_BYTES);
+    body
+}
+
+/// The error for a refused request, with the server's word on why; logged at warn with the
+/// endpoint and the model (never the prompt, never the key).
+async fn refused(ep: &Endpoint, model: &str, resp: reqwest::Response) -> LlmError {
+    let code = resp.status().as_u16();
+    let excerpt = error_excerpt(&error_body(resp, Duration::from_secs(2)).await);
+    tracing::warn!(endpoint = %ep.id, model, status = code, upstream = %excerpt, "the model server refused the request");
+    LlmError::Status {
+        endpoint: ep.id.clone(),
+        code,
+        excerpt,
+    }
 }
 
 impl LlmError {
@@ -111,10 +185,7 @@ impl LlmClient {
             .await
             .map_err(|e| self.transport_error(ep, e, timeout))?;
         if !resp.status().is_success() {
-            return Err(LlmError::Status {
-                endpoint: ep.id.clone(),
-                code: resp.status().as_u16(),
-            });
+            return Err(refused(ep, "", resp).await);
         }
         resp.json().await.map_err(|e| LlmError::BadReply {
             endpoint: ep.id.clone(),
@@ -340,10 +411,8 @@ impl LlmClient {
             .map_err(|_| timed_out())?
             .map_err(|e| self.transport_error(ep, e, timeout))?;
         if !resp.status().is_success() {
-            return Err(LlmError::Status {
-                endpoint: ep.id.clone(),
-                code: resp.status().as_u16(),
-            });
+            let model = body["model"].as_str().unwrap_or_default();
+            return Err(refused(ep, model, resp).await);
         }
         Ok(resp)
     }
@@ -572,5 +641,55 @@ mod tests {
             "no prefix matching"
         );
         assert!(!same_model("llama3.1", "llama3.1:8b"));
+    }
+
+    /// What a refused request says, from the bodies real servers send (issue 14, item 3).
+    #[test]
+    fn a_refusal_keeps_the_servers_own_words() {
+        let llama = br#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error","n_prompt_tokens":15998,"n_ctx":8192}}"#;
+        assert_eq!(
+            error_excerpt(llama),
+            "the request exceeds the available context size, try increasing it"
+        );
+        let openai = br#"{"error":{"message":"This model's maximum context length is 8192 tokens.","type":"invalid_request_error"}}"#;
+        assert_eq!(
+            error_excerpt(openai),
+            "This model's maximum context length is 8192 tokens."
+        );
+        assert_eq!(
+            error_excerpt(br#"{"error":"model 'x' not found"}"#),
+            "model 'x' not found"
+        );
+        assert_eq!(
+            error_excerpt(b"Bad Gateway\n\n  upstream\tdown"),
+            "Bad Gateway upstream down"
+        );
+        assert_eq!(error_excerpt(b""), "");
+        let long = "x".repeat(1000);
+        let e = error_excerpt(long.as_bytes());
+        assert_eq!(
+            e.chars().count(),
+            EXCERPT_CHARS + 1,
+            "cut, with an ellipsis"
+        );
+        let shown = LlmError::Status {
+            endpoint: "real".into(),
+            code: 400,
+            excerpt: error_excerpt(llama),
+        }
+        .to_string();
+        assert_eq!(
+            shown,
+            "endpoint real answered HTTP 400: the request exceeds the available context size, try increasing it"
+        );
+        assert_eq!(
+            LlmError::Status {
+                endpoint: "real".into(),
+                code: 500,
+                excerpt: String::new()
+            }
+            .to_string(),
+            "endpoint real answered HTTP 500"
+        );
     }
 }

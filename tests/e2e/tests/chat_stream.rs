@@ -135,6 +135,16 @@ async fn upstream_failures_are_gateway_errors_naming_the_endpoint() {
                 body["detail"].as_str().expect("detail").contains(provider),
                 "names the endpoint: {body}"
             );
+            if model == "error-500" {
+                // The server's own words, not only its status code (issue 14, item 3).
+                assert!(
+                    body["detail"]
+                        .as_str()
+                        .expect("detail")
+                        .ends_with("answered HTTP 500: scripted failure"),
+                    "{provider}: {body}"
+                );
+            }
         }
     }
     // A model that takes longer than the endpoint's timeout to start answering: 504.
