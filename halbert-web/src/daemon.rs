@@ -462,11 +462,7 @@ pub fn advice(kind: std::io::ErrorKind, raw: &str) -> String {
     use std::io::ErrorKind as K;
     match kind {
         K::PermissionDenied => {
-            let name = nix::unistd::User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-                .unwrap_or_else(|| nix::unistd::getuid().to_string());
+            let name = own_name();
             format!(
                 "permission denied: {name} is not in group halbert, whose members may use halbertd; \
                  an administrator runs: usermod -aG halbert {name} (then {name} logs in again)"
@@ -478,6 +474,18 @@ pub fn advice(kind: std::io::ErrorKind, raw: &str) -> String {
         ),
         _ => raw.to_owned(),
     }
+}
+
+/// This process's user name, looked up once: while halbertd refuses us, every request says it.
+fn own_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let uid = nix::unistd::getuid();
+        nix::unistd::User::from_uid(uid)
+            .ok()
+            .flatten()
+            .map_or_else(|| uid.to_string(), |u| u.name)
+    })
 }
 
 /// Connects to halbertd's socket once, for the line `main` prints at start when it cannot.

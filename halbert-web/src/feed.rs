@@ -4,7 +4,6 @@
 //! slow client skips messages; memory never grows with it). The status stream reconnects with
 //! exponential backoff when halbertd goes away.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
@@ -23,15 +22,21 @@ const BACKLOG: usize = 8192;
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
+/// The status stream's link to halbertd, as the worker last found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Link {
+    /// Before the first attempt.
+    NotYet,
+    Up,
+    /// Why halbertd cannot be reached, said as what to do about it.
+    Down(String),
+}
+
 #[derive(Debug)]
 pub struct StatusFeed {
     tx: broadcast::Sender<Encoded>,
     latest: watch::Sender<Option<Encoded>>,
-    connected: AtomicBool,
-    /// Why halbertd is not connected (empty while it is, and before the first attempt).
-    down_because: std::sync::Mutex<String>,
-    /// Whether the worker has tried to connect yet.
-    tried: AtomicBool,
+    link: std::sync::Mutex<Link>,
     /// Every sample, for the charts (`GET /api/status/history`).
     history: History,
 }
@@ -41,9 +46,7 @@ impl Default for StatusFeed {
         Self {
             tx: broadcast::channel(BACKLOG).0,
             latest: watch::channel(None).0,
-            connected: AtomicBool::new(false),
-            down_because: std::sync::Mutex::new(String::new()),
-            tried: AtomicBool::new(false),
+            link: std::sync::Mutex::new(Link::NotYet),
             history: History::default(),
         }
     }
@@ -63,8 +66,12 @@ impl StatusFeed {
         self.tx.receiver_count()
     }
 
+    fn link(&self) -> Link {
+        self.link.lock().map(|l| l.clone()).unwrap_or(Link::NotYet)
+    }
+
     pub fn connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
+        self.link() == Link::Up
     }
 
     /// The samples received so far, for the charts.
@@ -75,12 +82,10 @@ impl StatusFeed {
     /// Why halbertd is unreachable, as said to a person (`None` while it is connected or
     /// before the first attempt).
     pub fn down_because(&self) -> Option<String> {
-        let why = self
-            .down_because
-            .lock()
-            .map(|w| w.clone())
-            .unwrap_or_default();
-        (!self.connected() && self.tried.load(Ordering::Relaxed)).then_some(why)
+        match self.link() {
+            Link::Down(why) => Some(why),
+            _ => None,
+        }
     }
 
     /// The `daemon_status` event for a client that just connected while halbertd is down, so
@@ -96,24 +101,32 @@ impl StatusFeed {
     }
 
     fn set_connected(&self, up: bool, detail: &str) {
-        if let Ok(mut w) = self.down_because.lock() {
-            detail.clone_into(&mut w);
+        let now = if up {
+            Link::Up
+        } else {
+            Link::Down(detail.to_owned())
+        };
+        let Ok(mut link) = self.link.lock() else {
+            return;
+        };
+        let before = std::mem::replace(&mut *link, now);
+        drop(link);
+        // Told once per change between up and down (a new reason while down is kept, not sent).
+        if matches!((&before, up), (Link::Up, true) | (Link::Down(_), false)) {
+            return;
         }
-        let first = !self.tried.swap(true, Ordering::Relaxed);
-        if self.connected.swap(up, Ordering::Relaxed) != up || (first && !up) {
-            if up {
-                tracing::info!("status stream from halbertd connected");
-            } else {
-                tracing::warn!(detail, "halbertd is unreachable");
+        if up {
+            tracing::info!("status stream from halbertd connected");
+        } else {
+            tracing::warn!(detail, "halbertd is unreachable");
+        }
+        let _ = self.tx.send(
+            Event::DaemonStatus {
+                connected: up,
+                detail: detail.to_owned(),
             }
-            let _ = self.tx.send(
-                Event::DaemonStatus {
-                    connected: up,
-                    detail: detail.to_owned(),
-                }
-                .encode(),
-            );
-        }
+            .encode(),
+        );
     }
 
     /// Sends any other event (e.g. `discovery_scan`) to every connected client.
