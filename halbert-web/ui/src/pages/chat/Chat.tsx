@@ -61,7 +61,7 @@ export function Chat({ listen, context }: { listen: (f: (m: FeedMessage) => void
         r.onerror = () => reject(r.error);
         r.readAsDataURL(f);
       });
-    const total = [...images, ...picked].reduce((n, f) => n + ("size" in f ? (f as File).size : (f.base64.length * 3) / 4), 0);
+    const total = images.reduce((n, i) => n + (i.base64.length * 3) / 4, 0) + picked.reduce((n, f) => n + f.size, 0);
     // The request body is capped at 2 MiB, and base64 adds a third.
     if (total > 1_400_000) {
       setImageError("The images are over 1.4 MB together: attach smaller ones.");

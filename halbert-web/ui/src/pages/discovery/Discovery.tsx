@@ -47,6 +47,8 @@ export function Discovery({
   const [offset, setOffset] = useState(0);
   // Events of scans by id, for the answer to "Scan now" arriving after its first events.
   const seen = useRef(new Map<string, { state: string; items?: number }>());
+  // The scan this page started ("" while its POST is on the way).
+  const scanId = useRef("");
 
   const load = () =>
     api<ListView>(`/api/discovery/${q(type)}`)
@@ -66,13 +68,13 @@ export function Discovery({
     listen((m) => {
       if (m.type !== "discovery_scan") return;
       const d = m.data as ScanEvent;
-      const next = scanStep(seen.current.get(d.scan_id), d, type);
-      if (next) seen.current.set(d.scan_id, next);
-      setScan((s) => {
-        if (!s || s.id !== d.scan_id || !next) return s;
-        if (scanEnded(next.state) && (d.type === type || !d.type)) load();
-        return { id: s.id, ...next };
-      });
+      const before = seen.current.get(d.scan_id);
+      const next = scanStep(before, d, type);
+      if (!next || next === before) return;
+      seen.current.set(d.scan_id, next);
+      if (d.scan_id !== scanId.current) return;
+      if (scanEnded(next.state)) load();
+      setScan({ id: d.scan_id, ...next });
     });
   }, [type]);
 
@@ -86,12 +88,15 @@ export function Discovery({
   }, [list, item, type]);
 
   const scanNow = () => {
+    scanId.current = "";
     setScan({ id: "", state: "starting" });
     api<{ scan_id: string }>("/api/discovery/scan", { types: [type] })
       .then((r) => {
+        scanId.current = r.scan_id;
+        // Its first events may have come before this answer.
         const early = seen.current.get(r.scan_id);
         if (early && scanEnded(early.state)) load();
-        setScan((s) => (s && s.id === "" ? { id: r.scan_id, ...(early ?? { state: "started" }) } : s));
+        setScan({ id: r.scan_id, ...(early ?? { state: "started" }) });
       })
       .catch((e) => setScan({ id: "", state: `failed: ${e.message}` }));
   };

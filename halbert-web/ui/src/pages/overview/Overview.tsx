@@ -2,7 +2,7 @@
 // charts over the last hour or day (GET /api/status/history, refreshed as status arrives); the
 // problems (failed units, warning and critical discoveries) with links to their pages; safe
 // mode with enter (a reason asked) and exit.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, q } from "../../api";
 import type { SystemStatus } from "../../feed";
 import { isProblem, itemLink, type Item } from "../../table";
@@ -41,14 +41,14 @@ export function Overview({ status, setContext }: { status: SystemStatus | null; 
       .catch((e) => setError(`history: ${e.message}`));
   };
   // Again at most every 10 s as status arrives (every 5 s by default).
-  const [lastLoad, setLastLoad] = useState(0);
+  const lastLoad = useRef(0);
   useEffect(() => {
     loadHistory();
-    setLastLoad(Date.now());
+    lastLoad.current = Date.now();
   }, [range]);
   useEffect(() => {
-    if (status && Date.now() - lastLoad > 10_000) {
-      setLastLoad(Date.now());
+    if (status && Date.now() - lastLoad.current > 10_000) {
+      lastLoad.current = Date.now();
       loadHistory();
     }
   }, [status]);
