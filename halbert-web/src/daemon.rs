@@ -528,13 +528,12 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_socket_refused_by_its_mode_names_the_group_and_the_command() {
-        if nix::unistd::geteuid().is_root() {
-            // root passes any mode, so the refusal cannot be produced here (the testbed
-            // checks it as a user outside the group).
-            return;
-        }
+    /// Run as root (CI), the refusal is produced on a thread without the capabilities that
+    /// pass a socket's mode, with a runtime of its own on that thread, so that the test checks
+    /// the same text a user outside the group gets.
+    #[test]
+    fn a_socket_refused_by_its_mode_names_the_group_and_the_command() {
+        use caps::{CapSet, Capability};
         let dir = tempfile::tempdir().expect("tempdir");
         let sock = dir.path().join("halbertd.sock");
         let _l = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
@@ -543,14 +542,29 @@ mod tests {
             .expect("getpwuid")
             .expect("a user")
             .name;
-        for text in [
-            probe(&sock).expect_err("refused").to_string(),
-            Daemon::new(&sock)
-                .status()
-                .await
-                .expect_err("refused")
-                .to_string(),
-        ] {
+        let texts = std::thread::scope(|s| {
+            s.spawn(|| {
+                for c in [
+                    Capability::CAP_DAC_OVERRIDE,
+                    Capability::CAP_DAC_READ_SEARCH,
+                ] {
+                    caps::drop(None, CapSet::Effective, c).expect("drop a capability");
+                }
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                [
+                    probe(&sock).expect_err("refused").to_string(),
+                    rt.block_on(async { Daemon::new(&sock).status().await })
+                        .expect_err("refused")
+                        .to_string(),
+                ]
+            })
+            .join()
+            .expect("thread")
+        });
+        for text in texts {
             assert!(
                 text.contains(&format!("usermod -aG halbert {me}")),
                 "{text}"
