@@ -39,6 +39,18 @@ pub enum Event {
         response: String,
         debug: ChatDebug,
     },
+    /// A chat request failed or was cancelled: instead of `chat_complete`, the last event of
+    /// its `request_id`. `code` is the HTTP API's error code (`endpoint_unreachable`,
+    /// `endpoint_timeout`, ...) or `cancelled` when the client went away; `detail` says what
+    /// happened, as the POST's error does.
+    ChatError {
+        request_id: String,
+        code: String,
+        detail: String,
+    },
+    /// The model started writing a call of `tool`: its arguments are still coming (on a CPU
+    /// this takes many seconds). The call itself follows as a `decision` event.
+    ToolCallStarted { request_id: String, tool: String },
     /// An alert raised through `POST /api/settings/recovery/alert`.
     Alert(AlertData),
     /// This client fell behind and `skipped` messages were dropped for it.
@@ -142,6 +154,17 @@ pub struct ChatDebug {
     pub model_type: String,
     pub complexity_score: f64,
     pub tokens_used: u64,
+    /// The answer was cut off at the token limit (the server's `finish_reason` was `length`).
+    pub truncated: bool,
+    /// Why the model stopped, as the server said (`stop`, `length`, `tool_calls`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// The context window the prompt was fitted to, in tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u32>,
+    /// Context cut or left out to fit it (`memory`, `page (cut)`, `history (2 older turns)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_trimmed: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -121,6 +121,27 @@ try {
   if (after.cancelled <= before.cancelled) throw new Error(`the model server did not see the stream closed: ${JSON.stringify(after)}`);
   ok(`the model server saw the stream closed (cancelled ${before.cancelled} -> ${after.cancelled})`);
 
+  // A tool call a slow model is still writing (1.5 s here, many seconds on a CPU) shows as a
+  // step at once, before its result; a cut-off answer says so.
+  await page.evaluate((id) => fetch("/api/settings/assign/guide", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ endpoint_id: id, model: "slow-tool" }) }), ep);
+  const asked = await page.$$eval(".msg.assistant", (b) => b.length);
+  await page.fill("#question", "How much disk space is left?");
+  await page.press("#question", "Enter");
+  await wait("the tool call being written is shown before its result", (n) => {
+    const steps = [...([...document.querySelectorAll(".msg.assistant")][n]?.querySelectorAll(".steps div") ?? [])].map((d) => d.textContent);
+    return steps.some((s) => s.includes("the model is writing a call of check_disk_space")) && !steps.some((s) => s.includes("check_disk_space {"));
+  }, asked, 10000);
+  await wait("then the call's result", (n) =>
+    [...([...document.querySelectorAll(".msg.assistant")][n]?.querySelectorAll(".steps div") ?? [])].some((d) => d.textContent.includes("check_disk_space {")), asked, 15000);
+  await wait("the answer is complete", () => !document.querySelector("#stop-button"), undefined, 15000);
+  await page.evaluate((id) => fetch("/api/settings/assign/guide", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ endpoint_id: id, model: "length" }) }), ep);
+  await page.fill("#question", "hello");
+  await page.press("#question", "Enter");
+  await wait("an answer cut off at the token limit says so", (n) =>
+    /cut off at the model's token limit/.test([...document.querySelectorAll(".msg.assistant")][n]?.textContent ?? ""), asked + 1, 15000);
+  await wait("and is complete", () => !document.querySelector("#stop-button"), undefined, 15000);
+  ok("a tool call being written, and an answer cut off at the limit, are shown as such");
+
   // An image goes with the question, to the vision model.
   await page.evaluate((id) => fetch("/api/settings/assign/vision", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ endpoint_id: id, model: "scripted-vision:latest" }) }), ep);
   await page.evaluate((id) => fetch("/api/settings/assign/guide", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ endpoint_id: id, model: "scripted:8b" }) }), ep);

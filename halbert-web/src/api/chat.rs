@@ -7,8 +7,70 @@ use serde::{Deserialize, Serialize};
 
 use crate::bounds::{self, Bounded, Kind};
 
-use super::views::{EditBlock, ToolRecord, Unapplied, all};
+use super::views::{EditBlock, Malformed, ToolRecord, Unapplied, all};
 use super::{ApiError, ApiJson, AppState, ErrorBody};
+use crate::chat::turn::{new_request_id, valid_request_id};
+use crate::events::Event;
+use crate::feed::StatusFeed;
+
+/// The closing event of a chat request on `/ws`: the turn sends `chat_complete` as the last
+/// thing it does; any other ending — an error, or the request's future dropped because its
+/// client went away — sends `chat_error` here, so a client waiting on the request id always
+/// hears how it ended, exactly once.
+struct Closing {
+    feed: std::sync::Arc<StatusFeed>,
+    request_id: String,
+    open: bool,
+}
+
+impl Closing {
+    fn new(st: &AppState, request_id: &str) -> Self {
+        Self {
+            feed: st.feed.clone(),
+            request_id: request_id.to_owned(),
+            open: true,
+        }
+    }
+
+    /// The turn's own outcome: on success its `chat_complete` went out already.
+    fn end<T>(mut self, r: Result<T, crate::chat::ChatError>) -> Result<T, ApiError> {
+        self.open = false;
+        r.map_err(|e| {
+            let e = ApiError::from(e);
+            self.send(e.code.as_str(), &e.detail);
+            e
+        })
+    }
+
+    fn send(&self, code: &str, detail: &str) {
+        self.feed.broadcast(&Event::ChatError {
+            request_id: self.request_id.clone(),
+            code: code.to_owned(),
+            detail: detail.to_owned(),
+        });
+    }
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if self.open {
+            self.send(
+                "cancelled",
+                "the request was cancelled before the answer was complete (its client went away)",
+            );
+        }
+    }
+}
+
+/// The request id a chat request's events carry: the client's when valid, else a new one. An
+/// invalid one is refused by the turn; `None` here means no events can follow.
+fn events_id(given: &Option<String>) -> Option<String> {
+    match given {
+        Some(r) if valid_request_id(r) => Some(r.clone()),
+        Some(_) => None,
+        None => Some(new_request_id()),
+    }
+}
 
 /// The handles a chat turn works with, from the application state.
 fn chat(st: &AppState) -> crate::chat::Chat {
@@ -65,6 +127,12 @@ pub struct ConfigChatRequest {
     #[serde(default)]
     #[schema(max_items = 4)]
     pub images: Vec<String>,
+    /// Ties the streamed `/ws` events (`chat_token`, then `chat_complete` or `chat_error`) to
+    /// this request; the server makes one when absent and returns it. Letters, digits, `-`,
+    /// `_`; at most 64.
+    #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+    pub request_id: Option<String>,
 }
 
 impl Bounded for ConfigChatRequest {
@@ -72,7 +140,8 @@ impl Bounded for ConfigChatRequest {
         bounds::text("message", &self.message, bounds::MESSAGE_CHARS, Kind::Text)?;
         bounds::text("file_path", &self.file_path, bounds::PATH_CHARS, Kind::Line)?;
         history_bounds(&self.history)?;
-        bounds::list("images", &self.images, bounds::IMAGES)
+        bounds::list("images", &self.images, bounds::IMAGES)?;
+        bounds::opt_line("request_id", &self.request_id, 64)
     }
 }
 
@@ -85,6 +154,10 @@ pub struct ConfigChatDebug {
     /// Whether secrets and personal data were redacted because the endpoint is not on this machine.
     pub redacted: bool,
     pub tokens_used: u64,
+    /// The answer was cut off at the token limit: blocks after the cut are missing.
+    pub truncated: bool,
+    /// The generation was stopped once the edit blocks were complete.
+    pub stopped_early: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -93,9 +166,18 @@ pub struct ConfigChatResponse {
     pub edit_blocks: Vec<EditBlock>,
     /// The file with every block that applied; the unchanged file when none did.
     pub proposed_content: String,
+    /// What was applied to the file ("Applied 1 of 2 edit(s): 1 line added from line 12"), or
+    /// that nothing was ("No change was made: ..."); never the model's own claim, which is in
+    /// `response`.
     pub summary: String,
+    /// How many blocks applied.
+    pub applied: usize,
     /// Blocks whose SEARCH text was not found, by index into `edit_blocks`.
     pub unapplied: Vec<Unapplied>,
+    /// Parts of the answer that looked like blocks but could not be read as edits.
+    pub malformed: Vec<Malformed>,
+    /// The id the streamed `/ws` events carried.
+    pub request_id: String,
     /// The approval request holding the edit (see `/api/approvals`), when the file sent is the
     /// file on disk and an edit applied.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,9 +201,16 @@ pub async fn config(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<ConfigChatRequest>,
 ) -> Result<Json<ConfigChatResponse>, ApiError> {
-    let e = crate::chat::config::edit(
+    let Some(request_id) = events_id(&req.request_id) else {
+        return Err(ApiError::from(crate::chat::ChatError::Invalid(
+            "request_id must be 1 to 64 letters, digits, '-' or '_'".into(),
+        )));
+    };
+    let closing = Closing::new(&st, &request_id);
+    let r = crate::chat::config::edit(
         &chat(&st),
         crate::chat::config::EditRequest {
+            request_id: request_id.clone(),
             message: req.message,
             file_path: req.file_path,
             file_content: req.file_content,
@@ -133,13 +222,17 @@ pub async fn config(
             images: req.images,
         },
     )
-    .await?;
+    .await;
+    let e = closing.end(r)?;
     Ok(Json(ConfigChatResponse {
         response: e.response,
         edit_blocks: all(e.edit_blocks),
         proposed_content: e.proposed_content,
         summary: e.summary,
+        applied: e.applied,
         unapplied: all(e.unapplied),
+        malformed: all(e.malformed),
+        request_id,
         approval_id: e.approval.clone().ok(),
         approval_note: e.approval.err(),
         debug: ConfigChatDebug {
@@ -148,6 +241,8 @@ pub async fn config(
             endpoint: e.endpoint,
             redacted: e.redacted,
             tokens_used: e.tokens_used,
+            truncated: e.truncated,
+            stopped_early: e.stopped_early,
         },
     }))
 }
@@ -240,6 +335,9 @@ pub async fn send(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<ChatSendRequest>,
 ) -> Result<Json<ChatSendResponse>, ApiError> {
+    // An invalid request id is refused by the turn before any event could carry it.
+    let rid = events_id(&req.request_id);
+    let closing = rid.as_deref().map(|r| Closing::new(&st, r));
     let r = crate::chat::turn::answer(
         &chat(&st),
         crate::chat::turn::Question {
@@ -255,10 +353,14 @@ pub async fn send(
                 .into_iter()
                 .map(|h| (h.role, h.content))
                 .collect(),
-            request_id: req.request_id,
+            request_id: rid.or(req.request_id),
         },
     )
-    .await?;
+    .await;
+    let r = match closing {
+        Some(c) => c.end(r)?,
+        None => r?,
+    };
     Ok(Json(ChatSendResponse {
         response: r.response,
         debug: r.debug,

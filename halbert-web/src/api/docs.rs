@@ -77,13 +77,33 @@ client cannot match events that arrive before the POST answers); `POST /api/chat
 While the POST is pending, `/ws` carries for that `request_id`: a `decision` with
 `action: "route"` (model, model_type, complexity_score, threshold, reasoning); for questions a
 live tool answers, one `decision` with `action: "tool_call"` per call (tool, arguments, ok,
-duration_ms, reasoning) or `action: "tool_fallback"`; `chat_token` `{request_id, token, done}`
-for each piece of text in order, a last one with `done: true`; then `chat_complete`
-`{request_id, response, debug}`. The POST then answers with the whole text, the same `debug`,
-the `tool_calls` made and any `suggested_actions` (buttons only — nothing was run). Closing the
-HTTP request cancels the model's generation. `/ws` is bounded per client: a client that falls
-far behind gets `feed_lagged` `{"skipped": n}`, and should take the text from `chat_complete`
-or the POST answer, which are always whole."#;
+duration_ms, reasoning) or `action: "tool_fallback"` (the model printed its call as text: JSON,
+fenced JSON or `<tool_call>` tags; it is run as the call it is, and markup is never shown),
+each call announced first by `tool_call_started` `{request_id, tool}` as soon as the model
+starts writing it; `chat_token` `{request_id, token, done}` for each piece of text in order, a
+last one with `done: true`; then exactly one closing event: `chat_complete`
+`{request_id, response, debug}`, or `chat_error` `{request_id, code, detail}` when the request
+failed after it began (`code` is the error code the POST answers with, e.g.
+`endpoint_unreachable` for a model server that closed the connection mid-answer) or its client
+went away (`cancelled`). `debug.truncated` says the answer stopped at the token limit (a tool
+call cut off there is refused, not run). The POST then answers with the whole text, the same
+`debug`, the `tool_calls` made and any `suggested_actions` (buttons only — nothing was run).
+Closing the HTTP request cancels the model's generation. `/ws` is bounded per client: a client
+that falls far behind gets `feed_lagged` `{"skipped": n}`, and should take the text from
+`chat_complete` or the POST answer, which are always whole.
+
+**The model's context window.** What chat adds to a prompt — the page the user is looking at
+(`page_context`, at most 8,000 characters), discovery, past conversations, older history — is
+trimmed to the model's window before sending, least useful first (`debug.context_trimmed`
+says what); what the person wrote is never cut. The window is the endpoint's `context_tokens`
+when set, else what the server says (llama.cpp's `/props`, Ollama's `/api/show`), else 4,096.
+
+**Config chat** (`POST /api/chat/config`) streams like chat (`chat_token`, then `chat_complete`
+or `chat_error`, for its `request_id`) under the same limits: the endpoint's timeout bounds
+the wait for the answer to start and each silence, not the whole answer, and the generation is
+stopped once the edit blocks are complete (`debug.stopped_early`). `summary` says what was
+applied to the file — or that nothing was — never what the model claims; broken blocks are
+listed in `malformed`, blocks whose SEARCH text is not in the file in `unapplied`."#;
 
 #[derive(Debug, OpenApi)]
 #[openapi(

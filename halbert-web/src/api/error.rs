@@ -390,7 +390,9 @@ impl From<LlmError> for ApiError {
         let detail = e.to_string();
         match e {
             LlmError::Timeout { .. } => ApiError::new(Code::EndpointTimeout, detail),
-            LlmError::Unreachable { .. } => ApiError::new(Code::EndpointUnreachable, detail),
+            LlmError::Unreachable { .. } | LlmError::Closed { .. } => {
+                ApiError::new(Code::EndpointUnreachable, detail)
+            }
             LlmError::Status { .. } | LlmError::BadReply { .. } => {
                 ApiError::new(Code::EndpointError, detail)
             }

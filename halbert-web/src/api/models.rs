@@ -23,6 +23,9 @@ pub struct EndpointView {
     pub api_key: Option<String>,
     /// Seconds to wait for an answer to start, and for each silence while it streams.
     pub timeout_s: u64,
+    /// The context window set for the endpoint's models, in tokens; null: what the server
+    /// says, else 4096.
+    pub context_tokens: Option<u32>,
 }
 
 fn masked(e: &Endpoint) -> EndpointView {
@@ -33,6 +36,7 @@ fn masked(e: &Endpoint) -> EndpointView {
         provider: e.provider.clone(),
         api_key: e.api_key.as_ref().map(|_| MASK.to_owned()),
         timeout_s: e.timeout_s,
+        context_tokens: e.context_tokens,
     }
 }
 
@@ -101,6 +105,10 @@ pub struct RoleView {
     /// The endpoint's name.
     pub name: String,
     pub enabled: bool,
+    /// On assignment: the endpoint does not list the model (some servers accept any name, so
+    /// it is saved all the same), or its list could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -222,14 +230,17 @@ pub async fn assign(
     );
     blocking(move || m.assign(&r2, &eid, &model)).await??;
     let ep = endpoint_of(&st.models.get(), &req.endpoint_id)?;
+    let model = req.model.trim().to_owned();
+    let warning = st.llm.model_warning(&ep, &model).await;
     Ok(Json(RoleView {
         role,
         endpoint_id: ep.id,
         endpoint: ep.url,
         provider: ep.provider,
-        model: req.model.trim().to_owned(),
+        model,
         name: ep.name,
         enabled: true,
+        warning,
     }))
 }
 

@@ -228,6 +228,12 @@ pub struct EndpointInput {
     #[serde(default, deserialize_with = "crate::bounds::whole_number")]
     #[schema(minimum = 1, maximum = 3600)]
     pub timeout_s: Option<u64>,
+    /// The models' context window in tokens, 512 to 2097152; absent or null: what the server
+    /// says (llama.cpp's `/props`, Ollama's `/api/show`), else 4096. Chat trims what it adds
+    /// to a prompt (page context, discovery, memory, history) to fit.
+    #[serde(default, deserialize_with = "crate::bounds::whole_number")]
+    #[schema(minimum = 512, maximum = 2097152)]
+    pub context_tokens: Option<u32>,
 }
 
 impl From<EndpointInput> for settings::EndpointInput {
@@ -239,6 +245,7 @@ impl From<EndpointInput> for settings::EndpointInput {
             provider: e.provider,
             api_key: e.api_key,
             timeout_s: e.timeout_s,
+            context_tokens: e.context_tokens,
         }
     }
 }
@@ -331,6 +338,24 @@ pub struct Unapplied {
     /// 0-based position of the block in `edit_blocks`.
     pub index: usize,
     pub reason: String,
+}
+
+/// A block of the model's answer that could not be read as an edit (a marker missing, an
+/// empty SEARCH, a block that changes nothing).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Malformed {
+    /// 1-based line of the model's answer where the block starts.
+    pub line: usize,
+    pub reason: String,
+}
+
+impl From<edits::Malformed> for Malformed {
+    fn from(m: edits::Malformed) -> Self {
+        Self {
+            line: m.line,
+            reason: m.reason,
+        }
+    }
 }
 
 impl From<edits::Unapplied> for Unapplied {

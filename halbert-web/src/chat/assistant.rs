@@ -1,8 +1,9 @@
 //! One answer of the assistant, with or without tools: the two-call protocol of
 //! docs/decisions.md §7. Call 1 streams with the tools offered; when the model asks for
 //! tools, each call is validated and answered by halbertd, and call 2 streams the answer from
-//! the results. A model that prints a tool call as text instead of making one gets a plain
-//! generation without tools. Transport-free: tokens and decisions go to a sink.
+//! the results. A model that prints its tool call as text instead of making one (JSON, fenced
+//! JSON, `<tool_call>` tags) has it read as the call it is; markup never reaches a person as
+//! an answer. Transport-free: tokens and decisions go to a sink.
 
 use std::time::Instant;
 
@@ -12,13 +13,17 @@ use crate::chat::redact::Scrubber;
 use crate::chat::tools;
 use crate::daemon::Daemon;
 use crate::events::Step;
-use crate::llm::client::{ChatMessage, ChatOptions, ChatReply, LlmClient, LlmError, ToolCall};
+use crate::llm::client::{
+    ChatMessage, ChatOptions, ChatReply, Flow, LlmClient, LlmError, MORE, Piece, ToolCall,
+};
 use crate::llm::settings::Endpoint;
 
 /// What the assistant reports while it works.
 #[derive(Debug)]
 pub enum Emit<'a> {
     Token(&'a str),
+    /// The model started writing a call of this tool (its arguments are still coming).
+    ToolStarted(&'a str),
     /// A step worth telling the client about (a tool call, a fallback).
     Step(Step),
 }
@@ -53,37 +58,111 @@ pub struct Answer {
     pub tokens_used: u64,
     pub tool_calls: Vec<ToolRecord>,
     pub suggestions: Vec<Value>,
+    /// The last call's `finish_reason` (`length`: the answer was cut off at the limit).
+    pub finish_reason: String,
+    /// The model the server says it ran, when it said.
+    pub model: String,
 }
 
-/// Whether text the model wrote is a tool call printed as JSON rather than made.
-fn looks_like_tool_json(text: &str) -> bool {
-    let t = text
-        .trim()
-        .trim_start_matches("```json")
-        .trim_start_matches("```")
-        .trim_end_matches("```")
-        .trim();
-    let Ok(v) = serde_json::from_str::<Value>(t) else {
-        return false;
+/// The openings of the textual tool-call formats models print when they do not (or cannot)
+/// make a real call: bare or fenced JSON, Hermes/Qwen `<tool_call>` tags, Llama 3's
+/// `<|python_tag|>` and Mistral's `[TOOL_CALLS]`.
+const CALL_OPENINGS: &[&str] = &[
+    "{",
+    "[",
+    "```",
+    "<tool_call>",
+    "<|python_tag|>",
+    "[TOOL_CALLS]",
+];
+
+/// One call in any of the JSON shapes models print: `{"name", "arguments"|"parameters"}`,
+/// `{"function": {...}}` or OpenAI's `{"type": "function", "function": {...}}`.
+fn call_of(v: &Value) -> Option<(String, Value)> {
+    let f = v.get("function").filter(|f| f.is_object()).unwrap_or(v);
+    let name = f.get("name")?.as_str()?.to_owned();
+    let args = f
+        .get("arguments")
+        .or_else(|| f.get("parameters"))
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    // OpenAI's shape carries the arguments as a JSON string.
+    let args = match args {
+        Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+        other => other,
     };
-    let one = |v: &Value| {
-        v.get("name").is_some_and(Value::is_string)
-            && (v.get("arguments").is_some() || v.get("parameters").is_some())
-            || v.get("function").is_some()
-            || v.get("tool_calls").is_some()
-    };
-    match &v {
-        Value::Array(a) => a.first().is_some_and(one),
-        other => one(other),
-    }
+    (!name.is_empty()).then_some((name, args))
 }
 
-/// Holds back the start of call 1's text while it may still be a tool call printed as JSON;
-/// anything else streams at once.
+/// The calls in one JSON text: an object, an array of them, or `{"tool_calls": [...]}`.
+fn calls_in_json(text: &str) -> Option<Vec<(String, Value)>> {
+    let v: Value = serde_json::from_str(text.trim()).ok()?;
+    let list = match &v {
+        Value::Array(a) => a.clone(),
+        Value::Object(o) if o.contains_key("tool_calls") => o["tool_calls"].as_array()?.clone(),
+        other => vec![other.clone()],
+    };
+    let calls: Option<Vec<_>> = list.iter().map(call_of).collect();
+    calls.filter(|c| !c.is_empty())
+}
+
+/// The tool calls a model printed as text instead of making them, in any of the formats of
+/// [`CALL_OPENINGS`]; `None` when the text is anything else (an answer that merely starts with
+/// a brace or a code block).
+pub fn textual_calls(text: &str) -> Option<Vec<ToolCall>> {
+    let t = text.trim();
+    let found = if t.contains("<tool_call>") {
+        // One or more tagged calls; a last one may lack its closing tag (cut at the limit, or
+        // the model stopped there). Text outside the tags must be blank.
+        let mut calls = Vec::new();
+        let mut rest = t;
+        while let Some(i) = rest.find("<tool_call>") {
+            if !rest[..i].trim().is_empty() {
+                return None;
+            }
+            let after = &rest[i + "<tool_call>".len()..];
+            let (inner, next) = match after.find("</tool_call>") {
+                Some(j) => (&after[..j], &after[j + "</tool_call>".len()..]),
+                None => (after, ""),
+            };
+            calls.extend(calls_in_json(inner)?);
+            rest = next;
+        }
+        (rest.trim().is_empty() && !calls.is_empty()).then_some(calls)?
+    } else if let Some(r) = t
+        .strip_prefix("<|python_tag|>")
+        .or_else(|| t.strip_prefix("[TOOL_CALLS]"))
+    {
+        calls_in_json(r)?
+    } else {
+        let unfenced = t
+            .strip_prefix("```json")
+            .or_else(|| t.strip_prefix("```"))
+            .and_then(|r| r.trim_end().strip_suffix("```"))
+            .unwrap_or(t);
+        calls_in_json(unfenced)?
+    };
+    Some(
+        found
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, arguments))| ToolCall {
+                id: format!("call_text_{i}"),
+                name,
+                arguments,
+            })
+            .collect(),
+    )
+}
+
+/// Holds back the start of an answer while it may still be a tool call printed as text
+/// (see [`CALL_OPENINGS`]); anything else streams at once. While it holds, the name of a call
+/// is reported as soon as it can be read, so a person sees that a tool call is being written.
 #[derive(Debug, Default)]
 struct Holdback {
     held: String,
     open: bool,
+    started: bool,
 }
 
 impl Holdback {
@@ -94,11 +173,13 @@ impl Holdback {
         }
         self.held.push_str(t);
         let start = self.held.trim_start();
-        let maybe_json = start.is_empty()
-            || start.starts_with(['{', '['])
-            || "```json".starts_with(start)
-            || start.starts_with("```json");
-        if maybe_json {
+        if could_be_call(start) {
+            if !self.started
+                && let Some(name) = name_in(start)
+            {
+                self.started = true;
+                sink(Emit::ToolStarted(name));
+            }
             return;
         }
         self.open = true;
@@ -106,28 +187,201 @@ impl Holdback {
     }
 }
 
+/// The longest text held back while it may be a printed call: printed calls are short, and
+/// an answer that opens with a JSON document should not wait for its end to be shown.
+const MAX_HELD: usize = 4096;
+
+/// Whether the start of an answer may still turn out to be a printed tool call.
+fn could_be_call(start: &str) -> bool {
+    if start.is_empty() {
+        return true;
+    }
+    if start.len() > MAX_HELD {
+        return false;
+    }
+    if start.starts_with(['{', '[']) && !start.starts_with("[TOOL") {
+        return true;
+    }
+    if let Some(fenced) = start.strip_prefix("```") {
+        // A fence may hold a call only if it is untagged or tagged json/tool_call and what
+        // follows its first line opens JSON or a tag; a ```bash block streams at once.
+        let (tag, body) = match fenced.split_once('\n') {
+            Some((tag, body)) => (tag.trim(), Some(body.trim_start())),
+            None => (fenced.trim(), None),
+        };
+        let tagged = ["json", "tool_call"]
+            .iter()
+            .any(|t| t.starts_with(tag) || tag == *t);
+        return tagged
+            && body.is_none_or(|b| b.is_empty() || b.starts_with(['{', '[']) || could_be_call(b));
+    }
+    CALL_OPENINGS
+        .iter()
+        .filter(|o| o.len() > 1)
+        .any(|o| o.starts_with(start) || start.starts_with(o))
+}
+
+/// The value of the first `"name": "..."` in text being written, once its closing quote came.
+fn name_in(text: &str) -> Option<&str> {
+    let at = text.find("\"name\"")? + "\"name\"".len();
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    let end = rest.find('"')?;
+    let name = &rest[..end];
+    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .then_some(name)
+}
+
+/// Drops tool markup — `<tool_call>…</tool_call>`, and the `<tool_response>…</tool_response>`
+/// a model echoes back (SmolLM2 under a Qwen template did, against a real llama.cpp) — from a
+/// stream of text wherever it starts, so markup never reaches a person as an answer.
+#[derive(Debug, Default)]
+struct Markup {
+    /// Text that may be the start of a tag, or the inside of one.
+    pending: String,
+    /// The closing tag awaited, while inside a tagged part.
+    inside: Option<&'static str>,
+    dropped: bool,
+}
+
+/// The tagged parts dropped: (opening, closing).
+const TAGS: &[(&str, &str)] = &[
+    ("<tool_call>", "</tool_call>"),
+    ("<tool_response>", "</tool_response>"),
+];
+
+impl Markup {
+    /// The part of `t` (with what was pending) that is safe to show now.
+    fn pass(&mut self, t: &str) -> String {
+        self.pending.push_str(t);
+        let mut out = String::new();
+        loop {
+            if let Some(close) = self.inside {
+                match self.pending.find(close) {
+                    Some(j) => {
+                        self.pending.drain(..j + close.len());
+                        self.inside = None;
+                    }
+                    None => return out,
+                }
+                continue;
+            }
+            let first = TAGS
+                .iter()
+                .filter_map(|(open, close)| self.pending.find(open).map(|i| (i, *open, *close)))
+                .min_by_key(|(i, _, _)| *i);
+            match first {
+                Some((i, open, close)) => {
+                    out.push_str(&self.pending[..i]);
+                    self.pending.drain(..i + open.len());
+                    self.inside = Some(close);
+                    self.dropped = true;
+                }
+                None => {
+                    // Keep back a tail that may be the start of a tag.
+                    let len = self.pending.len();
+                    let keep = TAGS
+                        .iter()
+                        .filter_map(|(open, _)| {
+                            (1..open.len()).rev().find(|&n| {
+                                len >= n
+                                    && self.pending.is_char_boundary(len - n)
+                                    && open.starts_with(&self.pending[len - n..])
+                            })
+                        })
+                        .max()
+                        .unwrap_or(0);
+                    let cut = len - keep;
+                    out.push_str(&self.pending[..cut]);
+                    self.pending.drain(..cut);
+                    return out;
+                }
+            }
+        }
+    }
+
+    /// What is left at the end: a partial tag that never became one is text; an unclosed
+    /// tagged part is dropped.
+    fn finish(&mut self) -> String {
+        if self.inside.is_some() {
+            self.pending.clear();
+            return String::new();
+        }
+        std::mem::take(&mut self.pending)
+    }
+}
+
+/// The text of an answer without tool-call markup.
+pub fn without_markup(text: &str) -> String {
+    let mut m = Markup::default();
+    let mut out = m.pass(text);
+    out.push_str(&m.finish());
+    out
+}
+
 impl Answer {
-    fn plain(text: String, tokens_used: u64) -> Self {
+    fn plain(r: ChatReply, tokens_used: u64) -> Self {
         Self {
-            text,
+            text: r.text,
             tokens_used,
             tool_calls: Vec::new(),
             suggestions: Vec::new(),
+            finish_reason: r.finish_reason,
+            model: r.model,
         }
     }
 }
 
-/// One streamed call without tools, every piece to `sink`.
+/// What a person sees when a model answers with nothing but a tool call it could not make.
+const ONLY_A_CALL: &str = "(The model answered with a tool call instead of an answer, so there is nothing to show. Asking again, or assigning a model that supports tools, usually helps.)";
+
+/// One streamed call without tools, every piece of text to `sink` with any tool-call markup
+/// taken out; an answer that is nothing but a printed call is replaced by a note saying so.
 async fn stream_plain(
     turn: &Turn<'_>,
     messages: &[ChatMessage],
     sink: &mut impl FnMut(Emit<'_>),
 ) -> Result<ChatReply, LlmError> {
-    turn.llm
-        .chat_stream(turn.endpoint, turn.model, messages, turn.opts, None, |t| {
-            sink(Emit::Token(t))
+    let mut hold = Holdback::default();
+    let mut markup = Markup::default();
+    let mut r = turn
+        .llm
+        .chat_stream(turn.endpoint, turn.model, messages, turn.opts, None, |p| {
+            if let Piece::Token(t) = p {
+                let shown = markup.pass(t);
+                if !shown.is_empty() {
+                    hold.push(&shown, &mut |e| {
+                        if let Emit::Token(t) = e {
+                            sink(Emit::Token(t))
+                        }
+                    });
+                }
+            }
+            MORE
         })
-        .await
+        .await?;
+    let tail = markup.finish();
+    if !tail.is_empty() {
+        hold.push(&tail, &mut |e| {
+            if let Emit::Token(t) = e {
+                sink(Emit::Token(t))
+            }
+        });
+    }
+    let text = without_markup(&r.text);
+    if !hold.open {
+        if textual_calls(&hold.held).is_some() || (text.trim().is_empty() && markup.dropped) {
+            sink(Emit::Token(ONLY_A_CALL));
+            r.text = ONLY_A_CALL.to_owned();
+            return Ok(r);
+        }
+        if !hold.held.is_empty() {
+            // Text that merely started like a call (a code block, say) is the answer.
+            sink(Emit::Token(&hold.held));
+        }
+    }
+    r.text = text;
+    Ok(r)
 }
 
 /// Answers `messages`, streaming the text to `sink`.
@@ -138,12 +392,16 @@ pub async fn answer(
 ) -> Result<Answer, LlmError> {
     if !turn.tools {
         let r = stream_plain(turn, &messages, &mut sink).await?;
-        return Ok(Answer::plain(r.text, r.tokens_used));
+        let tokens = r.tokens_used;
+        return Ok(Answer::plain(r, tokens));
     }
 
     let defs = tools::definitions();
     let mut hold = Holdback::default();
-    let first = turn
+    // A model that keeps starting calls (SmolLM2 started 33 in one answer against a real
+    // llama.cpp) is stopped once it starts one more than may run: those before are complete.
+    let mut started = 0;
+    let mut first = turn
         .llm
         .chat_stream(
             turn.endpoint,
@@ -151,35 +409,66 @@ pub async fn answer(
             &messages,
             turn.opts,
             Some(&defs),
-            |t| hold.push(t, &mut sink),
+            |p| {
+                match p {
+                    Piece::Token(t) => hold.push(t, &mut sink),
+                    Piece::ToolStarted(name) => {
+                        started += 1;
+                        if started > tools::MAX_CALLS {
+                            return Flow::Break(());
+                        }
+                        sink(Emit::ToolStarted(name))
+                    }
+                }
+                MORE
+            },
         )
         .await?;
 
     if first.tool_calls.is_empty() {
-        if !hold.open && looks_like_tool_json(&hold.held) {
-            sink(Emit::Step(Step::ToolFallback {
-                reasoning: "the model wrote a tool call as text instead of making one; answering without tools".into(),
-            }));
-            let second = stream_plain(turn, &messages, &mut sink).await?;
-            return Ok(Answer::plain(
-                second.text,
-                first.tokens_used + second.tokens_used,
-            ));
+        match (!hold.open).then(|| textual_calls(&hold.held)).flatten() {
+            Some(calls) => {
+                // The model printed its calls instead of making them: they are read as the
+                // calls they are (validated like any other), never shown as the answer.
+                sink(Emit::Step(Step::ToolFallback {
+                    reasoning: "the model wrote its tool call as text instead of making one; it was read as a call".into(),
+                }));
+                first.text = String::new();
+                first.tool_calls = calls;
+            }
+            None => {
+                if !hold.open && !hold.held.is_empty() {
+                    // Text that merely started like a call (a code block, say) is the answer.
+                    sink(Emit::Token(&hold.held));
+                }
+                let tokens = first.tokens_used;
+                return Ok(Answer::plain(first, tokens));
+            }
         }
-        if !hold.open && !hold.held.is_empty() {
-            // Text that merely started like JSON (a code block, say) is the answer.
-            sink(Emit::Token(&hold.held));
-        }
-        return Ok(Answer::plain(first.text, first.tokens_used));
     }
 
+    if first.finish_reason == "halted" && first.tool_calls.len() > tools::MAX_CALLS {
+        tracing::info!(
+            started,
+            "the model kept starting tool calls; the first {} run",
+            tools::MAX_CALLS
+        );
+        // The last one was only starting when the stream was stopped.
+        first.tool_calls.truncate(tools::MAX_CALLS);
+    }
     // Text the model streamed before its calls is part of the answer; held-back text is not.
     let streamed = if hold.open {
         first.text.clone()
     } else {
         String::new()
     };
-    let (records, suggestions, results) = run_calls(turn, &first.tool_calls, &mut sink).await;
+    // Arguments cut off at the token limit may be valid JSON that says less than the model
+    // meant (a path cut short): such calls are refused, not run.
+    let cut = first.truncated().then(|| {
+        "the arguments were cut off at the token limit (finish_reason: length)".to_owned()
+    });
+    let (records, suggestions, results) =
+        run_calls(turn, &first.tool_calls, cut.as_deref(), &mut sink).await;
     let mut assistant = ChatMessage::new("assistant", first.text);
     assistant.tool_calls = first.tool_calls.clone();
     messages.push(assistant);
@@ -193,6 +482,8 @@ pub async fn answer(
         tokens_used: first.tokens_used + second.tokens_used,
         tool_calls: records,
         suggestions,
+        finish_reason: second.finish_reason,
+        model: second.model,
     })
 }
 
@@ -201,6 +492,7 @@ pub async fn answer(
 async fn run_calls(
     turn: &Turn<'_>,
     calls: &[ToolCall],
+    refuse: Option<&str>,
     sink: &mut impl FnMut(Emit<'_>),
 ) -> (Vec<ToolRecord>, Vec<Value>, Vec<String>) {
     let mut records = Vec::new();
@@ -208,7 +500,9 @@ async fn run_calls(
     let mut results = Vec::new();
     for (i, call) in calls.iter().enumerate() {
         let t0 = Instant::now();
-        let parsed = if i >= tools::MAX_CALLS {
+        let parsed = if let Some(why) = refuse {
+            Err(why.to_owned())
+        } else if i >= tools::MAX_CALLS {
             Err(format!(
                 "at most {} tool calls per answer",
                 tools::MAX_CALLS
@@ -263,17 +557,103 @@ async fn run_calls(
 mod tests {
     use super::*;
 
+    /// The textual tool-call formats models print (issue 14, item 7), and answers that only
+    /// look like them.
     #[test]
-    fn tool_json_printed_as_text_is_recognised() {
-        assert!(looks_like_tool_json(
-            r#"{"name": "get_system_load", "arguments": {}}"#
-        ));
-        assert!(looks_like_tool_json(
-            "```json\n{\"name\": \"check_disk_space\", \"parameters\": {\"path\": \"/\"}}\n```"
-        ));
-        assert!(looks_like_tool_json(r#"[{"function": {"name": "x"}}]"#));
-        assert!(!looks_like_tool_json("{\"volume\": 3}"));
-        assert!(!looks_like_tool_json("The disk is fine."));
+    fn printed_tool_calls_are_read_in_every_common_format() {
+        let names = |t: &str| {
+            textual_calls(t).map(|c| {
+                c.into_iter()
+                    .map(|c| format!("{}{}", c.name, c.arguments))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let want = Some(vec![
+            r#"get_service_status{"service_name":"cron"}"#.to_owned(),
+        ]);
+        for text in [
+            r#"{"name": "get_service_status", "arguments": {"service_name": "cron"}}"#,
+            "```json\n{\"name\": \"get_service_status\", \"parameters\": {\"service_name\": \"cron\"}}\n```",
+            "```\n{\"name\": \"get_service_status\", \"arguments\": {\"service_name\": \"cron\"}}\n```",
+            "<tool_call>\n{\"name\": \"get_service_status\", \"arguments\": {\"service_name\": \"cron\"}}\n</tool_call>",
+            "<tool_call>{\"name\": \"get_service_status\", \"arguments\": {\"service_name\": \"cron\"}}",
+            r#"<|python_tag|>{"name": "get_service_status", "parameters": {"service_name": "cron"}}"#,
+            r#"[TOOL_CALLS] [{"name": "get_service_status", "arguments": {"service_name": "cron"}}]"#,
+            r#"[{"type": "function", "function": {"name": "get_service_status", "arguments": "{\"service_name\": \"cron\"}"}}]"#,
+            r#"{"tool_calls": [{"function": {"name": "get_service_status", "arguments": {"service_name": "cron"}}}]}"#,
+        ] {
+            assert_eq!(names(text), want, "{text}");
+        }
+        assert_eq!(
+            names("<tool_call>{\"name\": \"a\", \"arguments\": {}}</tool_call>\n<tool_call>{\"name\": \"b\", \"arguments\": {}}</tool_call>")
+                .map(|v| v.len()),
+            Some(2)
+        );
+        assert_eq!(names("{\"volume\": 3}"), None);
+        assert_eq!(names("The disk is fine."), None);
+        assert_eq!(
+            names("Sure: <tool_call>{\"name\": \"a\", \"arguments\": {}}</tool_call>"),
+            None,
+            "prose around a tag is an answer (its markup is stripped when shown)"
+        );
+        assert_eq!(names("```bash\nsystemctl status cron\n```"), None);
+    }
+
+    #[test]
+    fn markup_never_reaches_the_answer_however_it_is_split() {
+        let text = "Cron is up. <tool_call>{\"name\": \"x\", \"arguments\": {}}</tool_call> It ran at 10:00 <b>ok</b>.";
+        let want = "Cron is up.  It ran at 10:00 <b>ok</b>.";
+        assert_eq!(without_markup(text), want);
+        for split in 1..text.len() {
+            if !text.is_char_boundary(split) {
+                continue;
+            }
+            let mut m = Markup::default();
+            let mut out = m.pass(&text[..split]);
+            out.push_str(&m.pass(&text[split..]));
+            out.push_str(&m.finish());
+            assert_eq!(out, want, "split at {split}");
+        }
+        assert_eq!(
+            without_markup("a <tool_ca"),
+            "a <tool_ca",
+            "not a tag after all"
+        );
+        assert_eq!(
+            without_markup("a <tool_call>{\"name\""),
+            "a ",
+            "an unclosed call is dropped"
+        );
+    }
+
+    #[test]
+    fn a_call_being_written_is_announced_by_name() {
+        let mut started = Vec::new();
+        let mut h = Holdback::default();
+        for t in [
+            "<tool_",
+            "call>\n{\"na",
+            "me\": \"read_jou",
+            "rnal\", \"argu",
+            "ments\": {}}",
+        ] {
+            h.push(t, &mut |e| match e {
+                Emit::ToolStarted(n) => started.push(n.to_owned()),
+                Emit::Token(t) => panic!("markup shown: {t}"),
+                Emit::Step(_) => {}
+            });
+        }
+        assert_eq!(
+            started,
+            ["read_journal"],
+            "once, as soon as the name is whole"
+        );
+        assert!(could_be_call("```"));
+        assert!(could_be_call("```js"));
+        assert!(!could_be_call("```bash\n"));
+        assert!(!could_be_call("```json\nThe answer"));
+        assert!(!could_be_call("To check"));
+        assert!(!could_be_call(&format!("{{{}", "x".repeat(MAX_HELD))));
     }
 
     #[test]

@@ -43,70 +43,259 @@ pub struct Outcome {
     pub unapplied: Vec<Unapplied>,
 }
 
-const SEARCH: &str = "<<<<<<< SEARCH";
-const DIVIDER: &str = "=======";
-const REPLACE: &str = ">>>>>>> REPLACE";
+/// A block the parser could not take, said in the response instead of being dropped: a
+/// model that writes "the new line is added" beside a broken block must not look as if it
+/// changed the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Malformed {
+    /// 1-based line of the model's answer where the block starts.
+    pub line: usize,
+    pub reason: String,
+}
 
-/// The blocks of a model's answer, and the prose around them.
-pub fn parse(answer: &str) -> (Vec<EditBlock>, String) {
+/// A model's answer, taken apart.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Parsed {
+    pub blocks: Vec<EditBlock>,
+    /// The text outside the blocks.
+    pub prose: String,
+    pub malformed: Vec<Malformed>,
+}
+
+/// Which marker a line is. Models miscount the marker characters, so 5 to 9 of them count,
+/// with or without a space before the word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    Search,
+    Divider,
+    Replace,
+}
+
+fn marker(line: &str) -> Option<Marker> {
+    let l = line.trim();
+    let run = |c: char| {
+        let n = l.chars().take_while(|&x| x == c).count();
+        (5..=9).contains(&n).then(|| l[n..].trim())
+    };
+    match l.chars().next()? {
+        '<' => (run('<')? == "SEARCH").then_some(Marker::Search),
+        '=' => run('=')?.is_empty().then_some(Marker::Divider),
+        '>' => (run('>')? == "REPLACE").then_some(Marker::Replace),
+        _ => None,
+    }
+}
+
+/// The blocks of a model's answer, the prose around them, and every block that is broken
+/// (a marker missing, an empty SEARCH, a block that changes nothing).
+pub fn parse(answer: &str) -> Parsed {
     let text = answer.replace("\r\n", "\n");
-    let mut blocks = Vec::new();
+    let mut out = Parsed::default();
     let mut prose = Vec::new();
-    let mut lines = text.split('\n').peekable();
-    while let Some(line) = lines.next() {
-        if line.trim_end() != SEARCH {
-            prose.push(line);
-            continue;
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut i = 0;
+    let bad = |out: &mut Parsed, line: usize, reason: &str| {
+        out.malformed.push(Malformed {
+            line,
+            reason: reason.to_owned(),
+        })
+    };
+    while i < lines.len() {
+        let line = lines[i];
+        match marker(line) {
+            None => {
+                prose.push(line);
+                i += 1;
+                continue;
+            }
+            Some(Marker::Divider) => {
+                bad(
+                    &mut out,
+                    i + 1,
+                    "a ======= divider outside a block (its <<<<<<< SEARCH line is missing)",
+                );
+                i += 1;
+                continue;
+            }
+            Some(Marker::Replace) => {
+                bad(
+                    &mut out,
+                    i + 1,
+                    "a >>>>>>> REPLACE line without its <<<<<<< SEARCH and ======= lines",
+                );
+                i += 1;
+                continue;
+            }
+            Some(Marker::Search) => {}
         }
-        let (mut search, mut replace, mut in_replace, mut closed) =
+        let start = i + 1;
+        let (mut search, mut replace, mut divider, mut closed) =
             (Vec::new(), Vec::new(), false, false);
-        for l in lines.by_ref() {
-            match l.trim_end() {
-                DIVIDER if !in_replace => in_replace = true,
-                REPLACE => {
+        i += 1;
+        while i < lines.len() {
+            let l = lines[i];
+            match marker(l) {
+                Some(Marker::Divider) if !divider => divider = true,
+                Some(Marker::Replace) => {
                     closed = true;
+                    i += 1;
                     break;
                 }
-                _ if in_replace => replace.push(l),
+                // A new block starts before this one ended: this one is broken, and the next
+                // is read on its own.
+                Some(Marker::Search) => break,
+                _ if divider => replace.push(l),
                 _ => search.push(l),
             }
+            i += 1;
         }
-        if !closed || !in_replace {
-            tracing::debug!("skipping an edit block without its divider or end marker");
+        let reason = match (divider, closed) {
+            (false, false) => {
+                Some("the block has neither its ======= divider nor its >>>>>>> REPLACE line")
+            }
+            (false, true) => Some("the block has no ======= divider between SEARCH and REPLACE"),
+            (true, false) => {
+                Some("the block has no >>>>>>> REPLACE line (the answer may have been cut off)")
+            }
+            (true, true) => None,
+        };
+        if let Some(r) = reason {
+            bad(&mut out, start, r);
             continue;
         }
         let search = search.join("\n");
+        let replace = replace.join("\n");
         if search.trim().is_empty() {
+            bad(&mut out, start, "the block's SEARCH part is empty");
             continue;
         }
-        blocks.push(EditBlock {
-            search,
-            replace: replace.join("\n"),
-        });
+        if search == replace {
+            bad(
+                &mut out,
+                start,
+                "the block's REPLACE part is the same as its SEARCH part, so it changes nothing",
+            );
+            continue;
+        }
+        out.blocks.push(EditBlock { search, replace });
     }
-    (blocks, prose.join("\n").trim().to_owned())
+    out.prose = prose.join("\n").trim().to_owned();
+    out
 }
 
-/// The first sentence of the prose (≤ 100 characters), else a generic line.
-pub fn summary(prose: &str, applied: usize) -> String {
-    let first = prose
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with("```"))
-        .unwrap_or("");
-    let sentence = first
-        .split_inclusive(['.', '!', '?'])
-        .next()
-        .unwrap_or(first)
-        .trim();
-    if sentence.is_empty() {
-        return format!("Applied {applied} edit(s)");
+/// Whether the answer so far holds complete blocks and has gone on well past the last one
+/// without starting another: the edit is there, and what follows is talk that costs a CPU
+/// model minutes. Config chat stops the generation there.
+pub fn blocks_done(answer_so_far: &str) -> bool {
+    const TRAILING_PROSE: usize = 400;
+    let Some(last_close) = answer_so_far
+        .match_indices('\n')
+        .map(|(i, _)| i)
+        .chain(std::iter::once(answer_so_far.len()))
+        .scan(0, |start, end| {
+            let line = &answer_so_far[*start..end];
+            let at = *start;
+            *start = end + 1;
+            Some((at, line))
+        })
+        .filter(|(_, l)| marker(l) == Some(Marker::Replace))
+        .map(|(at, l)| at + l.len())
+        .last()
+    else {
+        return false;
+    };
+    let after = &answer_so_far[last_close..];
+    !after.lines().any(|l| marker(l).is_some()) && after.trim().chars().count() > TRAILING_PROSE
+}
+
+/// How many broken pieces make an answer hopeless: a small model that loops on marker lines
+/// (seen with a 135M model: 92 stray markers in 1,024 tokens) will not write an edit, and
+/// every further token costs the person time.
+pub const HOPELESS: usize = 12;
+
+/// Whether the answer so far is so broken that waiting for more is pointless.
+pub fn hopeless(answer_so_far: &str) -> bool {
+    let p = parse(answer_so_far);
+    p.blocks.is_empty() && p.malformed.len() >= HOPELESS
+}
+
+/// The most broken pieces listed in a response; the summary gives the count.
+pub const MAX_REPORTED: usize = 20;
+
+/// What was actually done to the file, in a line: how many of the model's edits applied, the
+/// lines changed, and why the others did not. Never the model's own claim.
+pub fn summary(original: &str, proposed: &str, parsed: &Parsed, out: &Outcome) -> String {
+    let total = parsed.blocks.len();
+    let applied = out.matches.len();
+    let mut why = Vec::new();
+    if !out.unapplied.is_empty() {
+        why.push(format!(
+            "{} not found in the file",
+            plural(
+                out.unapplied.len(),
+                "block's SEARCH text was",
+                "blocks' SEARCH texts were"
+            )
+        ));
     }
-    let mut s: String = sentence.chars().take(100).collect();
-    if sentence.chars().count() > 100 {
-        s.push('…');
+    if !parsed.malformed.is_empty() {
+        why.push(format!(
+            "{}, the first: {}",
+            plural(
+                parsed.malformed.len(),
+                "broken block or stray marker",
+                "broken blocks or stray markers"
+            ),
+            parsed.malformed[0].reason
+        ));
     }
-    s
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", why.join("; "))
+    };
+    if applied == 0 || original == proposed {
+        return if total == 0 {
+            format!("No change was made: the model's answer holds no complete edit block{why}.")
+        } else {
+            format!("No change was made: none of the model's {total} edit block(s) applied{why}.")
+        };
+    }
+    let (removed, added, first) = changed_lines(original, proposed);
+    format!(
+        "Applied {applied} of {total} edit block(s): {} from line {first}{why}.",
+        match (removed, added) {
+            (0, a) => plural(a, "line added", "lines added"),
+            (r, 0) => plural(r, "line removed", "lines removed"),
+            (r, a) if r == a => plural(r, "line changed", "lines changed"),
+            (r, a) => format!("{} replaced by {a}", plural(r, "line", "lines")),
+        }
+    )
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Lines removed and added between two texts, outside their common start and end, and the
+/// 1-based line where the change begins.
+fn changed_lines(a: &str, b: &str) -> (usize, usize, usize) {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    (
+        a.len() - prefix - suffix,
+        b.len() - prefix - suffix,
+        prefix + 1,
+    )
 }
 
 fn normalize(line: &str) -> String {
@@ -232,12 +421,106 @@ mod tests {
     #[test]
     fn parses_blocks_and_prose() {
         let answer = "I'll add the comment.\r\n<<<<<<< SEARCH\r\n    last line\r\n=======\r\n    last line\r\n# Added comment\r\n>>>>>>> REPLACE\r\nDone.\n<<<<<<< SEARCH\nbroken block without divider\n>>>>>>> REPLACE\n<<<<<<< SEARCH\n\n=======\nempty search is dropped\n>>>>>>> REPLACE\n";
-        let (blocks, prose) = parse(answer);
+        let p = parse(answer);
         assert_eq!(
-            blocks,
+            p.blocks,
             vec![block("    last line", "    last line\n# Added comment")]
         );
-        assert_eq!(summary(&prose, 1), "I'll add the comment.");
+        assert_eq!(p.prose, "I'll add the comment.\nDone.");
+        assert_eq!(
+            p.malformed,
+            vec![
+                Malformed {
+                    line: 9,
+                    reason: "the block has no ======= divider between SEARCH and REPLACE".into()
+                },
+                Malformed {
+                    line: 12,
+                    reason: "the block's SEARCH part is empty".into()
+                }
+            ]
+        );
+    }
+
+    /// What real models wrote (issue 14, item 1): blocks missing a marker, miscounted markers,
+    /// a block that changes nothing. Each is reported, none dropped in silence.
+    #[test]
+    fn broken_blocks_are_reported_and_miscounted_markers_are_read() {
+        let p = parse(
+            "The new line is added.\n<<<<<< SEARCH\nb = 2\n========\nb = 3\n>>>>>>>> REPLACE\n",
+        );
+        assert_eq!(
+            p.blocks,
+            vec![block("b = 2", "b = 3")],
+            "6 and 8 marker characters"
+        );
+        assert!(p.malformed.is_empty());
+
+        let p = parse("I added it.\n=======\nlast = 1\n# Added\n>>>>>>> REPLACE\n");
+        assert!(p.blocks.is_empty());
+        assert_eq!(p.malformed.len(), 2, "{:?}", p.malformed);
+        assert!(p.malformed[0].reason.contains("SEARCH line is missing"));
+
+        let p =
+            parse("<<<<<<< SEARCH\na\n=======\nb\n<<<<<<< SEARCH\nc\n=======\nd\n>>>>>>> REPLACE");
+        assert_eq!(p.blocks, vec![block("c", "d")]);
+        assert_eq!(p.malformed[0].line, 1);
+        assert!(p.malformed[0].reason.contains("no >>>>>>> REPLACE"));
+
+        let p = parse("<<<<<<< SEARCH\nsame\n=======\nsame\n>>>>>>> REPLACE\n");
+        assert!(p.blocks.is_empty());
+        assert!(p.malformed[0].reason.contains("changes nothing"));
+    }
+
+    #[test]
+    fn the_summary_says_what_was_done_not_what_the_model_claimed() {
+        let file = "a = 1\nb = 2\n";
+        let claim = "The new line is added at the end.\n<<<<<<< SEARCH\nb = 2\n>>>>>>> REPLACE\n";
+        let p = parse(claim);
+        let out = apply(file, &p.blocks);
+        assert_eq!(
+            summary(file, &out.content, &p, &out),
+            "No change was made: the model's answer holds no complete edit block (1 broken block or stray marker, the first: the block has no ======= divider between SEARCH and REPLACE)."
+        );
+        let p = parse("Sure.");
+        let out = apply(file, &p.blocks);
+        assert_eq!(
+            summary(file, &out.content, &p, &out),
+            "No change was made: the model's answer holds no complete edit block."
+        );
+        let p = parse(
+            "<<<<<<< SEARCH\nb = 2\n=======\nb = 2\nc = 3\n>>>>>>> REPLACE\n<<<<<<< SEARCH\nzzz\n=======\nyyy\n>>>>>>> REPLACE\n",
+        );
+        let out = apply(file, &p.blocks);
+        assert_eq!(
+            summary(file, &out.content, &p, &out),
+            "Applied 1 of 2 edit block(s): 1 line added from line 3 (1 block's SEARCH text was not found in the file)."
+        );
+    }
+
+    /// What SmolLM2-135M wrote against a real llama.cpp (issue 14's check): marker lines in a
+    /// loop, never a block. The answer is given up on early, not read to the token limit.
+    #[test]
+    fn a_looping_answer_is_hopeless() {
+        let looping = "<<<<<<< DEBUG\nThe new line\n>>>>>>> REPLACE\n".repeat(HOPELESS);
+        assert!(hopeless(&looping));
+        assert!(!hopeless(&looping[..looping.len() / 2]));
+        let with_a_block = format!("<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n{looping}");
+        assert!(
+            !hopeless(&with_a_block),
+            "a block was written: read it to the end"
+        );
+    }
+
+    #[test]
+    fn generation_stops_once_the_blocks_are_done() {
+        let block = "Here it is.\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n";
+        assert!(!blocks_done("Here it is.\n<<<<<<< SEARCH\na\n"));
+        assert!(!blocks_done(block), "a second block may follow");
+        let chatter = format!("{block}{}", "And some more explanation. ".repeat(20));
+        assert!(blocks_done(&chatter));
+        let another = format!("{block}{}\n<<<<<<< SEARCH\n", "Next: ".repeat(80));
+        assert!(!blocks_done(&another), "another block started");
     }
 
     #[test]

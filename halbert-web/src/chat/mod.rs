@@ -5,6 +5,7 @@
 //! the API only turns requests into their inputs and their answers into responses.
 
 pub mod assistant;
+pub mod budget;
 pub mod config;
 pub mod context;
 pub mod edits;

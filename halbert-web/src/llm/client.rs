@@ -2,7 +2,9 @@
 //! and what Ollama has loaded (`/api/ps`). API keys go in `Authorization: Bearer` and nowhere
 //! else — never into logs or errors.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -27,6 +29,12 @@ pub enum LlmError {
         code: u16,
         excerpt: String,
     },
+    /// The stream broke off before the answer was complete: the server died or the
+    /// connection was cut. Reported as unreachable, since the server is gone, not confused.
+    #[error(
+        "endpoint {endpoint}: the model server closed the connection after {tokens} tokens, before the answer was complete"
+    )]
+    Closed { endpoint: String, tokens: usize },
     #[error("endpoint {endpoint} sent an answer that is not what {provider} sends: {why}")]
     BadReply {
         endpoint: String,
@@ -90,17 +98,69 @@ async fn error_body(mut resp: reqwest::Response, limit: Duration) -> Vec<u8> {
     body
 }
 
-/// The error for a refused request, with the server's word on why; logged at warn with the
-/// endpoint and the model (never the prompt, never the key).
-async fn refused(ep: &Endpoint, model: &str, resp: reqwest::Response) -> LlmError {
+/// The error for a refused request, with the server's word on why.
+async fn refused(resp: reqwest::Response, ep: &Endpoint) -> LlmError {
     let code = resp.status().as_u16();
-    let excerpt = error_excerpt(&error_body(resp, Duration::from_secs(2)).await);
-    tracing::warn!(endpoint = %ep.id, model, status = code, upstream = %excerpt, "the model server refused the request");
+    let tried = resp.url().to_string();
+    let mut excerpt = error_excerpt(&error_body(resp, Duration::from_secs(2)).await);
+    if code == 404 {
+        excerpt = not_found_hint(ep, &tried, &excerpt);
+    }
     LlmError::Status {
         endpoint: ep.id.clone(),
         code,
         excerpt,
     }
+}
+
+/// Every failure of a model call is logged once, at warn, with the endpoint, the model, the
+/// HTTP status and the server's own words where there are any — never the prompt or the key:
+/// an administrator reading the journal after "the assistant is broken" finds why.
+fn logged<T>(ep: &Endpoint, model: &str, r: Result<T, LlmError>) -> Result<T, LlmError> {
+    if let Err(e) = &r {
+        let (status, upstream) = match e {
+            LlmError::Status { code, excerpt, .. } => (Some(*code), excerpt.as_str()),
+            _ => (None, ""),
+        };
+        tracing::warn!(endpoint = %ep.id, model, status, upstream, error = %e, "a model call failed");
+    }
+    r
+}
+
+/// The paths people paste with a base URL, which make every request 404.
+const API_PATHS: &[&str] = &[
+    "/chat/completions",
+    "/completions",
+    "/models",
+    "/api/chat",
+    "/api/generate",
+    "/api/tags",
+];
+
+/// A 404 names the URL tried and what most likely fixes it: a full API path pasted as the base
+/// URL, or the other provider's protocol. An unknown model is a 404 on Ollama too, and its
+/// message already says so.
+fn not_found_hint(ep: &Endpoint, tried: &str, excerpt: &str) -> String {
+    let said = if excerpt.is_empty() {
+        String::new()
+    } else {
+        format!(" ({excerpt})")
+    };
+    if excerpt.to_lowercase().contains("model") {
+        return excerpt.to_owned();
+    }
+    let fix = if let Some(p) = API_PATHS.iter().find(|p| ep.url.ends_with(*p)) {
+        format!(
+            "the endpoint's URL ends in the API path {p}: set it to the server's base address, {}",
+            ep.url.trim_end_matches(p)
+        )
+    } else if ep.provider == "ollama" {
+        "if this server speaks the OpenAI API (llama.cpp, vLLM, LM Studio), choose provider openai"
+            .to_owned()
+    } else {
+        "if this server is Ollama, choose provider ollama; otherwise check that the URL is the API's base (often ending in /v1)".to_owned()
+    };
+    format!("{tried} does not exist{said}; {fix}")
 }
 
 impl LlmError {
@@ -125,7 +185,18 @@ pub struct LoadedModel {
 #[derive(Debug, Clone)]
 pub struct LlmClient {
     http: reqwest::Client,
+    /// Context windows the servers reported, per (endpoint URL, model), with when they were
+    /// asked: a prompt is sized against them on every turn, and asking each time would cost a
+    /// round trip per question.
+    windows: Arc<Mutex<Windows>>,
 }
+
+/// Per (endpoint URL, model): when the server was asked, and what it said.
+type Windows = HashMap<(String, String), (Instant, Option<u32>)>;
+
+/// How long a server's word on a model's context window is trusted (the model may be
+/// reloaded with another window).
+const WINDOW_TTL: Duration = Duration::from_secs(300);
 
 /// Listing and probing calls; generation has its own, longer limits.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -157,7 +228,10 @@ impl LlmClient {
                     .map_err(|e| format!("cannot build the HTTP client: {e}"))?
             }
         };
-        Ok(Self { http })
+        Ok(Self {
+            http,
+            windows: Arc::default(),
+        })
     }
 
     fn url(ep: &Endpoint, ollama_path: &str, openai_path: &str) -> String {
@@ -185,7 +259,7 @@ impl LlmClient {
             .await
             .map_err(|e| self.transport_error(ep, e, timeout))?;
         if !resp.status().is_success() {
-            return Err(refused(ep, "", resp).await);
+            return logged(ep, "", Err(refused(resp, ep).await));
         }
         resp.json().await.map_err(|e| LlmError::BadReply {
             endpoint: ep.id.clone(),
@@ -219,6 +293,36 @@ impl LlmClient {
             .collect())
     }
 
+    /// Why assigning `model` of `ep` may not work, if it may not: the endpoint does not list
+    /// it, or its list cannot be read. A warning, not a refusal: some servers (llama.cpp)
+    /// list a file path and accept any name.
+    pub async fn model_warning(&self, ep: &Endpoint, model: &str) -> Option<String> {
+        match self.list_models(ep, PROBE_TIMEOUT).await {
+            Ok(list) => {
+                let offered = list.iter().any(|m| {
+                    if ep.provider == "ollama" {
+                        same_model(m, model)
+                    } else {
+                        m == model
+                    }
+                });
+                (!offered).then(|| {
+                    let some: Vec<&str> = list.iter().take(5).map(String::as_str).collect();
+                    format!(
+                        "endpoint {} does not list a model called {model:?} (it lists {}{}); saved anyway, since some servers accept any name",
+                        ep.id,
+                        if some.is_empty() { "none".to_owned() } else { some.join(", ") },
+                        if list.len() > 5 { ", …" } else { "" }
+                    )
+                })
+            }
+            Err(e) => Some(format!(
+                "the models of endpoint {} could not be listed, so {model:?} is unchecked: {e}",
+                ep.id
+            )),
+        }
+    }
+
     /// What Ollama has loaded (`/api/ps`); OpenAI-compatible servers cannot say.
     pub async fn loaded(&self, ep: &Endpoint) -> Result<Option<Vec<LoadedModel>>, LlmError> {
         if ep.provider != "ollama" {
@@ -245,6 +349,96 @@ impl LlmClient {
                 })
                 .collect(),
         ))
+    }
+}
+
+impl LlmClient {
+    /// The context window, in tokens, that prompts for `model` on `ep` must fit: the
+    /// administrator's `context_tokens`, else what the server says, else
+    /// [`DEFAULT_CONTEXT_TOKENS`](super::settings::DEFAULT_CONTEXT_TOKENS).
+    pub async fn context_window(&self, ep: &Endpoint, model: &str) -> u32 {
+        if let Some(c) = ep.context_tokens {
+            return c;
+        }
+        let key = (ep.url.clone(), model.to_owned());
+        let cached = self
+            .windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .filter(|(at, _)| at.elapsed() < WINDOW_TTL)
+            .map(|(_, w)| *w);
+        let window = match cached {
+            Some(w) => w,
+            None => {
+                let w = self.server_window(ep, model).await;
+                self.windows
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, (Instant::now(), w));
+                w
+            }
+        };
+        window.unwrap_or(super::settings::DEFAULT_CONTEXT_TOKENS)
+    }
+
+    /// What the server says of the window: llama.cpp's `GET /props` (`n_ctx` of its slots),
+    /// Ollama's `POST /api/show` (a `num_ctx` the model is set to, else the smaller of its
+    /// trained length and Ollama's default window, which it runs with unless told). Other
+    /// servers do not say (`None`).
+    async fn server_window(&self, ep: &Endpoint, model: &str) -> Option<u32> {
+        let limit = Duration::from_secs(3);
+        let n = |v: &Value| {
+            v.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n > 0)
+        };
+        if ep.provider == "ollama" {
+            let mut req = self
+                .http
+                .post(format!("{}/api/show", ep.url))
+                .json(&serde_json::json!({"model": model}))
+                .timeout(limit);
+            if let Some(k) = &ep.api_key {
+                req = req.bearer_auth(k);
+            }
+            let v: Value = req
+                .send()
+                .await
+                .ok()?
+                .error_for_status()
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let set = v["parameters"].as_str().and_then(|p| {
+                p.lines().find_map(|l| {
+                    let mut w = l.split_whitespace();
+                    (w.next() == Some("num_ctx")).then(|| w.next()?.parse::<u32>().ok())?
+                })
+            });
+            let trained = v["model_info"].as_object().and_then(|o| {
+                o.iter()
+                    .find(|(k, _)| k.ends_with(".context_length"))
+                    .and_then(|(_, v)| n(v))
+            });
+            return set.or_else(|| trained.map(|t| t.min(super::settings::DEFAULT_CONTEXT_TOKENS)));
+        }
+        let base = ep.url.strip_suffix("/v1").unwrap_or(&ep.url);
+        let mut req = self.http.get(format!("{base}/props")).timeout(limit);
+        if let Some(k) = &ep.api_key {
+            req = req.bearer_auth(k);
+        }
+        let v: Value = req
+            .send()
+            .await
+            .ok()?
+            .error_for_status()
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        n(&v["default_generation_settings"]["n_ctx"]).or_else(|| n(&v["n_ctx"]))
     }
 }
 
@@ -343,14 +537,42 @@ pub struct ChatOptions {
     pub timeout: Duration,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChatReply {
     pub text: String,
     /// Ollama: prompt_eval_count + eval_count; OpenAI: usage.total_tokens.
     pub tokens_used: u64,
     /// The tools the model asked for (only when tools were offered).
     pub tool_calls: Vec<ToolCall>,
+    /// Why the model stopped, as the server said it (`stop`, `length`, `tool_calls`);
+    /// `halted` when the caller stopped reading; empty when the server did not say.
+    pub finish_reason: String,
+    /// The model the server says it ran; empty when it did not say.
+    pub model: String,
 }
+
+impl ChatReply {
+    /// The answer stopped at the token limit (`max_tokens` / `num_predict`).
+    pub fn truncated(&self) -> bool {
+        self.finish_reason == "length"
+    }
+}
+
+/// What a streamed answer reports while it arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// The next piece of the answer's text.
+    Token(&'a str),
+    /// The model started writing a call of this tool; its arguments are still to come.
+    ToolStarted(&'a str),
+}
+
+/// Whether to keep reading a stream: `Break` ends it there (the connection is closed, which
+/// stops the generation) and the answer so far is the reply, with `finish_reason: halted`.
+pub type Flow = std::ops::ControlFlow<()>;
+
+/// Keep reading.
+pub const MORE: Flow = std::ops::ControlFlow::Continue(());
 
 impl LlmClient {
     /// URL and body of a chat request in the endpoint's own protocol, offering `tools` when
@@ -411,14 +633,36 @@ impl LlmClient {
             .map_err(|_| timed_out())?
             .map_err(|e| self.transport_error(ep, e, timeout))?;
         if !resp.status().is_success() {
-            let model = body["model"].as_str().unwrap_or_default();
-            return Err(refused(ep, model, resp).await);
+            return Err(refused(resp, ep).await);
         }
         Ok(resp)
     }
 
     /// One complete (non-streamed) answer, in the endpoint's own protocol.
     pub async fn chat(
+        &self,
+        ep: &Endpoint,
+        model: &str,
+        messages: &[ChatMessage],
+        o: ChatOptions,
+    ) -> Result<ChatReply, LlmError> {
+        let r = self.chat_once(ep, model, messages, o).await;
+        self.forget_window_on_failure(ep, &r);
+        logged(ep, model, r)
+    }
+
+    /// A failed call may mean the server restarted, perhaps with another context window (or
+    /// it says the prompt exceeds the window it has): the next turn asks it again.
+    fn forget_window_on_failure<T>(&self, ep: &Endpoint, r: &Result<T, LlmError>) {
+        if r.is_err() {
+            self.windows
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|(url, _), _| url != &ep.url);
+        }
+    }
+
+    async fn chat_once(
         &self,
         ep: &Endpoint,
         model: &str,
@@ -445,7 +689,9 @@ impl LlmClient {
             Ok(ChatReply {
                 text: text.to_owned(),
                 tokens_used: tokens,
-                tool_calls: Vec::new(),
+                finish_reason: v["done_reason"].as_str().unwrap_or_default().to_owned(),
+                model: v["model"].as_str().unwrap_or_default().to_owned(),
+                ..ChatReply::default()
             })
         } else {
             let text = v["choices"][0]["message"]["content"]
@@ -454,15 +700,25 @@ impl LlmClient {
             Ok(ChatReply {
                 text: text.to_owned(),
                 tokens_used: v["usage"]["total_tokens"].as_u64().unwrap_or(0),
-                tool_calls: Vec::new(),
+                finish_reason: v["choices"][0]["finish_reason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                model: v["model"].as_str().unwrap_or_default().to_owned(),
+                ..ChatReply::default()
             })
         }
     }
 
-    /// A streamed answer: `on_token` gets every piece of text in order as it arrives; the full
-    /// reply is returned at the end, with the tool calls the model made when `tools` were
-    /// offered. Dropping the future closes the connection, which cancels the generation
-    /// upstream.
+    /// A streamed answer: `on_piece` gets every piece of text in order as it arrives, and
+    /// the name of each tool call as soon as the model starts writing it; the full reply is
+    /// returned at the end, with the tool calls the model made when `tools` were offered.
+    /// `on_piece` may end the stream early ([`Flow::Break`]). Dropping the future closes the
+    /// connection, which cancels the generation upstream.
+    ///
+    /// A stream that breaks off (the server died, the connection was reset, the body ended
+    /// without its final chunk) is [`LlmError::Closed`] with the tokens received, not a
+    /// format error: what the server sent was fine, there just was not all of it.
     pub async fn chat_stream(
         &self,
         ep: &Endpoint,
@@ -470,7 +726,23 @@ impl LlmClient {
         messages: &[ChatMessage],
         o: ChatOptions,
         tools: Option<&Value>,
-        mut on_token: impl FnMut(&str),
+        on_piece: impl FnMut(Piece<'_>) -> Flow,
+    ) -> Result<ChatReply, LlmError> {
+        let r = self
+            .stream_once(ep, model, messages, o, tools, on_piece)
+            .await;
+        self.forget_window_on_failure(ep, &r);
+        logged(ep, model, r)
+    }
+
+    async fn stream_once(
+        &self,
+        ep: &Endpoint,
+        model: &str,
+        messages: &[ChatMessage],
+        o: ChatOptions,
+        tools: Option<&Value>,
+        mut on_piece: impl FnMut(Piece<'_>) -> Flow,
     ) -> Result<ChatReply, LlmError> {
         use super::stream::Event;
         let (url, body) = Self::chat_request(ep, model, messages, o, true, tools);
@@ -486,26 +758,32 @@ impl LlmClient {
             why,
         };
         let mut lines = super::stream::Lines::default();
-        let mut reply = ChatReply {
-            text: String::new(),
-            tokens_used: 0,
-            tool_calls: Vec::new(),
-        };
+        let mut reply = ChatReply::default();
         // OpenAI's calls by index: id, name, and the argument text as it accumulates.
         let mut pieces: Vec<(String, String, String)> = Vec::new();
         let mut done = false;
+        let mut tokens = 0usize;
         let mut handle = |line: String, reply: &mut ChatReply, done: &mut bool| {
+            let mut flow = MORE;
             for ev in decode(&line).map_err(bad)? {
                 match ev {
                     Event::Token(t) => {
-                        on_token(&t);
+                        tokens += 1;
                         reply.text.push_str(&t);
+                        if on_piece(Piece::Token(&t)).is_break() {
+                            flow = Flow::Break(());
+                        }
                     }
-                    Event::ToolCall { name, arguments } => reply.tool_calls.push(ToolCall {
-                        id: format!("call_{}", reply.tool_calls.len()),
-                        name,
-                        arguments,
-                    }),
+                    Event::ToolCall { name, arguments } => {
+                        if on_piece(Piece::ToolStarted(&name)).is_break() {
+                            flow = Flow::Break(());
+                        }
+                        reply.tool_calls.push(ToolCall {
+                            id: format!("call_{}", reply.tool_calls.len()),
+                            name,
+                            arguments,
+                        })
+                    }
                     Event::ToolCallPiece {
                         index,
                         id,
@@ -513,7 +791,7 @@ impl LlmClient {
                         arguments,
                     } => {
                         if index > 64 {
-                            return Err(bad(format!("tool call index {index} is out of range")));
+                            return Err(bad(format!("tool call {index} is out of range")));
                         }
                         if pieces.len() <= index {
                             pieces.resize(index + 1, Default::default());
@@ -523,7 +801,14 @@ impl LlmClient {
                             p.0 = id;
                         }
                         if let Some(n) = name {
+                            let first = p.1.is_empty();
                             p.1.push_str(&n);
+                            if first
+                                && !p.1.is_empty()
+                                && on_piece(Piece::ToolStarted(&p.1)).is_break()
+                            {
+                                flow = Flow::Break(());
+                            }
                         }
                         p.2.push_str(&arguments);
                         if p.2.len() > MAX_TOOL_ARGUMENTS {
@@ -533,24 +818,40 @@ impl LlmClient {
                             )));
                         }
                     }
+                    Event::Finish(r) => reply.finish_reason = r,
+                    Event::Model(m) => reply.model = m,
                     Event::Done { tokens_used } => {
                         reply.tokens_used = tokens_used.unwrap_or(reply.tokens_used);
                         *done = true;
                     }
                 }
             }
-            Ok::<(), LlmError>(())
+            Ok::<Flow, LlmError>(flow)
         };
-        while let Some(chunk) = tokio::time::timeout(o.timeout, resp.chunk())
-            .await
-            .map_err(|_| LlmError::Timeout {
-                endpoint: ep.id.clone(),
-                after: o.timeout,
-            })?
-            .map_err(|e| self.transport_error(ep, e, o.timeout))?
-        {
+        let mut halted = false;
+        'read: loop {
+            let next = tokio::time::timeout(o.timeout, resp.chunk())
+                .await
+                .map_err(|_| LlmError::Timeout {
+                    endpoint: ep.id.clone(),
+                    after: o.timeout,
+                })?;
+            let chunk = match next {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) if e.is_timeout() => return Err(self.transport_error(ep, e, o.timeout)),
+                // Whatever the body error (reset, closed mid-chunk), the server stopped
+                // sending before the answer was complete.
+                Err(e) => {
+                    tracing::debug!(error = %e, "the model's stream broke off");
+                    break;
+                }
+            };
             for line in lines.push(&chunk).map_err(bad)? {
-                handle(line, &mut reply, &mut done)?;
+                if handle(line, &mut reply, &mut done)?.is_break() {
+                    halted = true;
+                    break 'read;
+                }
             }
             if reply.text.len() > MAX_ANSWER {
                 return Err(bad(format!(
@@ -559,11 +860,18 @@ impl LlmClient {
                 )));
             }
         }
-        if let Some(line) = lines.finish() {
-            handle(line, &mut reply, &mut done)?;
+        if !halted && let Some(line) = lines.finish() {
+            // The line is complete: the server sent its last line without a newline. The
+            // stream is over, so a wish to stop reading changes nothing.
+            let _ = handle(line, &mut reply, &mut done)?;
         }
-        if !done {
-            return Err(bad("the stream ended before the answer was complete".into()));
+        if halted {
+            reply.finish_reason = "halted".into();
+        } else if !done {
+            return Err(LlmError::Closed {
+                endpoint: ep.id.clone(),
+                tokens,
+            });
         }
         for (i, (id, name, args)) in pieces.into_iter().enumerate() {
             if name.is_empty() {

@@ -39,9 +39,19 @@ pub struct Endpoint {
     /// 180: a local server may first have to load a large model).
     #[serde(default = "default_timeout")]
     pub timeout_s: u64,
+    /// The model's context window in tokens, when the administrator sets it; otherwise the
+    /// server's own figure is used where it gives one (llama.cpp's `/props`, Ollama's
+    /// `/api/show`), else [`DEFAULT_CONTEXT_TOKENS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<u32>,
 }
 
 pub const DEFAULT_TIMEOUT_S: u64 = 180;
+/// The context assumed when neither the administrator nor the server says: Ollama's own
+/// default window, and less than any current model's.
+pub const DEFAULT_CONTEXT_TOKENS: u32 = 4096;
+/// The bounds of `context_tokens`.
+pub const CONTEXT_TOKENS: std::ops::RangeInclusive<u32> = 512..=2_097_152;
 
 fn default_timeout() -> u64 {
     DEFAULT_TIMEOUT_S
@@ -131,6 +141,9 @@ pub struct EndpointInput {
     /// 1 to 3600 seconds; default 180.
     #[serde(default)]
     pub timeout_s: Option<u64>,
+    /// 512 to 2097152 tokens; absent: what the server says, else 4096.
+    #[serde(default)]
+    pub context_tokens: Option<u32>,
 }
 
 impl crate::bounds::Bounded for EndpointInput {
@@ -252,6 +265,15 @@ impl Settings {
                 "timeout_s must be between 1 and 3600".into(),
             ));
         }
+        if let Some(c) = input.context_tokens
+            && !CONTEXT_TOKENS.contains(&c)
+        {
+            return Err(SettingsError::Invalid(format!(
+                "context_tokens must be between {} and {}",
+                CONTEXT_TOKENS.start(),
+                CONTEXT_TOKENS.end()
+            )));
+        }
         if !PROVIDERS.contains(&input.provider.as_str()) {
             return Err(SettingsError::Invalid(format!(
                 "provider must be ollama or openai, not {:?}",
@@ -279,6 +301,7 @@ impl Settings {
                 provider: input.provider,
                 api_key,
                 timeout_s,
+                context_tokens: input.context_tokens,
             };
             match s.endpoints.iter_mut().find(|e| e.id == id) {
                 Some(e) => *e = ep.clone(),
@@ -375,6 +398,7 @@ mod tests {
             provider: "ollama".into(),
             api_key: key.map(str::to_owned),
             timeout_s: None,
+            context_tokens: None,
         }
     }
 

@@ -82,6 +82,20 @@ pub enum Event {
     Done {
         tokens_used: Option<u64>,
     },
+    /// Why the model stopped (`stop`, `length`, `tool_calls`): OpenAI's `finish_reason`,
+    /// Ollama's `done_reason`.
+    Finish(String),
+    /// The model the server says it ran (the name asked for may be an alias, or ignored).
+    Model(String),
+}
+
+/// The model a line names, when it names one.
+fn model_of(v: &Value, out: &mut Vec<Event>) {
+    if let Some(m) = v["model"].as_str()
+        && !m.is_empty()
+    {
+        out.push(Event::Model(m.to_owned()));
+    }
 }
 
 /// Decodes one NDJSON line of Ollama's `/api/chat` stream.
@@ -94,6 +108,7 @@ pub fn ollama_line(line: &str) -> Result<Vec<Event>, String> {
         return Err(format!("the model reported an error: {err}"));
     }
     let mut out = Vec::new();
+    model_of(&v, &mut out);
     if let Some(t) = v["message"]["content"].as_str()
         && !t.is_empty()
     {
@@ -114,6 +129,9 @@ pub fn ollama_line(line: &str) -> Result<Vec<Event>, String> {
         });
     }
     if v["done"].as_bool() == Some(true) {
+        if let Some(r) = v["done_reason"].as_str() {
+            out.push(Event::Finish(r.to_owned()));
+        }
         let tokens = match (v["prompt_eval_count"].as_u64(), v["eval_count"].as_u64()) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
@@ -140,6 +158,7 @@ pub fn openai_line(line: &str) -> Result<Vec<Event>, String> {
         return Err(format!("the model reported an error: {err}"));
     }
     let mut out = Vec::new();
+    model_of(&v, &mut out);
     if let Some(t) = v["choices"][0]["delta"]["content"].as_str()
         && !t.is_empty()
     {
@@ -157,6 +176,9 @@ pub fn openai_line(line: &str) -> Result<Vec<Event>, String> {
             name: c["function"]["name"].as_str().map(str::to_owned),
             arguments: c["function"]["arguments"].as_str().unwrap_or("").to_owned(),
         });
+    }
+    if let Some(r) = v["choices"][0]["finish_reason"].as_str() {
+        out.push(Event::Finish(r.to_owned()));
     }
     if let Some(n) = v["usage"]["total_tokens"].as_u64() {
         // The usage chunk comes last, just before [DONE].
@@ -270,5 +292,38 @@ mod tests {
             }])
         );
         assert!(openai_line("data: {oops").is_err());
+    }
+
+    /// Truncation and the model that ran, as both protocols say them (issue 14, items 9, 10).
+    #[test]
+    fn finish_reasons_and_the_model_that_ran() {
+        assert_eq!(
+            openai_line(
+                r#"data: {"model":"smollm2-135m.gguf","choices":[{"index":0,"delta":{},"finish_reason":"length"}]}"#
+            ),
+            Ok(vec![
+                Event::Model("smollm2-135m.gguf".into()),
+                Event::Finish("length".into())
+            ])
+        );
+        assert_eq!(
+            ollama_line(
+                r#"{"model":"llama3.1:8b","message":{"role":"assistant","content":""},"done":true,"done_reason":"length","eval_count":5}"#
+            ),
+            Ok(vec![
+                Event::Model("llama3.1:8b".into()),
+                Event::Finish("length".into()),
+                Event::Done {
+                    tokens_used: Some(5)
+                }
+            ])
+        );
+        assert_eq!(
+            openai_line(
+                r#"data: {"model":"","choices":[{"index":0,"delta":{},"finish_reason":null}]}"#
+            ),
+            Ok(vec![]),
+            "an empty model and a null reason say nothing"
+        );
     }
 }

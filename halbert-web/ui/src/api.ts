@@ -62,6 +62,8 @@ export interface ChatReply {
   response: string;
   request_id: string;
   suggested_actions: SuggestedAction[];
+  /** `truncated`: the answer stopped at the model's token limit. */
+  debug: { model_used: string; truncated: boolean };
 }
 
 export interface Conversation {

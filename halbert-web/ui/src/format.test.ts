@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { completeMention, cpuLine, insertMention, mentionAt, mentions, requestId, stepLine, suggestion, uptime, usage } from "./format";
+import { completeMention, cpuLine, eventLine, insertMention, mentionAt, mentions, requestId, stepLine, suggestion, uptime, usage } from "./format";
 
 describe("format", () => {
   it("writes the status lines", () => {
@@ -28,6 +28,15 @@ describe("format", () => {
       stepLine({ action: "tool_call", tool: "read_journal", arguments: { unit: "x" }, ok: false, duration_ms: 1, reasoning: "refused" }),
     ).toBe('✗ read_journal {"unit":"x"} · 1 ms · refused');
     expect(stepLine({ action: "other" })).toBeNull();
+  });
+
+  it("shows a tool call being written and how a request failed", () => {
+    expect(eventLine({ type: "tool_call_started", data: { request_id: "r", tool: "read_journal" } })).toBe(
+      "… the model is writing a call of read_journal",
+    );
+    expect(eventLine({ type: "chat_error", data: { code: "endpoint_unreachable", detail: "endpoint x: closed" } })).toBe("✗ endpoint x: closed");
+    expect(eventLine({ type: "chat_error", data: { code: "cancelled", detail: "gone" } })).toBe("stopped");
+    expect(eventLine({ type: "chat_token", data: {} })).toBeNull();
   });
 
   it("says a suggestion was not run", () => {

@@ -40,6 +40,25 @@ export function stepLine(d: any): string | null {
   }
 }
 
+/**
+ * The line for a `/ws` event of a chat request that is not a `decision`: a tool call being
+ * written (which takes many seconds on a CPU model), or how the request failed; `null` for
+ * the rest.
+ */
+export function eventLine(m: { type: string; data: any }): string | null {
+  switch (m.type) {
+    case "tool_call_started":
+      return `… the model is writing a call of ${m.data.tool}`;
+    case "chat_error":
+      return m.data.code === "cancelled" ? "stopped" : `✗ ${m.data.detail}`;
+    default:
+      return null;
+  }
+}
+
+/** The note under an answer cut off at the model's token limit. */
+export const TRUNCATED = "The answer was cut off at the model's token limit (finish_reason: length).";
+
 /** A suggested action as a chip's text: it was not run. */
 export function suggestion(a: { label: string; unit?: string; target?: string; status?: string; refused?: string }): string {
   const what = `${a.label}${a.unit ? ` ${a.unit}` : a.target ? ` ${a.target}` : ""}`;

@@ -1,5 +1,5 @@
 //! `/api/chat/config` against a scripted server speaking Ollama's `/api/chat` and the OpenAI
-//! `/v1/chat/completions` formats (non-streamed).
+//! `/v1/chat/completions` formats (streamed, as config chat asks).
 
 use std::sync::{Arc, Mutex};
 
@@ -10,6 +10,13 @@ use serde_json::{Value, json};
 
 const ANSWER: &str = "I'll raise the timeout.\n<<<<<<< SEARCH\nTimeoutStartSec=30\n=======\nTimeoutStartSec=90\n>>>>>>> REPLACE\n<<<<<<< SEARCH\nNoSuchLine=1\n=======\nNoSuchLine=2\n>>>>>>> REPLACE\n";
 
+/// `text` in pieces of a few characters: config chat streams, so each piece is its own line
+/// (NDJSON) or event (SSE).
+fn pieces(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(7).map(|c| c.iter().collect()).collect()
+}
+
 async fn scripted() -> (String, Arc<Mutex<Vec<Value>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (s1, s2) = (seen.clone(), seen.clone());
@@ -18,14 +25,26 @@ async fn scripted() -> (String, Arc<Mutex<Vec<Value>>>) {
             "/api/chat",
             post(move |Json(body): Json<Value>| async move {
                 s1.lock().expect("lock").push(body);
-                Json(json!({"model": "llama3.1:8b", "message": {"role": "assistant", "content": ANSWER}, "done": true, "prompt_eval_count": 300, "eval_count": 42}))
+                let mut lines: Vec<String> = pieces(ANSWER)
+                    .into_iter()
+                    .map(|p| json!({"model": "llama3.1:8b", "message": {"role": "assistant", "content": p}, "done": false}).to_string() + "\n")
+                    .collect();
+                lines.push(json!({"model": "llama3.1:8b", "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "stop", "prompt_eval_count": 300, "eval_count": 42}).to_string() + "\n");
+                lines.concat()
             }),
         )
         .route(
             "/v1/chat/completions",
             post(move |Json(body): Json<Value>| async move {
                 s2.lock().expect("lock").push(body);
-                Json(json!({"id": "chatcmpl-1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}], "usage": {"total_tokens": 512}}))
+                let mut events: Vec<String> = pieces(ANSWER)
+                    .into_iter()
+                    .map(|p| format!("data: {}\n\n", json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]})))
+                    .collect();
+                events.push(format!("data: {}\n\n", json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})));
+                events.push(format!("data: {}\n\n", json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [], "usage": {"total_tokens": 512}})));
+                events.push("data: [DONE]\n\n".into());
+                events.concat()
             }),
         );
     let url = crate::util::serve_scripted(app).await;
@@ -73,7 +92,13 @@ async fn config_chat_applies_the_models_edits() {
         "[Unit]\r\nDescription=app\r\n\r\n[Service]\r\nTimeoutStartSec=90\r\n",
         "CRLF kept"
     );
-    assert_eq!(v["summary"], "I'll raise the timeout.");
+    assert_eq!(
+        v["summary"],
+        "Applied 1 of 2 edit block(s): 1 line changed from line 5 (1 block's SEARCH text was not found in the file)."
+    );
+    assert_eq!(v["applied"], 1);
+    assert_eq!(v["malformed"], json!([]));
+    assert_eq!(v["response"], ANSWER, "the model's own text, whole");
     assert_eq!(v["edit_blocks"].as_array().expect("blocks").len(), 2);
     assert_eq!(
         v["unapplied"],
@@ -91,7 +116,7 @@ async fn config_chat_applies_the_models_edits() {
     let req = seen.lock().expect("lock").last().cloned().expect("request");
     assert_eq!(
         (req["model"].as_str(), req["stream"].as_bool()),
-        (Some("llama3.1:8b"), Some(false))
+        (Some("llama3.1:8b"), Some(true))
     );
     let msgs = req["messages"].as_array().expect("messages");
     let system = msgs[0]["content"].as_str().expect("system");
@@ -134,9 +159,10 @@ async fn config_chat_applies_the_models_edits() {
         ),
         (Some("specialist"), Some("gpt-4o-mini"), Some(512))
     );
+    // Sized to the file (a few lines), not a fixed 4,096.
     assert_eq!(
         seen.lock().expect("lock").last().expect("req")["max_tokens"],
-        4096
+        1024
     );
 
     // The endpoint goes away: 502 naming it, not a 200 with an apology.

@@ -122,7 +122,8 @@ async fn upstream_failures_are_gateway_errors_naming_the_endpoint() {
         for (model, code) in [
             ("error-500", "endpoint_error"),
             ("malformed", "endpoint_error"),
-            ("cut", "endpoint_error"),
+            // A stream that ends early is a closed connection (issue 14, item 4).
+            ("cut", "endpoint_unreachable"),
         ] {
             use_model(&w, provider, provider, &base, model).await;
             let (status, body) = send("hello there").await;

@@ -251,7 +251,7 @@ async fn tools_answer_from_halbertd_over_both_protocols() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tool_call_printed_as_text_falls_back_to_plain_generation() {
+async fn a_tool_call_printed_as_text_is_read_as_the_call_it_is() {
     let (llm, script) = start_scripted_llm().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let d = start_daemon_on_tree(dir, &crate::util::fixture("workstation")).await;
@@ -267,8 +267,14 @@ async fn a_tool_call_printed_as_text_falls_back_to_plain_generation() {
         "{:?}",
         seen.decisions
     );
+    assert_eq!(
+        tool_decisions(&seen),
+        [("check_disk_space".to_owned(), true)],
+        "the printed call is run, answered by halbertd"
+    );
     let text = body["response"].as_str().expect("response");
-    assert!(text.starts_with("Hello from the scripted model."), "{text}");
+    assert!(text.starts_with("From the tools: "), "{text}");
+    assert!(text.contains("/dev/nvme0n1p2"), "{text}");
     assert!(
         seen.tokens.iter().all(|t| !t.contains("\"name\"")),
         "the printed tool call never reaches the user: {:?}",
@@ -278,6 +284,15 @@ async fn a_tool_call_printed_as_text_falls_back_to_plain_generation() {
     let reqs = script.requests();
     assert_eq!(reqs.len(), 2);
     assert!(reqs[0].get("tools").is_some() && reqs[1].get("tools").is_none());
+    assert_eq!(
+        reqs[1]["messages"]
+            .as_array()
+            .expect("messages")
+            .last()
+            .expect("last")["role"],
+        "tool",
+        "call 2 answers from the call's result"
+    );
 
     // A message that asks nothing a tool answers goes out in one call, without tools.
     use_model(&w, "ollama", "ollama", &llm, "scripted:8b").await;

@@ -6,6 +6,7 @@ mod util;
 
 mod admin;
 mod chat_config;
+mod chat_models;
 mod chat_send;
 mod chat_stream;
 mod chat_tools;

@@ -11,10 +11,22 @@
 //! | `error-500` | HTTP 500 with an error body |
 //! | `malformed` | a broken JSON chunk after two tokens |
 //! | `cut` | the connection ends after two tokens, without the final chunk |
+//! | `reset` | the connection is aborted after two tokens (the server died mid-answer) |
 //! | `text-tool` | prints a tool call as JSON text instead of making one |
+//! | `tagged-tool` | prints a tool call in `<tool_call>` tags (Hermes/Qwen) instead of making one |
+//! | `slow-tool` | a tool call whose arguments take 1.5 s after its name (a CPU model writing it) |
+//! | `length` | stops at the token limit: `finish_reason: "length"` (`done_reason` on Ollama); a tool call's arguments are cut off |
+//! | `ctx-400` | HTTP 400 with llama.cpp's context-overflow body (OpenAI: OpenAI's `context_length_exceeded` body) |
+//! | `ctx-N` | refuses, as `ctx-400` does, a prompt over N tokens (at 4 characters a token) |
+//! | `runaway` | with tools offered, ten calls of `get_system_load`, and tool results echoed in `<tool_response>` tags before the answer (as SmolLM2 does) |
+//! | `alias` | the answers name another model (`scripted-real.gguf`), as llama.cpp names its file |
+//! | `edit-broken` | config chat: prose claiming the change, and a block missing its `=======` divider |
+//! | `edit-chatty` | config chat: the edit block, then paragraphs of talk (to be cut off) |
 //! | anything else | a short answer; with `tools` offered, tool calls chosen from the question; for config chat (a system prompt with the SEARCH/REPLACE protocol and the file in a fence), one edit block appending `# Added by Halbert` after the file's last line |
 //!
 //! `GET /scripted/stats` answers `{"requests", "cancelled"}` for tests outside the process.
+//! `GET /props` answers as llama.cpp does (`n_ctx` 8192) and `POST /api/show` as Ollama does
+//! (a trained context of 131072 and `num_ctx 8192`), for context-window discovery.
 //!
 //! With `tools` in the request and no tool results yet, the question picks the call: "space"
 //! or "disk" → `check_disk_space`, "load"/"cpu"/"memory" → `get_system_load`, a
@@ -84,6 +96,20 @@ pub fn router(script: Script) -> Router {
         )
         .route("/v1/chat/completions", post(openai_chat))
         .route("/v1/models", get(models))
+        .route(
+            "/props",
+            get(|| async {
+                Json(json!({"default_generation_settings": {"n_ctx": 8192}, "total_slots": 1,
+                            "model_path": "/models/scripted.gguf"}))
+            }),
+        )
+        .route(
+            "/api/show",
+            post(|| async {
+                Json(json!({"parameters": "num_ctx                        8192\nstop \"<|eot_id|>\"",
+                            "model_info": {"general.architecture": "llama", "llama.context_length": 131072}}))
+            }),
+        )
         // Not part of either protocol: what the tests driving the server from outside the
         // process (a browser test) check, e.g. that a Stop closed the stream.
         .route(
@@ -138,6 +164,8 @@ async fn models() -> Json<Value> {
 enum Fault {
     Malformed,
     Cut,
+    Reset,
+    Length,
 }
 
 /// What to answer: text tokens or tool calls, with timing and an optional fault.
@@ -149,6 +177,8 @@ struct Plan {
     delay: Duration,
     fault: Option<Fault>,
     prompt_tokens: u64,
+    /// Before each tool call's arguments (a slow model writing them).
+    tool_delay: Duration,
 }
 
 fn last_user(messages: &[Value]) -> String {
@@ -237,8 +267,14 @@ fn plan(body: &Value) -> Plan {
         delay: Duration::from_millis(2),
         fault: None,
         prompt_tokens,
+        tool_delay: Duration::ZERO,
     };
-    if model.contains("slow-first") {
+    if model.contains("slow-tool") {
+        p.tool_delay = Duration::from_millis(1500);
+    }
+    if model.contains("slow-tool") {
+        // Only the tool call is slow.
+    } else if model.contains("slow-first") {
         p.first_delay = Duration::from_millis(1500);
     } else if model.contains("slow") {
         p.delay = Duration::from_millis(300);
@@ -247,6 +283,10 @@ fn plan(body: &Value) -> Plan {
         p.fault = Some(Fault::Malformed);
     } else if model.contains("cut") {
         p.fault = Some(Fault::Cut);
+    } else if model.contains("reset") {
+        p.fault = Some(Fault::Reset);
+    } else if model.contains("length") {
+        p.fault = Some(Fault::Length);
     }
     if let Some(n) = model
         .split_once("numbered-")
@@ -257,6 +297,19 @@ fn plan(body: &Value) -> Plan {
         return p;
     }
     if let Some(edit) = config_edit(&messages) {
+        let edit = if model.contains("edit-broken") {
+            // What a small model wrote: the claim, and a block without its divider.
+            let (_, block) = edit.split_once('\n').unwrap_or_default();
+            let block = block.replace("=======\n", "");
+            format!("The new line is added at the end of the file.\n{block}")
+        } else if model.contains("edit-chatty") {
+            format!(
+                "{edit}\n{}",
+                "This comment documents the change for the next reader. ".repeat(60)
+            )
+        } else {
+            edit
+        };
         p.tokens = words(&edit);
         return p;
     }
@@ -264,13 +317,19 @@ fn plan(body: &Value) -> Plan {
     let question = last_user(&messages);
     if body.get("tools").is_some() && tool_results.is_empty() {
         let calls = choose_calls(&question);
-        if model.contains("text-tool") {
+        if model.contains("text-tool") || model.contains("tagged-tool") {
             if let Some((name, args)) = calls.first() {
-                let text = json!({"name": name, "arguments": args}).to_string();
+                let mut text = json!({"name": name, "arguments": args}).to_string();
+                if model.contains("tagged-tool") {
+                    text = format!("<tool_call>\n{text}\n</tool_call>");
+                }
                 let mid = text.len() / 2;
                 p.tokens = vec![text[..mid].to_owned(), text[mid..].to_owned()];
                 return p;
             }
+        } else if model.contains("runaway") {
+            p.calls = vec![("get_system_load".to_owned(), json!({})); 10];
+            return p;
         } else if !calls.is_empty() {
             p.calls = calls;
             return p;
@@ -293,7 +352,14 @@ fn plan(body: &Value) -> Plan {
                     .collect()
             })
             .collect();
-        format!("From the tools: {}", quoted.join(" | "))
+        if model.contains("runaway") {
+            format!(
+                "<tool_response>\n{}\n</tool_response>\nThe load is shown above.",
+                quoted.join("\n")
+            )
+        } else {
+            format!("From the tools: {}", quoted.join(" | "))
+        }
     };
     p.tokens = words(&text);
     p
@@ -372,6 +438,71 @@ fn delays(p: &Plan, count: usize) -> impl Iterator<Item = Duration> + '_ {
     (0..count).map(move |i| if i == 0 { p.first_delay } else { p.delay })
 }
 
+/// The refusal of a prompt longer than the context, in llama.cpp's shape or OpenAI's.
+fn context_error(openai_shape: bool, prompt: u64, n_ctx: u64) -> Response {
+    let body = if openai_shape {
+        json!({"error": {"message": format!("This model's maximum context length is {n_ctx} tokens. However, your messages resulted in {prompt} tokens. Please reduce the length of the messages."),
+                         "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}})
+    } else {
+        json!({"error": {"code": 400, "message": format!("request ({prompt} tokens) exceeds the available context size ({n_ctx} tokens), try increasing it"),
+                         "type": "exceed_context_size_error", "n_prompt_tokens": prompt, "n_ctx": n_ctx}})
+    };
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+/// `ctx-400` and `ctx-N`: the refusal a prompt gets, if it gets one.
+fn refuses_context(model: &str, body: &Value, openai: bool) -> Option<Response> {
+    let chars: usize = body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| m["content"].as_str().map_or(0, str::len))
+        .sum();
+    let prompt = (chars / 4) as u64;
+    if model.contains("ctx-400") {
+        return Some(context_error(openai, 15998, 8192));
+    }
+    let n: u64 = model
+        .split_once("ctx-")?
+        .1
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    (prompt > n).then(|| context_error(openai, prompt, n))
+}
+
+/// The model the answers name: `alias` models are reported under another name.
+fn reported(model: &str) -> String {
+    if model.contains("alias") {
+        "scripted-real.gguf".into()
+    } else {
+        model.to_owned()
+    }
+}
+
+/// A body that sends `frames` and then fails, which aborts the connection mid-answer.
+fn reset_after(frames: Vec<String>, content_type: &'static str) -> Response {
+    let items: Vec<Result<Bytes, std::io::Error>> = frames
+        .into_iter()
+        .map(|f| Ok(Bytes::from(f)))
+        .chain(std::iter::once(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "scripted: the server died",
+        ))))
+        .collect();
+    let st = futures_util::stream::unfold(items.into_iter(), |mut it| async move {
+        let next = it.next()?;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Some((next, it))
+    });
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(st),
+    )
+        .into_response()
+}
+
 fn server_error(openai: bool) -> Response {
     let body = if openai {
         json!({"error": {"message": "scripted failure", "type": "server_error"}})
@@ -382,11 +513,20 @@ fn server_error(openai: bool) -> Response {
 }
 
 async fn ollama_chat(State(s): State<Script>, Json(body): Json<Value>) -> Response {
-    let model = s.record(&body);
-    if model.contains("error-500") {
+    let asked = s.record(&body);
+    if asked.contains("error-500") {
         return server_error(false);
     }
+    if let Some(r) = refuses_context(&asked, &body, false) {
+        return r;
+    }
+    let model = reported(&asked);
     let p = plan(&body);
+    let reason = if p.fault == Some(Fault::Length) {
+        "length"
+    } else {
+        "stop"
+    };
     let eval = p.tokens.len() as u64 + p.calls.len() as u64;
     let calls: Vec<Value> = p
         .calls
@@ -400,7 +540,7 @@ async fn ollama_chat(State(s): State<Script>, Json(body): Json<Value>) -> Respon
         }
         return Json(json!({
             "model": model, "created_at": now(), "message": msg, "done": true,
-            "done_reason": "stop", "prompt_eval_count": p.prompt_tokens, "eval_count": eval,
+            "done_reason": reason, "prompt_eval_count": p.prompt_tokens, "eval_count": eval,
         }))
         .into_response();
     }
@@ -426,30 +566,50 @@ async fn ollama_chat(State(s): State<Script>, Json(body): Json<Value>) -> Respon
             lines.push("{\"message\": {\"content\": \"bro".into());
         }
         Some(Fault::Cut) => lines.truncate(2),
-        None => lines.push(
+        Some(Fault::Reset) => {
+            lines.truncate(2);
+            return reset_after(
+                lines.into_iter().map(|l| l + "\n").collect(),
+                "application/x-ndjson",
+            );
+        }
+        None | Some(Fault::Length) => lines.push(
             json!({"model": model, "created_at": now(),
                    "message": {"role": "assistant", "content": ""}, "done": true,
-                   "done_reason": "stop", "prompt_eval_count": p.prompt_tokens, "eval_count": eval})
+                   "done_reason": reason, "prompt_eval_count": p.prompt_tokens, "eval_count": eval})
             .to_string(),
         ),
     }
+    let n_calls = usize::from(!calls.is_empty());
+    let n_lines = lines.len();
     let frames = delays(&p, lines.len())
         .zip(lines)
-        .map(|(d, l)| (d, l + "\n"))
+        .enumerate()
+        .map(|(i, (d, l))| {
+            // Ollama sends a call whole, so a slow call is a long wait before its line.
+            let tool_line = n_calls == 1 && i == n_lines - 2;
+            (if tool_line { d + p.tool_delay } else { d }, l + "\n")
+        })
         .collect();
     stream(s, frames, "application/x-ndjson")
 }
 
 async fn openai_chat(State(s): State<Script>, Json(body): Json<Value>) -> Response {
-    let model = s.record(&body);
-    if model.contains("error-500") {
+    let asked = s.record(&body);
+    if asked.contains("error-500") {
         return server_error(true);
     }
+    if let Some(r) = refuses_context(&asked, &body, asked.contains("openai-shape")) {
+        return r;
+    }
+    let model = reported(&asked);
     let p = plan(&body);
     let completion = p.tokens.len() as u64 + p.calls.len() as u64;
     let usage = json!({"prompt_tokens": p.prompt_tokens, "completion_tokens": completion,
                        "total_tokens": p.prompt_tokens + completion});
-    let finish = if p.calls.is_empty() {
+    let finish = if p.fault == Some(Fault::Length) {
+        "length"
+    } else if p.calls.is_empty() {
         "stop"
     } else {
         "tool_calls"
@@ -494,7 +654,13 @@ async fn openai_chat(State(s): State<Script>, Json(body): Json<Value>) -> Respon
         ));
         let a = args.to_string();
         let mid = a.len() / 2;
-        for piece in [&a[..mid], &a[mid..]] {
+        // At the limit, the arguments stop halfway.
+        let pieces: &[&str] = if p.fault == Some(Fault::Length) {
+            &[&a[..mid]]
+        } else {
+            &[&a[..mid], &a[mid..]]
+        };
+        for piece in pieces {
             events.push(chunk(
                 json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
                 None,
@@ -507,7 +673,11 @@ async fn openai_chat(State(s): State<Script>, Json(body): Json<Value>) -> Respon
             events.push("data: {\"choices\": [{\"delta\": {\"content\": \"bro\n\n".into());
         }
         Some(Fault::Cut) => events.truncate(3),
-        None => {
+        Some(Fault::Reset) => {
+            events.truncate(3);
+            return reset_after(events, "text/event-stream");
+        }
+        None | Some(Fault::Length) => {
             events.push(chunk(json!({}), Some(finish)));
             if body["stream_options"]["include_usage"] == true {
                 events.push(format!(
@@ -519,7 +689,16 @@ async fn openai_chat(State(s): State<Script>, Json(body): Json<Value>) -> Respon
             events.push("data: [DONE]\n\n".into());
         }
     }
-    let frames = delays(&p, events.len()).zip(events).collect();
+    // A slow tool call: the wait is between its name and its arguments.
+    let first_args = 1 + p.tokens.len() + 1;
+    let frames = delays(&p, events.len())
+        .zip(events)
+        .enumerate()
+        .map(|(i, (d, e))| {
+            let slow = !p.calls.is_empty() && i == first_args;
+            (if slow { d + p.tool_delay } else { d }, e)
+        })
+        .collect();
     stream(s, frames, "text/event-stream")
 }
 

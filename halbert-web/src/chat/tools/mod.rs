@@ -33,43 +33,93 @@ use serde_json::{Value, json};
 use crate::chat::routing::{has, words};
 use crate::daemon::{Daemon, DaemonError};
 
-/// Phrases that make a message worth offering tools for (the rest is answered in one call).
-const TRIGGERS: &[&str] = &[
-    "how much space",
-    "disk space",
-    "free space",
-    "storage left",
-    "is full",
-    "running out",
-    "is running",
-    "service status",
-    "check if",
-    "running services",
-    "process running",
-    "is alive",
-    "memory usage",
-    "cpu usage",
-    "system load",
-    "how loaded",
+/// Words that make a message about something the tools answer live, wherever they stand in
+/// it ("Is cron running?", "cron: running or not?"): disks and space, services and processes,
+/// load and memory, logs, the network. Whole words only ("reconnected" is not "connected").
+const TOPICS: &[&str] = &[
+    // Space.
+    "space",
+    "disk",
+    "disks",
+    "storage",
+    "full",
+    "filesystem",
+    "filesystems",
+    "partition",
+    "mounted",
+    "quota",
+    // Services and processes.
+    "running",
+    "run",
+    "runs",
+    "status",
+    "alive",
+    "active",
+    "inactive",
+    "failed",
+    "failing",
+    "fails",
+    "dead",
+    "crashed",
+    "crashing",
+    "down",
+    "started",
+    "stopped",
+    "enabled",
+    "service",
+    "services",
+    "unit",
+    "daemon",
+    "process",
+    "processes",
+    "pid",
+    // Load.
+    "load",
+    "cpu",
+    "memory",
+    "ram",
+    "swap",
     "performance",
-    "recent errors",
-    "check logs",
-    "log entries",
+    "slow",
+    "busy",
+    "uptime",
+    // Logs.
+    "log",
     "logs",
     "journal",
-    "what happened",
-    "network status",
-    "ip address",
+    "errors",
+    "error",
+    "warnings",
+    "happened",
+    "happening",
+    // The network.
+    "network",
+    "ip",
+    "interface",
+    "interfaces",
     "connected",
+    "connection",
+    "online",
+    "offline",
+    "address",
+    "route",
+    "dns",
 ];
 
 /// The most tool calls one answer may make; more are answered with an error.
 pub const MAX_CALLS: usize = 6;
 
-/// Whether the message asks something a tool can answer live.
-pub fn wanted(message: &str) -> bool {
+/// Whether the message asks something a tool can answer live: it uses one of the
+/// [`TOPICS`] words anywhere, or names something this machine has (`known`: the names of the
+/// discovered services, containers, disks, … — "what about cron?").
+pub fn wanted(message: &str, known: &[&str]) -> bool {
     let w = words(message);
-    TRIGGERS.iter().any(|t| has(&w, t))
+    w.iter().any(|x| TOPICS.contains(&x.as_str()))
+        || known.iter().any(|k| {
+            let k = k.to_lowercase();
+            let bare = k.strip_suffix(".service").unwrap_or(&k);
+            !bare.is_empty() && has(&w, &words(bare).join(" "))
+        })
 }
 
 macro_rules! tools {
@@ -219,11 +269,21 @@ mod tests {
 
     #[test]
     fn triggers_are_whole_phrases() {
-        assert!(wanted("How much space is left on /var?"));
-        assert!(wanted("is nginx running? check the service status"));
-        assert!(wanted("show me the recent errors of cron"));
-        assert!(!wanted("write a haiku about disks"));
-        assert!(!wanted("reconnected"), "no substring matches");
+        let none: &[&str] = &[];
+        assert!(wanted("How much space is left on /var?", none));
+        assert!(wanted("is nginx running? check the service status", none));
+        assert!(wanted("show me the recent errors of cron", none));
+        // Issue 14, item 7: the words need not be next to each other.
+        assert!(wanted("Is cron running?", none));
+        assert!(wanted("cron: up or failed?", none));
+        assert!(wanted("what is using all the memory", none));
+        assert!(!wanted("write a haiku about the sea", none));
+        assert!(!wanted("reconnected", none), "no substring matches");
+        // A name this machine has is a question about it.
+        let known = ["cron.service", "postgres-main", "sda"];
+        assert!(wanted("what about cron?", &known));
+        assert!(wanted("tell me about postgres-main", &known));
+        assert!(!wanted("what about chronic pain?", &known));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type ChatReply, type Conversation, type ConversationSummary, type HistoryTurn, type LoadedModels } from "../../api";
 import type { FeedMessage } from "../../feed";
-import { completeMention, insertMention, mentionAt, mentions, requestId, stepLine, suggestion } from "../../format";
+import { completeMention, eventLine, insertMention, mentionAt, mentions, requestId, stepLine, suggestion, TRUNCATED } from "../../format";
 import { renderMarkdown } from "../../markdown";
 import { ModelSetup } from "./ModelSetup";
 
@@ -97,10 +97,8 @@ export function Chat({ listen, context }: { listen: (f: (m: FeedMessage) => void
     listen((m) => {
       const id = m.data && pending.current.get(m.data.request_id);
       if (id === undefined) return;
-      if (m.type === "decision") {
-        const line = stepLine(m.data);
-        if (line) update(id, (b) => ({ ...b, steps: [...b.steps, line] }));
-      }
+      const line = m.type === "decision" ? stepLine(m.data) : eventLine(m);
+      if (line) update(id, (b) => ({ ...b, steps: [...b.steps, line] }));
       if (m.type === "chat_token" && !m.data.done) update(id, (b) => ({ ...b, text: b.text + m.data.token }));
     });
   }, []);
@@ -192,7 +190,7 @@ export function Chat({ listen, context }: { listen: (f: (m: FeedMessage) => void
         ...(context ? { current_page: context.page, page_context: context.text.slice(0, 4000) } : {}),
       }, "POST", controller.signal);
       // The whole answer, even if /ws skipped a token.
-      update(b, (x) => ({ ...x, text: r.response, chips: r.suggested_actions.map((a) => ({ text: suggestion(a), href: a.approval_id ? `#/approvals?id=${encodeURIComponent(a.approval_id)}` : undefined })) }));
+      update(b, (x) => ({ ...x, text: r.response, steps: r.debug.truncated ? [...x.steps, TRUNCATED] : x.steps, chips: r.suggested_actions.map((a) => ({ text: suggestion(a), href: a.approval_id ? `#/approvals?id=${encodeURIComponent(a.approval_id)}` : undefined })) }));
       history.current.push({ role: "user", content: message }, { role: "assistant", content: r.response });
       try {
         conversation.current ??= (await api<Conversation>("/api/conversations", {})).id;
