@@ -156,7 +156,7 @@ pub async fn edit(chat: &Chat, req: EditRequest) -> Result<Edits, ChatError> {
             // Checked at line ends (a line is what completes a block or a marker) and every
             // few tokens within a long line, not on every token: each check reads the answer.
             pieces += 1;
-            let check = t.contains('\n') || pieces % 16 == 0;
+            let check = t.contains('\n') || pieces.is_multiple_of(16);
             if check && (edits::blocks_done(&so_far) || edits::hopeless(&so_far)) {
                 Flow::Break(())
             } else {
