@@ -123,7 +123,10 @@ try {
 
   // A tool call a slow model is still writing (1.5 s here, many seconds on a CPU) shows as a
   // step at once, before its result; a cut-off answer says so.
-  await page.evaluate((id) => fetch("/api/settings/assign/guide", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ endpoint_id: id, model: "slow-tool" }) }), ep);
+  // Over the OpenAI protocol, whose calls stream their name before their arguments (Ollama
+  // sends a call whole).
+  await page.evaluate((url) => fetch("/api/settings/endpoints", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ id: "oai", name: "scripted (OpenAI)", url, provider: "openai" }) }), modelUrl + "/v1");
+  await page.evaluate(() => fetch("/api/settings/assign/guide", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ endpoint_id: "oai", model: "slow-tool" }) }));
   const asked = await page.$$eval(".msg.assistant", (b) => b.length);
   await page.fill("#question", "How much disk space is left?");
   await page.press("#question", "Enter");
