@@ -329,44 +329,36 @@ async fn truncation_tool_starts_and_the_model_that_ran_are_reported() {
 async fn refusals_say_why_and_windows_are_read_from_the_server() {
     let (url, _) = scripted().await;
     let client = LlmClient::new().expect("client");
-    let msgs = [ChatMessage::new("user", "hello")];
-    let e = client
-        .chat_stream(
-            &endpoint(&format!("{url}/v1"), "openai"),
-            "ctx-400",
-            &msgs,
-            OPTS,
-            None,
-            |_| MORE,
-        )
-        .await
-        .expect_err("400");
+    let refusal = |base: String, provider: &'static str, model: &'static str| {
+        let client = client.clone();
+        async move {
+            let msgs = [ChatMessage::new("user", "hello")];
+            client
+                .chat_stream(&endpoint(&base, provider), model, &msgs, OPTS, None, |_| {
+                    MORE
+                })
+                .await
+                .expect_err(model)
+        }
+    };
+    let e = refusal(format!("{url}/v1"), "openai", "ctx-400").await;
     assert_eq!(
         e.to_string(),
         "endpoint openai answered HTTP 400: request (15998 tokens) exceeds the available context size (8192 tokens), try increasing it"
     );
-    let e = client
-        .chat_stream(
-            &endpoint(&format!("{url}/v1"), "openai"),
-            "ctx-400-openai-shape",
-            &msgs,
-            OPTS,
-            None,
-            |_| MORE,
-        )
-        .await
-        .expect_err("400");
+    let e = refusal(format!("{url}/v1"), "openai", "ctx-400-openai-shape").await;
     assert!(
         e.to_string()
             .contains("This model's maximum context length is 8192 tokens"),
         "{e}"
     );
     // A pasted full URL.
-    let pasted = endpoint(&format!("{url}/v1/chat/completions"), "openai");
-    let e = client
-        .chat_stream(&pasted, "scripted:8b", &msgs, OPTS, None, |_| MORE)
-        .await
-        .expect_err("404");
+    let e = refusal(
+        format!("{url}/v1/chat/completions"),
+        "openai",
+        "scripted:8b",
+    )
+    .await;
     let shown = e.to_string();
     assert!(
         shown.contains(&format!(
@@ -375,11 +367,7 @@ async fn refusals_say_why_and_windows_are_read_from_the_server() {
         "{shown}"
     );
     // The wrong provider (an OpenAI-only path answered as Ollama).
-    let wrong = endpoint(&format!("{url}/v1"), "ollama");
-    let e = client
-        .chat_stream(&wrong, "scripted:8b", &msgs, OPTS, None, |_| MORE)
-        .await
-        .expect_err("404");
+    let e = refusal(format!("{url}/v1"), "ollama", "scripted:8b").await;
     assert!(e.to_string().contains("choose provider openai"), "{e}");
 
     assert_eq!(

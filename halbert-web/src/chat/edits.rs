@@ -284,13 +284,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 /// 1-based line where the change begins.
 fn changed_lines(a: &str, b: &str) -> (usize, usize, usize) {
     let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let suffix = a[prefix..]
-        .iter()
-        .rev()
-        .zip(b[prefix..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
+    let (prefix, suffix) = crate::simulate::diff::common_ends(&a, &b);
     (
         a.len() - prefix - suffix,
         b.len() - prefix - suffix,

@@ -394,23 +394,11 @@ impl LlmClient {
                 .filter(|n| *n > 0)
         };
         if ep.provider == "ollama" {
-            let mut req = self
+            let req = self
                 .http
                 .post(format!("{}/api/show", ep.url))
-                .json(&serde_json::json!({"model": model}))
-                .timeout(limit);
-            if let Some(k) = &ep.api_key {
-                req = req.bearer_auth(k);
-            }
-            let v: Value = req
-                .send()
-                .await
-                .ok()?
-                .error_for_status()
-                .ok()?
-                .json()
-                .await
-                .ok()?;
+                .json(&serde_json::json!({"model": model}));
+            let v = probe(ep, req, limit).await?;
             let set = v["parameters"].as_str().and_then(|p| {
                 p.lines().find_map(|l| {
                     let mut w = l.split_whitespace();
@@ -425,21 +413,25 @@ impl LlmClient {
             return set.or_else(|| trained.map(|t| t.min(super::settings::DEFAULT_CONTEXT_TOKENS)));
         }
         let base = ep.url.strip_suffix("/v1").unwrap_or(&ep.url);
-        let mut req = self.http.get(format!("{base}/props")).timeout(limit);
-        if let Some(k) = &ep.api_key {
-            req = req.bearer_auth(k);
-        }
-        let v: Value = req
-            .send()
-            .await
-            .ok()?
-            .error_for_status()
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let v = probe(ep, self.http.get(format!("{base}/props")), limit).await?;
         n(&v["default_generation_settings"]["n_ctx"]).or_else(|| n(&v["n_ctx"]))
     }
+}
+
+/// The JSON answer of an optional probe (with the endpoint's key), or `None` for any failure:
+/// a server that does not answer it simply does not say.
+async fn probe(ep: &Endpoint, mut req: reqwest::RequestBuilder, limit: Duration) -> Option<Value> {
+    if let Some(k) = &ep.api_key {
+        req = req.bearer_auth(k);
+    }
+    let resp = req
+        .timeout(limit)
+        .send()
+        .await
+        .ok()?
+        .error_for_status()
+        .ok()?;
+    resp.json().await.ok()
 }
 
 /// A tool call the model made: `id` is the OpenAI call id (Ollama has none).

@@ -19,8 +19,8 @@ fn lines(s: &str) -> Vec<&str> {
     s.split_inclusive('\n').collect()
 }
 
-/// The edit script turning `a` into `b`.
-fn script(a: &[&str], b: &[&str]) -> Vec<Op> {
+/// How many lines `a` and `b` share at their start, and then at their end (not overlapping).
+pub fn common_ends(a: &[&str], b: &[&str]) -> (usize, usize) {
     let head = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let tail = a[head..]
         .iter()
@@ -28,6 +28,12 @@ fn script(a: &[&str], b: &[&str]) -> Vec<Op> {
         .zip(b[head..].iter().rev())
         .take_while(|(x, y)| x == y)
         .count();
+    (head, tail)
+}
+
+/// The edit script turning `a` into `b`.
+fn script(a: &[&str], b: &[&str]) -> Vec<Op> {
+    let (head, tail) = common_ends(a, b);
     let (ma, mb) = (&a[head..a.len() - tail], &b[head..b.len() - tail]);
     let mut ops = vec![Op::Keep; head];
     ops.extend(middle(ma, mb));
