@@ -184,16 +184,7 @@ async fn a_stream_without_newlines_is_cut_off_at_the_line_limit() {
 /// never a partial answer passed off as complete.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_faults_are_errors_of_their_kind() {
-    let script = halbert_scripted_llm::Script::default();
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", l.local_addr().expect("addr"));
-    tokio::spawn(halbert_scripted_llm::serve(
-        l,
-        script.clone(),
-        std::future::pending(),
-    ));
+    let (url, script) = scripted().await;
     let client = LlmClient::new().expect("client");
     let msgs = [ChatMessage::new("user", "hello")];
     for (provider, base) in [("ollama", url.clone()), ("openai", format!("{url}/v1"))] {
