@@ -199,8 +199,21 @@ fn could_be_call(start: &str) -> bool {
     if start.len() > MAX_HELD {
         return false;
     }
-    if start.starts_with(['{', '[']) && !start.starts_with("[TOOL") {
+    let tagged = |start: &str| {
+        CALL_OPENINGS
+            .iter()
+            .filter(|o| o.len() > 1 && !o.starts_with('`'))
+            .any(|o| o.starts_with(start) || start.starts_with(o))
+    };
+    if tagged(start) {
         return true;
+    }
+    if start.starts_with(['{', '[']) {
+        // A call's JSON goes on with a key (`{"`) or an object (`[{`); "[1] First, …" and
+        // "{x} is …" are answers, streamed at once.
+        let next = start[1..].trim_start().chars().next();
+        let want = if start.starts_with('{') { '"' } else { '{' };
+        return next.is_none_or(|c| c == want);
     }
     if let Some(fenced) = start.strip_prefix("```") {
         // A fence may hold a call only if it is untagged or tagged json/tool_call and what
@@ -215,10 +228,7 @@ fn could_be_call(start: &str) -> bool {
         return tagged
             && body.is_none_or(|b| b.is_empty() || b.starts_with(['{', '[']) || could_be_call(b));
     }
-    CALL_OPENINGS
-        .iter()
-        .filter(|o| o.len() > 1)
-        .any(|o| o.starts_with(start) || start.starts_with(o))
+    false
 }
 
 /// The value of the first `"name": "..."` in text being written, once its closing quote came.
@@ -653,6 +663,12 @@ mod tests {
         assert!(!could_be_call("```bash\n"));
         assert!(!could_be_call("```json\nThe answer"));
         assert!(!could_be_call("To check"));
+        assert!(could_be_call("{ \"na"));
+        assert!(could_be_call("[ {"));
+        assert!(!could_be_call("[1] First, check the unit"));
+        assert!(!could_be_call("{x} is a placeholder"));
+        assert!(could_be_call("[TO"), "the start of [TOOL_CALLS]");
+        assert!(could_be_call("<|python"));
         assert!(!could_be_call(&format!("{{{}", "x".repeat(MAX_HELD))));
     }
 
