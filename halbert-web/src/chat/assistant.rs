@@ -155,26 +155,38 @@ pub fn textual_calls(text: &str) -> Option<Vec<ToolCall>> {
     )
 }
 
-/// Holds back the start of an answer while it may still be a tool call printed as text
-/// (see [`CALL_OPENINGS`]); anything else streams at once. While it holds, the name of a call
-/// is reported as soon as it can be read, so a person sees that a tool call is being written.
+/// What of a streamed answer a person is shown: the start is held back while it may still be
+/// a tool call printed as text (see [`CALL_OPENINGS`]), and everything released passes the
+/// [`Markup`] filter. While it holds, the name of a call is reported (when `announce`) as soon
+/// as it can be read, so a person sees that a tool call is being written.
 #[derive(Debug, Default)]
 struct Holdback {
     held: String,
     open: bool,
     started: bool,
+    /// Report a printed call's name (call 1, where it may run); call 2 cannot run calls.
+    announce: bool,
+    markup: Markup,
 }
 
 impl Holdback {
+    fn announcing() -> Self {
+        Self {
+            announce: true,
+            ..Self::default()
+        }
+    }
+
     fn push(&mut self, t: &str, sink: &mut impl FnMut(Emit<'_>)) {
         if self.open {
-            sink(Emit::Token(t));
+            self.show(t, sink);
             return;
         }
         self.held.push_str(t);
         let start = self.held.trim_start();
         if could_be_call(start) {
-            if !self.started
+            if self.announce
+                && !self.started
                 && let Some(name) = name_in(start)
             {
                 self.started = true;
@@ -183,7 +195,31 @@ impl Holdback {
             return;
         }
         self.open = true;
-        sink(Emit::Token(&std::mem::take(&mut self.held)));
+        let held = std::mem::take(&mut self.held);
+        self.show(&held, sink);
+    }
+
+    fn show(&mut self, t: &str, sink: &mut impl FnMut(Emit<'_>)) {
+        let shown = self.markup.pass(t);
+        if !shown.is_empty() {
+            sink(Emit::Token(&shown));
+        }
+    }
+
+    /// The held start, when the stream ended while it was held: the printed calls in it.
+    fn printed_calls(&self) -> Option<Vec<ToolCall>> {
+        (!self.open).then(|| textual_calls(&self.held)).flatten()
+    }
+
+    /// The end of the stream: what is still held is shown (it merely started like a call, as
+    /// a code block does), and the filter's tail.
+    fn finish(&mut self, sink: &mut impl FnMut(Emit<'_>)) {
+        let held = std::mem::take(&mut self.held);
+        self.show(&held, sink);
+        let tail = self.markup.finish();
+        if !tail.is_empty() {
+            sink(Emit::Token(&tail));
+        }
     }
 }
 
@@ -251,7 +287,6 @@ struct Markup {
     pending: String,
     /// The closing tag awaited, while inside a tagged part.
     inside: Option<&'static str>,
-    dropped: bool,
 }
 
 /// The tagged parts dropped: (opening, closing).
@@ -285,7 +320,6 @@ impl Markup {
                     out.push_str(&self.pending[..i]);
                     self.pending.drain(..i + open.len());
                     self.inside = Some(close);
-                    self.dropped = true;
                 }
                 None => {
                     // Keep back a tail that may be the start of a tag.
@@ -353,43 +387,22 @@ async fn stream_plain(
     sink: &mut impl FnMut(Emit<'_>),
 ) -> Result<ChatReply, LlmError> {
     let mut hold = Holdback::default();
-    let mut markup = Markup::default();
     let mut r = turn
         .llm
         .chat_stream(turn.endpoint, turn.model, messages, turn.opts, None, |p| {
             if let Piece::Token(t) = p {
-                let shown = markup.pass(t);
-                if !shown.is_empty() {
-                    hold.push(&shown, &mut |e| {
-                        if let Emit::Token(t) = e {
-                            sink(Emit::Token(t))
-                        }
-                    });
-                }
+                hold.push(t, sink);
             }
             MORE
         })
         .await?;
-    let tail = markup.finish();
-    if !tail.is_empty() {
-        hold.push(&tail, &mut |e| {
-            if let Emit::Token(t) = e {
-                sink(Emit::Token(t))
-            }
-        });
-    }
     let text = without_markup(&r.text);
-    if !hold.open {
-        if textual_calls(&hold.held).is_some() || (text.trim().is_empty() && markup.dropped) {
-            sink(Emit::Token(ONLY_A_CALL));
-            r.text = ONLY_A_CALL.to_owned();
-            return Ok(r);
-        }
-        if !hold.held.is_empty() {
-            // Text that merely started like a call (a code block, say) is the answer.
-            sink(Emit::Token(&hold.held));
-        }
+    if hold.printed_calls().is_some() || (text.trim().is_empty() && !r.text.trim().is_empty()) {
+        sink(Emit::Token(ONLY_A_CALL));
+        r.text = ONLY_A_CALL.to_owned();
+        return Ok(r);
     }
+    hold.finish(sink);
     r.text = text;
     Ok(r)
 }
@@ -407,7 +420,7 @@ pub async fn answer(
     }
 
     let defs = tools::definitions();
-    let mut hold = Holdback::default();
+    let mut hold = Holdback::announcing();
     // A model that keeps starting calls (SmolLM2 started 33 in one answer against a real
     // llama.cpp) is stopped once it starts one more than may run: those before are complete.
     let mut started = 0;
@@ -436,7 +449,7 @@ pub async fn answer(
         .await?;
 
     if first.tool_calls.is_empty() {
-        match (!hold.open).then(|| textual_calls(&hold.held)).flatten() {
+        match hold.printed_calls() {
             Some(calls) => {
                 // The model printed its calls instead of making them: they are read as the
                 // calls they are (validated like any other), never shown as the answer.
@@ -447,17 +460,15 @@ pub async fn answer(
                 first.tool_calls = calls;
             }
             None => {
-                if !hold.open && !hold.held.is_empty() {
-                    // Text that merely started like a call (a code block, say) is the answer.
-                    sink(Emit::Token(&hold.held));
-                }
+                hold.finish(&mut sink);
+                first.text = without_markup(&first.text);
                 let tokens = first.tokens_used;
                 return Ok(Answer::plain(first, tokens));
             }
         }
     }
 
-    if first.finish_reason == "halted" && first.tool_calls.len() > tools::MAX_CALLS {
+    if first.halted() && first.tool_calls.len() > tools::MAX_CALLS {
         tracing::info!(
             started,
             "the model kept starting tool calls; the first {} run",
@@ -468,7 +479,8 @@ pub async fn answer(
     }
     // Text the model streamed before its calls is part of the answer; held-back text is not.
     let streamed = if hold.open {
-        first.text.clone()
+        hold.finish(&mut sink);
+        without_markup(&first.text)
     } else {
         String::new()
     };
@@ -639,7 +651,7 @@ mod tests {
     #[test]
     fn a_call_being_written_is_announced_by_name() {
         let mut started = Vec::new();
-        let mut h = Holdback::default();
+        let mut h = Holdback::announcing();
         for t in [
             "<tool_",
             "call>\n{\"na",
@@ -658,6 +670,22 @@ mod tests {
             ["read_journal"],
             "once, as soon as the name is whole"
         );
+        // An answer that opened as prose has its markup filtered too (call 1 as call 2).
+        let mut shown = String::new();
+        let mut h = Holdback::announcing();
+        let mut sink = |e: Emit<'_>| {
+            if let Emit::Token(t) = e {
+                shown.push_str(t)
+            }
+        };
+        for t in [
+            "Checking. <tool_",
+            "call>{\"name\": \"x\"}</tool_call> Done.",
+        ] {
+            h.push(t, &mut sink);
+        }
+        h.finish(&mut sink);
+        assert_eq!(shown, "Checking.  Done.");
         assert!(could_be_call("```"));
         assert!(could_be_call("```js"));
         assert!(!could_be_call("```bash\n"));

@@ -175,7 +175,7 @@ pub async fn edit(chat: &Chat, req: EditRequest) -> Result<Edits, ChatError> {
     let mut summary = edits::summary(&req.file_content, &out.content, &parsed, &out);
     if reply.truncated() {
         summary.push_str(" The answer was cut off at the token limit.");
-    } else if reply.finish_reason == "halted" && out.matches.is_empty() {
+    } else if reply.halted() && out.matches.is_empty() {
         summary.push_str(" The generation was stopped early: the answer was not becoming an edit.");
     }
     let applied = out.matches.len();
@@ -194,15 +194,11 @@ pub async fn edit(chat: &Chat, req: EditRequest) -> Result<Edits, ChatError> {
     } else {
         hold_edit(chat, &req, &out.content, &summary).await
     };
-    let model_used = if reply.model.is_empty() {
-        assignment.model
-    } else {
-        reply.model.clone()
-    };
+    let model_used = reply.model_or(&assignment.model);
     let edits = Edits {
         approval,
         truncated: reply.truncated(),
-        stopped_early: reply.finish_reason == "halted",
+        stopped_early: reply.halted(),
         summary,
         applied,
         response: reply.text,

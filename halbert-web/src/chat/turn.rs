@@ -426,7 +426,7 @@ pub async fn answer(chat: &Chat, req: Question) -> Result<Reply, ChatError> {
         model_type: model_type.into(),
         complexity_score: score,
         tokens_used: reply.tokens_used,
-        truncated: reply.finish_reason == "length",
+        truncated: reply.finish_reason == crate::llm::client::LENGTH,
         finish_reason: None,
         context_window: None,
         context_trimmed: None,

@@ -543,10 +543,29 @@ pub struct ChatReply {
     pub model: String,
 }
 
+/// The `finish_reason` of an answer stopped at the token limit (both protocols say it so).
+pub const LENGTH: &str = "length";
+/// The `finish_reason` of a stream its caller stopped reading ([`Flow::Break`]).
+pub const HALTED: &str = "halted";
+
 impl ChatReply {
     /// The answer stopped at the token limit (`max_tokens` / `num_predict`).
     pub fn truncated(&self) -> bool {
-        self.finish_reason == "length"
+        self.finish_reason == LENGTH
+    }
+
+    /// The caller stopped reading the stream.
+    pub fn halted(&self) -> bool {
+        self.finish_reason == HALTED
+    }
+
+    /// The model the server says it ran, else the one asked for.
+    pub fn model_or(&self, asked: &str) -> String {
+        if self.model.is_empty() {
+            asked.to_owned()
+        } else {
+            self.model.clone()
+        }
     }
 }
 
@@ -858,7 +877,7 @@ impl LlmClient {
             let _ = handle(line, &mut reply, &mut done)?;
         }
         if halted {
-            reply.finish_reason = "halted".into();
+            reply.finish_reason = HALTED.into();
         } else if !done {
             return Err(LlmError::Closed {
                 endpoint: ep.id.clone(),
