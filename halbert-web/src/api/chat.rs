@@ -156,7 +156,8 @@ pub struct ConfigChatDebug {
     pub tokens_used: u64,
     /// The answer was cut off at the token limit: blocks after the cut are missing.
     pub truncated: bool,
-    /// The generation was stopped once the edit blocks were complete.
+    /// The generation was stopped early: the edit blocks were complete, or the answer was
+    /// plainly not becoming an edit (broken block after broken block).
     pub stopped_early: bool,
 }
 
@@ -166,7 +167,7 @@ pub struct ConfigChatResponse {
     pub edit_blocks: Vec<EditBlock>,
     /// The file with every block that applied; the unchanged file when none did.
     pub proposed_content: String,
-    /// What was applied to the file ("Applied 1 of 2 edit(s): 1 line added from line 12"), or
+    /// What was applied to the file ("Applied 1 of 2 edit block(s): 1 line added from line 12"), or
     /// that nothing was ("No change was made: ..."); never the model's own claim, which is in
     /// `response`.
     pub summary: String,
@@ -203,7 +204,7 @@ pub async fn config(
 ) -> Result<Json<ConfigChatResponse>, ApiError> {
     let Some(request_id) = events_id(&req.request_id) else {
         return Err(ApiError::from(crate::chat::ChatError::Invalid(
-            "request_id must be 1 to 64 letters, digits, '-' or '_'".into(),
+            crate::chat::turn::REQUEST_ID_RULE.into(),
         )));
     };
     let closing = Closing::new(&st, &request_id);

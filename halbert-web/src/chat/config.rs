@@ -49,7 +49,7 @@ pub struct Edits {
     pub tokens_used: u64,
     /// The answer was cut off at the token limit (blocks after the cut are missing).
     pub truncated: bool,
-    /// The generation was stopped once the blocks were complete.
+    /// The generation was stopped early: the blocks were complete, or hopeless.
     pub stopped_early: bool,
     /// The approval request holding the edit, or why there is none.
     pub approval: Result<String, String>,
@@ -175,7 +175,9 @@ pub async fn edit(chat: &Chat, req: EditRequest) -> Result<Edits, ChatError> {
     let mut summary = edits::summary(&req.file_content, &out.content, &parsed, &out);
     if reply.truncated() {
         summary.push_str(" The answer was cut off at the token limit.");
-    } else if reply.halted() && out.matches.is_empty() {
+    } else if reply.halted() && parsed.blocks.is_empty() {
+        // Stopped as hopeless; a stop after complete blocks that did not apply is said by
+        // the summary itself (their SEARCH text was not found).
         summary.push_str(" The generation was stopped early: the answer was not becoming an edit.");
     }
     let applied = out.matches.len();

@@ -44,6 +44,9 @@ pub fn new_request_id() -> String {
     format!("req-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Why a request id is refused.
+pub const REQUEST_ID_RULE: &str = "request_id must be 1 to 64 letters, digits, '-' or '_'";
+
 /// A request id a client may choose: 1 to 64 letters, digits, `-` or `_`.
 pub fn valid_request_id(s: &str) -> bool {
     !s.is_empty()
@@ -273,9 +276,7 @@ pub async fn answer(chat: &Chat, req: Question) -> Result<Reply, ChatError> {
     let request_id = match &req.request_id {
         Some(r) if valid_request_id(r) => r.clone(),
         Some(_) => {
-            return Err(ChatError::Invalid(
-                "request_id must be 1 to 64 letters, digits, '-' or '_'".into(),
-            ));
+            return Err(ChatError::Invalid(REQUEST_ID_RULE.into()));
         }
         None => new_request_id(),
     };
