@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "halbert/v1/files.proto",
         "halbert/v1/services.proto",
         "halbert/v1/terminal.proto",
+        "halbert/v1/telemetry.proto",
     ];
     for p in protos {
         println!("cargo:rerun-if-changed={p}");

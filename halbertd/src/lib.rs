@@ -1,7 +1,7 @@
 //! halbertd: Halbert's privileged daemon.
 //!
 //! Domain modules (`engine/`, `gate/` with authorization, safe mode and the audit log, `host/`
-//! (the host root and the system bus), `systemd/` (everything asked of PID 1), `exec/`, `discovery/`, `inspect/`, `status`) know nothing of gRPC; `rpc/` translates and
+//! (the host root and the system bus), `systemd/` (everything asked of PID 1), `exec/`, `discovery/`, `inspect/`, `telemetry/`, `status`) know nothing of gRPC; `rpc/` translates and
 //! delegates; `server` wires the services to a listener; `peer` gets the caller's identity from
 //! the kernel. See ARCHITECTURE.md for the map and the invariants.
 
@@ -21,4 +21,5 @@ pub mod rpc;
 pub mod server;
 pub mod status;
 pub mod systemd;
+pub mod telemetry;
 pub mod unix_http;

@@ -8,7 +8,8 @@ use futures_util::StreamExt;
 use halbert_proto::v1::{
     audit_server::AuditServer, discovery_server::DiscoveryServer, files_server::FilesServer,
     guardrails_server::GuardrailsServer, inspect_server::InspectServer,
-    services_server::ServicesServer, system_server::SystemServer, terminal_server::TerminalServer,
+    services_server::ServicesServer, system_server::SystemServer,
+    telemetry_server::TelemetryServer, terminal_server::TerminalServer,
 };
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
@@ -18,7 +19,7 @@ use crate::engine::Engine;
 use crate::peer::PeerStream;
 use crate::rpc::{
     AuditService, Ctx, DiscoveryService, FilesService, GuardrailsService, InspectService,
-    ServicesService, SystemService, TerminalService,
+    ServicesService, SystemService, TelemetryService, TerminalService,
 };
 
 /// Serves every halbertd service on `listener` until `shutdown` resolves. Open status streams
@@ -53,6 +54,7 @@ pub async fn serve(
         .add_service(FilesServer::new(FilesService(ctx.clone())))
         .add_service(ServicesServer::new(ServicesService(ctx.clone())))
         .add_service(TerminalServer::new(TerminalService(ctx.clone())))
+        .add_service(TelemetryServer::new(TelemetryService(ctx.clone())))
         .add_service(AuditServer::new(AuditService(ctx)))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

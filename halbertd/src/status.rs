@@ -266,39 +266,21 @@ fn sorted_dir(root: &HostRoot, abs: &str) -> Vec<std::fs::DirEntry> {
     v
 }
 
-/// hwmon `temp*_input` sensors (millidegrees) and thermal zones.
+/// hwmon `temp*_input` sensors (read by [`crate::telemetry::hwmon`]) and thermal zones.
 pub fn read_temperatures(root: &HostRoot) -> Vec<Temperature> {
-    let mut out = Vec::new();
-    for chip in sorted_dir(root, "/sys/class/hwmon") {
-        let base = format!("/sys/class/hwmon/{}", chip.file_name().to_string_lossy());
-        let name = root
-            .read_attr(format!("{base}/name"))
-            .unwrap_or_else(|| chip.file_name().to_string_lossy().into_owned());
-        for f in sorted_dir(root, &base) {
-            let fname = f.file_name().to_string_lossy().into_owned();
-            let Some(idx) = fname
-                .strip_prefix("temp")
-                .and_then(|r| r.strip_suffix("_input"))
-            else {
-                continue;
-            };
-            let Some(milli) = root
-                .read_attr(format!("{base}/{fname}"))
-                .and_then(|v| v.parse::<f64>().ok())
-            else {
-                continue;
-            };
-            let label = root
-                .read_attr(format!("{base}/temp{idx}_label"))
-                .unwrap_or_else(|| format!("temp{idx}"));
-            out.push(Temperature {
+    use crate::telemetry::hwmon::{self, Kind};
+    let mut out: Vec<Temperature> = hwmon::read(root)
+        .into_iter()
+        .filter(|s| s.kind == Kind::Temperature)
+        .filter_map(|s| {
+            Some(Temperature {
                 source: "hwmon",
-                chip: name.clone(),
-                label,
-                celsius: milli / 1000.0,
-            });
-        }
-    }
+                celsius: s.value?,
+                chip: s.chip,
+                label: s.label,
+            })
+        })
+        .collect();
     for zone in sorted_dir(root, "/sys/class/thermal") {
         let zname = zone.file_name().to_string_lossy().into_owned();
         if !zname.starts_with("thermal_zone") {

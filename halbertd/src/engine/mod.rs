@@ -30,11 +30,13 @@ mod safe_mode;
 mod services;
 mod simulate;
 mod status;
+mod telemetry;
 mod terminal;
 
 pub use files::FileRead;
 pub use services::ServiceControl;
 pub use simulate::{RestartPlan, Validation, Verdict};
+pub use telemetry::{JournalFollow, MAX_JOURNAL_STREAMS};
 pub use terminal::CommandRun;
 
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +237,9 @@ pub struct Engine {
     /// PID 1 on the current bus connection, kept so that its job subscription is made once.
     pid1: std::sync::Mutex<Option<Arc<crate::systemd::Pid1>>>,
     watchers: AtomicUsize,
+    /// Journal streams open (each a journalctl process), at most
+    /// [`telemetry::MAX_JOURNAL_STREAMS`].
+    journal_streams: Arc<tokio::sync::Semaphore>,
     host_info: std::sync::OnceLock<crate::inspect::host::HostInfo>,
     /// Woken after every mutation that changed something, so the daemon can refresh its
     /// one-line status for systemd at once.
@@ -309,6 +314,7 @@ impl Engine {
             systemd: None,
             pid1: std::sync::Mutex::new(None),
             watchers: AtomicUsize::new(0),
+            journal_streams: Arc::new(tokio::sync::Semaphore::new(MAX_JOURNAL_STREAMS)),
             host_info: std::sync::OnceLock::new(),
             changed: tokio::sync::Notify::new(),
         };

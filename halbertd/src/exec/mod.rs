@@ -2,6 +2,7 @@
 //! with a clean environment, no stdin, a timeout that kills the whole process group, and capped
 //! output.
 
+pub mod follow;
 pub mod terminal;
 mod tools;
 pub mod validate;

@@ -85,24 +85,8 @@ fn num(v: &Value) -> Option<u64> {
 /// One JSON entry; `MESSAGE` may be a string, an array of bytes (non-UTF-8 text) or null.
 pub fn parse_line(line: &str) -> Option<JournalLine> {
     let v: Value = serde_json::from_str(line).ok()?;
-    let message = match &v["MESSAGE"] {
-        Value::String(s) => s.clone(),
-        Value::Array(bytes) => {
-            let b: Vec<u8> = bytes
-                .iter()
-                .filter_map(|x| x.as_u64().and_then(|n| u8::try_from(n).ok()))
-                .collect();
-            String::from_utf8_lossy(&b).into_owned()
-        }
-        _ => String::new(),
-    };
-    let message = if message.chars().count() > MAX_MESSAGE {
-        let mut m: String = message.chars().take(MAX_MESSAGE).collect();
-        m.push('…');
-        m
-    } else {
-        message
-    };
+    let mut message = crate::telemetry::journal::text_of(&v["MESSAGE"]);
+    crate::telemetry::journal::cut(&mut message, MAX_MESSAGE);
     Some(JournalLine {
         timestamp_unix_us: num(&v["__REALTIME_TIMESTAMP"]).unwrap_or(0) as i64,
         priority: num(&v["PRIORITY"]).unwrap_or(6) as u32,

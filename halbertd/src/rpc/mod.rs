@@ -8,6 +8,7 @@ mod guardrails;
 mod inspect;
 mod services;
 mod system;
+mod telemetry;
 mod terminal;
 
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ pub use guardrails::GuardrailsService;
 pub use inspect::InspectService;
 pub use services::ServicesService;
 pub use system::SystemService;
+pub use telemetry::TelemetryService;
 pub use terminal::TerminalService;
 
 /// What every service needs: the engine, where procfs is (for caller identity), and the
