@@ -34,6 +34,8 @@ pub enum AppError {
     Log(#[from] crate::store::log::LogError),
     #[error(transparent)]
     Approvals(#[from] crate::approvals::ApprovalError),
+    #[error(transparent)]
+    Ingestion(#[from] crate::ingestion::store::IngestStoreError),
     #[error("the HTTP client for model endpoints: {0}")]
     Http(String),
 }
@@ -52,6 +54,7 @@ pub struct Stores {
     pub approvals: Arc<crate::approvals::Approvals>,
     pub models: Arc<Settings>,
     pub llm: LlmClient,
+    pub ingest: crate::ingestion::store::IngestStore,
 }
 
 impl Stores {
@@ -67,6 +70,7 @@ impl Stores {
             approvals: Arc::new(crate::approvals::Approvals::open(&db)?),
             models: Arc::new(Settings::open(state_dir)?),
             llm: LlmClient::new().map_err(AppError::Http)?,
+            ingest: crate::ingestion::store::IngestStore::open(&db)?,
             db,
         })
     }
@@ -84,6 +88,8 @@ pub struct Options {
     pub sandbox: sandbox::Outcome,
     /// How long the health gate watches a unit after a config change (10 s).
     pub settle: std::time::Duration,
+    /// The user's `ingestion.yml` (read when ingestion starts).
+    pub ingestion_config: std::path::PathBuf,
 }
 
 /// The state handlers share, with the status feed already running as worker `status-feed`
@@ -124,7 +130,21 @@ pub fn build(opts: Options, stores: Stores, shutdown: CancellationToken) -> AppS
             }
         });
     }
+    let ingestion = Arc::new(crate::ingestion::Ingestion::new(
+        daemon.clone(),
+        stores.ingest,
+        stores.memory.clone(),
+        opts.ingestion_config,
+        workers.clone(),
+        shutdown.clone(),
+    ));
+    {
+        // Left running by the user: it runs again, once halbertd answers.
+        let ingestion = ingestion.clone();
+        tokio::spawn(async move { ingestion.resume().await });
+    }
     AppState {
+        ingestion,
         gate,
         policy: stores.policy,
         daemon,

@@ -8,7 +8,8 @@ use std::time::Duration;
 use halbert_proto::v1::{
     self as pb, audit_client::AuditClient, discovery_client::DiscoveryClient,
     files_client::FilesClient, guardrails_client::GuardrailsClient, inspect_client::InspectClient,
-    services_client::ServicesClient, system_client::SystemClient, terminal_client::TerminalClient,
+    services_client::ServicesClient, system_client::SystemClient,
+    telemetry_client::TelemetryClient, terminal_client::TerminalClient,
 };
 use hyper_util::rt::TokioIo;
 use tonic::transport::{Channel, Endpoint};
@@ -66,6 +67,10 @@ pub enum DaemonError {
     #[error("halbertd failed: {0}")]
     Failed(String),
 }
+
+/// A server stream from halbertd, read with `message()` until it ends or fails (a failure
+/// goes through [`Daemon::stream_error`]).
+pub type Stream<T> = tonic::Streaming<T>;
 
 #[derive(Debug, Clone)]
 pub struct Daemon {
@@ -423,6 +428,28 @@ impl Daemon {
         self.unary(
             SystemClient::new(self.channel.clone())
                 .watch_status(pb::WatchStatusRequest { interval_ms }),
+        )
+        .await
+    }
+
+    /// Opens the journal stream (polkit's `org.halbert.journal.read` is asked here, so a
+    /// refusal is this call's error, not an empty stream).
+    pub async fn follow_journal(
+        &self,
+        req: pb::FollowJournalRequest,
+    ) -> Result<Stream<pb::JournalItem>, DaemonError> {
+        self.unary(TelemetryClient::new(self.channel.clone()).follow_journal(req))
+            .await
+    }
+
+    /// Opens the sensor stream: every hwmon sensor now, then every `interval_s`.
+    pub async fn watch_sensors(
+        &self,
+        interval_s: u32,
+    ) -> Result<Stream<pb::SensorReadings>, DaemonError> {
+        self.unary(
+            TelemetryClient::new(self.channel.clone())
+                .watch_sensors(pb::WatchSensorsRequest { interval_s }),
         )
         .await
     }

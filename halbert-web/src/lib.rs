@@ -20,6 +20,7 @@ pub mod events;
 pub mod feed;
 pub mod guard;
 pub mod history;
+pub mod ingestion;
 pub mod llm;
 pub mod memory;
 pub mod policy;

@@ -184,6 +184,7 @@ fn main() -> Result<()> {
         guardrails,
         sandbox,
         settle: Duration::from_secs(args.settle_s),
+        ingestion_config: halbert_web::ingestion::config::IngestionConfig::file(&dirs),
     };
 
     let rt = tokio::runtime::Builder::new_multi_thread()

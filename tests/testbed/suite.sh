@@ -478,6 +478,17 @@ check "a failing start: success false, job_result failed, systemd's exit-code in
 check "bob is refused (org.halbert.service.manage) and nothing changes; unknown unit 404, bad name 422" AD service_refused
 check "alice's policy forbids service_control for hb-svc: 403 naming the rule, nothing started" AD policy_denies
 
+# ---------------------------------------------------------------- telemetry ingestion
+# alice's journal lines, written with systemd-cat, through halbertd's journal stream into her
+# memory; her halbert-web is kill -9'd while lines are written (see ingest.py).
+check "ingestion: systemd-cat lines reach alice's self_journald filtered, rate-limited and redacted (memory, raw store, status); kill -9 of halbert-web mid-stream, restarted: every line exactly once" \
+	XU alice python3 /src/tests/testbed/ingest.py $A
+bob_ingest() {
+	expect 403 '"action":"org.halbert.journal.read"' bob -X POST "$B/api/settings/ingestion/start" &&
+		expect 200 '"running":false' bob "$B/api/settings/ingestion/status"
+}
+check "bob, without org.halbert.journal.read, cannot start the journald source: 403 naming the action, nothing running" bob_ingest
+
 # The services page in a real headless Chromium on the host, driving a halbert-web of alice's
 # inside through two relays (tests/testbed/relay.py): real systemd behind every button.
 ui_services() {

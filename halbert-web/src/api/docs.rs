@@ -128,7 +128,7 @@ listed in `malformed`, blocks whose SEARCH text is not in the file in `unapplied
         super::memory::CollectionView, super::memory::CollectionList, super::memory::EntryPage, super::memory::EntryDeleted,
         super::memory::DeleteEntries, super::memory::EntriesDeleted, super::memory::Cleared, super::views::Entry, super::views::Scalar
     )),
-    tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "editor", description = "Configuration files, with backups"), (name = "discovery", description = "What this machine has"), (name = "conversations", description = "Stored chat conversations"), (name = "ai-rules", description = "Standing instructions for the assistant"), (name = "models", description = "Model endpoints and role assignments"), (name = "chat", description = "Talking to the models"), (name = "memory", description = "What the assistant remembers (searched locally)"), (name = "system", description = "halbert-web itself"))
+    tags((name = "guardrails", description = "Safe mode and guardrail settings"), (name = "editor", description = "Configuration files, with backups"), (name = "discovery", description = "What this machine has"), (name = "conversations", description = "Stored chat conversations"), (name = "ai-rules", description = "Standing instructions for the assistant"), (name = "models", description = "Model endpoints and role assignments"), (name = "chat", description = "Talking to the models"), (name = "memory", description = "What the assistant remembers (searched locally)"), (name = "ingestion", description = "This machine's journal and sensors collected into memory"), (name = "system", description = "halbert-web itself"))
 )]
 pub struct ApiDoc;
 

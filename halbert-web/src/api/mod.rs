@@ -11,6 +11,7 @@ mod editor;
 pub mod error;
 mod guardrails;
 mod health;
+mod ingestion;
 mod memory;
 mod models;
 mod pages;
@@ -69,6 +70,8 @@ pub struct AppState {
     pub recovery: Arc<crate::recovery::Recovery>,
     pub models: Arc<crate::llm::settings::Settings>,
     pub llm: crate::llm::client::LlmClient,
+    /// Telemetry ingestion (`/api/settings/ingestion/*`).
+    pub ingestion: Arc<crate::ingestion::Ingestion>,
 }
 
 /// Runs store work (sled, fsync) off the async runtime.
@@ -317,6 +320,9 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(memory::delete_entry))
         .routes(routes!(memory::delete_entries))
         .routes(routes!(memory::clear))
+        .routes(routes!(ingestion::status))
+        .routes(routes!(ingestion::start))
+        .routes(routes!(ingestion::stop))
         .routes(routes!(editor::read, editor::write))
         .routes(routes!(editor::backups))
         .routes(routes!(editor::restore))

@@ -35,6 +35,66 @@ use regex::{Captures, Regex};
 struct Rule {
     re: Regex,
     with: &'static str,
+    /// Which toggle of [`Rules`] turns it off.
+    kind: RuleKind,
+}
+
+/// The groups of rules that ingestion's `redaction` settings switch on and off (chat always
+/// applies them all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RuleKind {
+    KeyBlocks,
+    Jwts,
+    Secrets,
+    HomePaths,
+    Emails,
+    Macs,
+}
+
+/// Which rule groups apply; all of them unless a user's `ingestion.yml` turns some off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rules {
+    /// Rules 3 to 6: credentials in URLs, authorization headers, provider tokens, and
+    /// `name = value` with a secret word in the name.
+    pub secrets: bool,
+    pub home_paths: bool,
+    pub emails: bool,
+    pub ipv4: bool,
+    pub ipv6: bool,
+    pub macs: bool,
+    pub jwts: bool,
+    pub key_blocks: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+impl Rules {
+    pub const ALL: Rules = Rules {
+        secrets: true,
+        home_paths: true,
+        emails: true,
+        ipv4: true,
+        ipv6: true,
+        macs: true,
+        jwts: true,
+        key_blocks: true,
+    };
+
+    fn on(&self, kind: RuleKind) -> bool {
+        match kind {
+            RuleKind::KeyBlocks => self.key_blocks,
+            RuleKind::Jwts => self.jwts,
+            RuleKind::Secrets => self.secrets,
+            RuleKind::HomePaths => self.home_paths,
+            RuleKind::Emails => self.emails,
+            RuleKind::Macs => self.macs,
+        }
+    }
 }
 
 /// A secret word inside a name, for rule 6. `token` and `key` also appear in names of counts.
@@ -45,6 +105,14 @@ fn r(pattern: &str, with: &'static str) -> Rule {
     Rule {
         re: Regex::new(pattern).unwrap(),
         with,
+        kind: RuleKind::Secrets,
+    }
+}
+
+impl Rule {
+    fn of(mut self, kind: RuleKind) -> Self {
+        self.kind = kind;
+        self
     }
 }
 
@@ -54,12 +122,14 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         r(
             r"(?s)-----BEGIN [A-Z0-9 ]+-----.*?-----END [A-Z0-9 ]+-----",
             "<pem_block>",
-        ),
+        )
+        .of(RuleKind::KeyBlocks),
         // 2. JWTs.
         r(
             r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+",
             "<jwt>",
-        ),
+        )
+        .of(RuleKind::Jwts),
         // 3. user:password@ in URLs.
         r(
             r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@",
@@ -97,12 +167,13 @@ static NAMED: LazyLock<Regex> = LazyLock::new(|| {
 
 static PERSONAL: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     vec![
-        r(r"/home/[^/\s:]+", "/home/<user>"),
+        r(r"/home/[^/\s:]+", "/home/<user>").of(RuleKind::HomePaths),
         r(
             r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b",
             "<email>",
-        ),
-        r(r"\b[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}\b", "<mac>"),
+        )
+        .of(RuleKind::Emails),
+        r(r"\b[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}\b", "<mac>").of(RuleKind::Macs),
     ]
 });
 
@@ -123,6 +194,7 @@ fn replace_addresses(
     re: &Regex,
     with: &str,
     parse: impl Fn(&str) -> Option<std::net::IpAddr>,
+    count: &mut usize,
 ) -> String {
     let glued = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-');
     let mut out = String::with_capacity(text.len());
@@ -134,6 +206,7 @@ fn replace_addresses(
             && !glued(after)
             && parse(m.as_str()).is_some_and(|ip| !says_nothing(ip));
         if hit {
+            *count += 1;
             out.push_str(&text[last..m.start()]);
             out.push_str(with);
             last = m.end();
@@ -183,29 +256,61 @@ fn named_value_is_secret(name: &str, value: &str) -> bool {
 
 /// Returns `text` with every rule applied.
 pub fn redact(text: &str) -> String {
+    redact_with(text, Rules::ALL).0
+}
+
+/// Returns `text` with the rules that `rules` leaves on applied, and how many things they
+/// replaced.
+pub fn redact_with(text: &str, rules: Rules) -> (String, usize) {
+    let mut count = 0;
     let mut out = text.to_owned();
+    let apply = |out: String, rule: &Rule, count: &mut usize| -> String {
+        if !rules.on(rule.kind) {
+            return out;
+        }
+        let n = rule.re.find_iter(&out).count();
+        if n == 0 {
+            return out;
+        }
+        *count += n;
+        rule.re.replace_all(&out, rule.with).into_owned()
+    };
     for rule in RULES.iter() {
-        out = rule.re.replace_all(&out, rule.with).into_owned();
+        out = apply(out, rule, &mut count);
     }
-    out = NAMED
-        .replace_all(&out, |c: &Captures<'_>| {
-            if named_value_is_secret(&c[2], &c[4]) {
-                format!("{}{}{}<secret>", &c[1], &c[2], &c[3])
-            } else {
-                c[0].to_owned()
-            }
-        })
-        .into_owned();
+    if rules.secrets {
+        out = NAMED
+            .replace_all(&out, |c: &Captures<'_>| {
+                if named_value_is_secret(&c[2], &c[4]) {
+                    count += 1;
+                    format!("{}{}{}<secret>", &c[1], &c[2], &c[3])
+                } else {
+                    c[0].to_owned()
+                }
+            })
+            .into_owned();
+    }
     for rule in PERSONAL.iter() {
-        out = rule.re.replace_all(&out, rule.with).into_owned();
+        out = apply(out, rule, &mut count);
     }
-    out = replace_addresses(&out, &IPV4, "<ip>", |s| s.parse().ok());
+    if rules.ipv4 {
+        out = replace_addresses(&out, &IPV4, "<ip>", |s| s.parse().ok(), &mut count);
+    }
     // IPv6: only what really parses as an address (so `12:30:45` stays).
-    replace_addresses(&out, &IPV6_CANDIDATE, "<ip6>", |s| {
-        s.parse::<std::net::Ipv6Addr>()
-            .ok()
-            .map(std::net::IpAddr::V6)
-    })
+    if rules.ipv6 {
+        out = replace_addresses(
+            &out,
+            &IPV6_CANDIDATE,
+            "<ip6>",
+            |s| {
+                s.parse::<std::net::Ipv6Addr>()
+                    .ok()
+                    .map(std::net::IpAddr::V6)
+            },
+            &mut count,
+        );
+    }
+    (out, count)
 }
 
 /// What to do with text bound for one model endpoint: redact it when the endpoint is not on
@@ -330,6 +435,42 @@ mod tests {
 
     /// `secrets.txt`: `input<TAB>secret` per line; the secret must be gone after redaction.
     /// `clean.txt`: lines that must come out unchanged.
+    #[test]
+    fn toggles_switch_rule_groups_off_and_replacements_are_counted() {
+        let line = "DB_PASSWORD=hunter2 for me@example.com from 10.0.0.7 in /home/alice at 00:11:22:33:44:55";
+        let (all, n) = redact_with(line, Rules::ALL);
+        assert_eq!(
+            all,
+            "DB_PASSWORD=<secret> for <email> from <ip> in /home/<user> at <mac>"
+        );
+        assert_eq!(n, 5);
+        let (kept, n) = redact_with(
+            line,
+            Rules {
+                ipv4: false,
+                home_paths: false,
+                ..Rules::ALL
+            },
+        );
+        assert_eq!(
+            kept,
+            "DB_PASSWORD=<secret> for <email> from 10.0.0.7 in /home/alice at <mac>"
+        );
+        assert_eq!(n, 3);
+        let none = Rules {
+            secrets: false,
+            home_paths: false,
+            emails: false,
+            ipv4: false,
+            ipv6: false,
+            macs: false,
+            jwts: false,
+            key_blocks: false,
+        };
+        assert_eq!(redact_with(line, none), (line.to_owned(), 0));
+        assert_eq!(redact_with("nothing to see", Rules::ALL).1, 0);
+    }
+
     #[test]
     fn the_corpus() {
         let secrets = corpus("secrets.txt");

@@ -217,6 +217,31 @@ impl Memory {
         Ok(key)
     }
 
+    /// Stores an entry under exactly `id`, replacing one that is there: for writers whose ids
+    /// name the thing stored (an ingested event), so that storing it again changes nothing.
+    pub fn put(
+        &self,
+        collection: &str,
+        id: &str,
+        content: &str,
+        metadata: BTreeMap<String, Scalar>,
+    ) -> Result<(), MemoryError> {
+        if !valid_name(collection) {
+            return Err(MemoryError::Invalid(format!(
+                "collection names are 1 to 64 letters, digits, '_' or '-', not {collection:?}"
+            )));
+        }
+        let content: String = content.chars().take(MAX_CONTENT).collect();
+        let (entries, vectors) = self.trees(collection)?;
+        let vector = to_bytes(&embed(&content));
+        entries.insert(
+            id.as_bytes(),
+            serde_json::to_vec(&Stored { content, metadata })?,
+        )?;
+        vectors.insert(id.as_bytes(), vector)?;
+        Ok(())
+    }
+
     /// The `k` entries closest to `query`, nearest first.
     pub fn query(&self, collection: &str, query: &str, k: usize) -> Result<Vec<Hit>, MemoryError> {
         let (entries, vectors) = self.existing(collection)?;

@@ -15,6 +15,7 @@ mod dependencies;
 mod discovery;
 mod editor;
 mod gate;
+mod ingestion;
 mod layering;
 mod memory;
 mod models;

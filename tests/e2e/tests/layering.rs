@@ -109,6 +109,11 @@ const RULES: &[(&str, &[&str])] = &[
         "halbert-web/src/chat/turn.rs",
         &["tonic", "axum", "hyper", "crate::api"],
     ),
+    // Ingestion reads halbertd's journal and sensor streams (through daemon's Stream).
+    (
+        "halbert-web/src/ingestion/",
+        &["tonic", "axum", "hyper", "crate::api"],
+    ),
     // A dry run is made of halbertd's answers (the validator's verdict, a unit's plan).
     (
         "halbert-web/src/simulate/",

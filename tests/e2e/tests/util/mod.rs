@@ -110,6 +110,7 @@ pub async fn start_web_with(
             enforcement: "off",
         },
         settle: std::time::Duration::from_secs(2),
+        ingestion_config: db_dir.path().join("ingestion.yml"),
     };
     let state = halbert_web::app::build(opts, stores, stop.clone());
     let (feed, workers) = (state.feed.clone(), state.workers.clone());
