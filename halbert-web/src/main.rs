@@ -112,6 +112,11 @@ fn main() -> Result<()> {
     raise_fd_limit();
     let dirs = Dirs::from_env()?;
     dirs.ensure_state()?;
+    // Landlock can only grant a directory that exists: the config dir is made now, so that an
+    // ingestion.yml the user writes later is readable without a restart.
+    if let Err(e) = dirs.ensure_config() {
+        tracing::warn!(error = %e, "the config directory cannot be created; files put there later need a restart");
+    }
     let guardrails = GuardrailsConfig::load(&GuardrailsConfig::file(&dirs))?;
 
     // One plain line at start when halbertd cannot be reached (not in group halbert, halbertd
@@ -163,6 +168,8 @@ fn main() -> Result<()> {
         .into_iter()
         .map(PathBuf::from)
         .chain([dirs.config.clone()])
+        // The embedding model's files, when they are somewhere of the user's choosing.
+        .chain(std::env::var_os("HALBERT_MODEL_DIR").map(PathBuf::from))
         .collect(),
         read_write: vec![dirs.state.clone()],
     };

@@ -410,6 +410,11 @@ impl From<MemoryError> for ApiError {
                 tracing::error!(error = %detail, "memory store");
                 ApiError::new(Code::StorageError, "the memory store failed (see the log)")
             }
+            // The user's own machine's model files: saying which and why is what fixes it.
+            MemoryError::Embed(_) => {
+                tracing::error!(error = %detail, "memory embedding");
+                ApiError::new(Code::Internal, detail)
+            }
         }
     }
 }

@@ -69,6 +69,8 @@ impl From<IngestionError> for ApiError {
     fn from(e: IngestionError) -> Self {
         match e {
             IngestionError::Config(m) => ApiError::new(Code::ValidationFailed, m),
+            // Not the request's fault: the file's permissions, which the detail names.
+            IngestionError::ConfigUnreadable(m) => ApiError::new(Code::Internal, m),
             IngestionError::Daemon(d) => d.into(),
             IngestionError::Store(s) => {
                 tracing::error!(error = %s, "ingestion store");
@@ -97,6 +99,7 @@ pub async fn status(State(st): State<AppState>) -> Json<IngestionStatus> {
         (status = 200, body = IngestionStatus),
         (status = 403, body = ErrorBody, description = "polkit refused org.halbert.journal.read, or not in group halbert"),
         (status = 422, body = ErrorBody, description = "ingestion.yml is not valid: the detail names the field"),
+        (status = 500, body = ErrorBody, description = "ingestion.yml cannot be read (its permissions)"),
         (status = 503, body = ErrorBody, description = "halbertd is unreachable, or cannot read the journal"),
     ))]
 pub async fn start(State(st): State<AppState>) -> Result<Json<IngestionStatus>, ApiError> {

@@ -11,7 +11,7 @@ use crate::bounds::{self, Bounded, Kind};
 
 use super::views::{Entry, Scalar};
 use super::{ApiError, ApiJson, AppState, ErrorBody, blocking, invalid};
-use crate::memory::{CONVERSATIONS, EMBEDDING};
+use crate::memory::CONVERSATIONS;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemoryStats {
@@ -22,14 +22,25 @@ pub struct MemoryStats {
     pub memory_events: usize,
     /// Entries per collection.
     pub collections: BTreeMap<String, usize>,
-    /// How entries are embedded (computed locally).
+    /// How entries are embedded (computed locally): `all-MiniLM-L6-v2`, or `hashed-words-512`
+    /// when the local model is not installed.
     pub embedding: String,
+    /// Numbers per vector.
+    pub embedding_dim: usize,
+    /// Which embedder and why, in a sentence (where the model was found, or why not).
+    pub embedding_note: String,
+    /// Entries still to be embedded under this embedder (a background job after a change;
+    /// progress on /ws as `memory_reembed`).
+    pub embedding_pending: usize,
 }
 
 #[utoipa::path(get, path = "/api/chat/memory/stats", tag = "memory", responses((status = 200, body = MemoryStats)))]
 pub async fn stats(State(st): State<AppState>) -> Result<Json<MemoryStats>, ApiError> {
     let m = st.memory.clone();
-    let cols = blocking(move || m.collections()).await??;
+    let (cols, info) = blocking(move || {
+        Ok::<_, crate::memory::MemoryError>((m.collections()?, m.embedding_info()?))
+    })
+    .await??;
     Ok(Json(MemoryStats {
         status: "ok".into(),
         chromadb_available: true,
@@ -38,7 +49,10 @@ pub async fn stats(State(st): State<AppState>) -> Result<Json<MemoryStats>, ApiE
             .find(|c| c.0 == CONVERSATIONS)
             .map_or(0, |c| c.1),
         collections: cols.into_iter().map(|(n, c, _)| (n, c)).collect(),
-        embedding: EMBEDDING.into(),
+        embedding: info.name,
+        embedding_dim: info.dim,
+        embedding_note: info.note,
+        embedding_pending: info.pending,
     }))
 }
 

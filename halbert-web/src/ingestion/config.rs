@@ -93,6 +93,8 @@ impl Default for Retention {
 pub struct ConfigError {
     pub path: PathBuf,
     pub what: String,
+    /// The file could not be read at all (its permissions), as opposed to read and refused.
+    pub unreadable: bool,
 }
 
 const SEVERITIES: [&str; 5] = ["critical", "error", "warn", "info", "debug"];
@@ -107,11 +109,17 @@ impl IngestionConfig {
         let err = |what: String| ConfigError {
             path: path.to_owned(),
             what,
+            unreadable: false,
         };
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => return Err(err(e.to_string())),
+            Err(e) => {
+                return Err(ConfigError {
+                    unreadable: true,
+                    ..err(e.to_string())
+                });
+            }
         };
         let cfg: Self = if text.trim().is_empty() {
             Self::default()

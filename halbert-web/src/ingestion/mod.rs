@@ -43,8 +43,12 @@ const SUMMARIZER_KEY: &str = "hwmon.summarizer";
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestionError {
+    /// ingestion.yml is not valid.
     #[error("{0}")]
     Config(String),
+    /// ingestion.yml cannot be read.
+    #[error("{0}")]
+    ConfigUnreadable(String),
     #[error(transparent)]
     Daemon(#[from] DaemonError),
     #[error(transparent)]
@@ -197,8 +201,13 @@ impl Ingestion {
             drop(run);
             return Ok(self.status().await);
         }
-        let config = IngestionConfig::load(&self.config_path)
-            .map_err(|e| IngestionError::Config(e.to_string()))?;
+        let config = IngestionConfig::load(&self.config_path).map_err(|e| {
+            if e.unreadable {
+                IngestionError::ConfigUnreadable(e.to_string())
+            } else {
+                IngestionError::Config(e.to_string())
+            }
+        })?;
         let token = self.shutdown.child_token();
         let host = nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())

@@ -1,15 +1,25 @@
 //! Vector memory, in the per-user sled database: named collections of entries (text, flat
 //! metadata, an embedding), searched by cosine distance. Everything stays on this machine: the
-//! embedding is computed locally (feature hashing of words and word pairs), so memory search
-//! works offline and with no model configured (docs/decisions.md §6).
+//! embedding is computed locally (`embed`: all-MiniLM-L6-v2 when its files are installed, else
+//! hashed words), so memory search works offline and with no model configured
+//! (docs/decisions.md §6).
 //!
-//! Layout: for collection `c`, tree `memory/c` maps entry id → JSON `{content, metadata}` and
-//! tree `memvec/c` maps entry id → the embedding as little-endian `f32`s. A search reads only the
-//! vectors, then the entries it returns.
+//! Layout: for collection `c`, tree `memory/c` maps entry id → JSON `{content, metadata}`, and
+//! tree `memq@<embedder>/c` maps entry id → its vector under that embedder, quantized (`index`).
+//! Vectors of two embedders live in two trees and are never compared; entries written under
+//! another embedder are embedded again in the background (`reembed`). A search scans the
+//! collection's in-memory index, then reads the entries it returns.
 
-use std::collections::BTreeMap;
+pub mod embed;
+pub mod index;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
+
+use embed::{Embedder, Hashed};
+use index::Index;
 
 /// Collections Halbert itself fills; listed even when empty.
 pub const KNOWN: [&str; 4] = [
@@ -19,12 +29,15 @@ pub const KNOWN: [&str; 4] = [
     "self_hwmon",
 ];
 pub const CONVERSATIONS: &str = "self_conversations";
-/// The embedding's name, stored with the data so a later change of embedding can re-embed.
+/// The hashed-words embedding's name, stored with its vectors.
 pub const EMBEDDING: &str = "hashed-words-512";
 const DIM: usize = 512;
 const MAX_CONTENT: usize = 20_000;
 const ENTRY_PREFIX: &str = "memory/";
-const VEC_PREFIX: &str = "memvec/";
+/// Vectors of the first release: hashed words as f32, one tree per collection. Read by nothing
+/// now; dropped when their collection has been embedded again.
+const LEGACY_VEC_PREFIX: &str = "memvec/";
+const VEC_PREFIX: &str = "memq@";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
@@ -36,6 +49,8 @@ pub enum MemoryError {
     Store(#[from] sled::Error),
     #[error("stored memory data is unreadable: {0}")]
     Corrupt(#[from] serde_json::Error),
+    #[error(transparent)]
+    Embed(#[from] embed::EmbedError),
 }
 
 /// Metadata values are scalars only: the earlier store rejected lists and nulls and the errors
@@ -105,10 +120,12 @@ pub fn embed(text: &str) -> Vec<f32> {
     v
 }
 
+#[cfg(test)]
 fn to_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
+#[cfg(test)]
 fn dot(a: &[f32], raw: &[u8]) -> f32 {
     a.iter()
         .zip(raw.chunks_exact(4))
@@ -124,21 +141,99 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// The collections' in-memory indexes, by vector tree name.
+type Indexes = Arc<Mutex<HashMap<String, Arc<RwLock<Index>>>>>;
+
 #[derive(Debug, Clone)]
 pub struct Memory {
     db: sled::Db,
+    embedder: Arc<dyn Embedder>,
+    /// Which embedder is used and why, for the stats.
+    note: Arc<str>,
+    indexes: Indexes,
+}
+
+/// What the stats say of the embedding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddingInfo {
+    pub name: String,
+    pub dim: usize,
+    pub note: String,
+    /// Entries waiting to be embedded under the current embedder, over all collections.
+    pub pending: usize,
 }
 
 impl Memory {
+    /// Memory with hashed words (tests, and where no model is installed).
     pub fn open(db: &sled::Db) -> Self {
-        Self { db: db.clone() }
+        Self::with_embedder(db, Arc::new(Hashed), "hashed words".into())
+    }
+
+    pub fn with_embedder(db: &sled::Db, embedder: Arc<dyn Embedder>, note: String) -> Self {
+        Self {
+            db: db.clone(),
+            embedder,
+            note: note.into(),
+            indexes: Arc::default(),
+        }
+    }
+
+    pub fn embedder(&self) -> &dyn Embedder {
+        self.embedder.as_ref()
+    }
+
+    fn vec_tree_name(&self, collection: &str) -> String {
+        format!("{VEC_PREFIX}{}/{collection}", self.embedder.name())
     }
 
     fn trees(&self, collection: &str) -> Result<(sled::Tree, sled::Tree), MemoryError> {
         Ok((
             self.db.open_tree(format!("{ENTRY_PREFIX}{collection}"))?,
-            self.db.open_tree(format!("{VEC_PREFIX}{collection}"))?,
+            self.db.open_tree(self.vec_tree_name(collection))?,
         ))
+    }
+
+    /// The collection's index under the current embedder, loaded from its tree on first use.
+    fn index(&self, collection: &str) -> Result<Arc<RwLock<Index>>, MemoryError> {
+        let name = self.vec_tree_name(collection);
+        let mut map = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = map.get(&name) {
+            return Ok(i.clone());
+        }
+        let mut idx = Index::new(self.embedder.dim());
+        for kv in self.db.open_tree(&name)?.iter() {
+            let (k, v) = kv?;
+            idx.upsert(&k, &v);
+        }
+        let idx = Arc::new(RwLock::new(idx));
+        map.insert(name, idx.clone());
+        Ok(idx)
+    }
+
+    fn index_write(&self, collection: &str, f: impl FnOnce(&mut Index)) -> Result<(), MemoryError> {
+        let idx = self.index(collection)?;
+        f(&mut idx.write().unwrap_or_else(|p| p.into_inner()));
+        Ok(())
+    }
+
+    /// Every vector tree of `collection`, whatever its embedder (for deletes).
+    fn all_vec_trees(&self, collection: &str) -> Vec<sled::Tree> {
+        let suffix = format!("/{collection}");
+        self.db
+            .tree_names()
+            .iter()
+            .filter_map(|n| std::str::from_utf8(n).ok().map(str::to_owned))
+            .filter(|n| {
+                (n.starts_with(VEC_PREFIX) && n.ends_with(&suffix))
+                    || *n == format!("{LEGACY_VEC_PREFIX}{collection}")
+            })
+            .filter_map(|n| self.db.open_tree(n).ok())
+            .collect()
+    }
+
+    fn embed_one(&self, text: &str) -> Result<Vec<u8>, MemoryError> {
+        let v = self.embedder.embed(&[text])?;
+        Ok(index::encode(v.first().map_or(&[][..], |v| v.as_slice())))
     }
 
     /// A collection that may be read or changed: a known one, or one that holds entries.
@@ -199,10 +294,8 @@ impl Memory {
         }
         let content: String = content.chars().take(MAX_CONTENT).collect();
         let (entries, vectors) = self.trees(collection)?;
-        let value = serde_json::to_vec(&Stored {
-            content: content.clone(),
-            metadata,
-        })?;
+        let vector = self.embed_one(&content)?;
+        let value = serde_json::to_vec(&Stored { content, metadata })?;
         let mut key = id.to_owned();
         let mut n = 1;
         // Claiming the id atomically is what keeps concurrent writers apart; the vector follows.
@@ -213,7 +306,8 @@ impl Memory {
             n += 1;
             key = format!("{id}-{n}");
         }
-        vectors.insert(key.as_bytes(), to_bytes(&embed(&content)))?;
+        vectors.insert(key.as_bytes(), vector.as_slice())?;
+        self.index_write(collection, |i| i.upsert(key.as_bytes(), &vector))?;
         Ok(key)
     }
 
@@ -233,30 +327,78 @@ impl Memory {
         }
         let content: String = content.chars().take(MAX_CONTENT).collect();
         let (entries, vectors) = self.trees(collection)?;
-        let vector = to_bytes(&embed(&content));
+        let vector = self.embed_one(&content)?;
         entries.insert(
             id.as_bytes(),
             serde_json::to_vec(&Stored { content, metadata })?,
         )?;
-        vectors.insert(id.as_bytes(), vector)?;
+        vectors.insert(id.as_bytes(), vector.as_slice())?;
+        self.index_write(collection, |i| i.upsert(id.as_bytes(), &vector))?;
+        Ok(())
+    }
+
+    /// Stores many entries under exactly their ids (replacing), embedded in batches, written
+    /// in one batch per tree and flushed: durable when it returns.
+    pub fn put_many(
+        &self,
+        collection: &str,
+        items: Vec<(String, String, BTreeMap<String, Scalar>)>,
+    ) -> Result<(), MemoryError> {
+        if !valid_name(collection) {
+            return Err(MemoryError::Invalid(format!(
+                "collection names are 1 to 64 letters, digits, '_' or '-', not {collection:?}"
+            )));
+        }
+        let (entries, vectors) = self.trees(collection)?;
+        for chunk in items.chunks(embed::BATCH) {
+            let texts: Vec<String> = chunk
+                .iter()
+                .map(|(_, c, _)| c.chars().take(MAX_CONTENT).collect())
+                .collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let vecs = self.embedder.embed(&refs)?;
+            let (mut eb, mut vb) = (sled::Batch::default(), sled::Batch::default());
+            let mut encoded = Vec::with_capacity(chunk.len());
+            for (((id, _, meta), content), v) in chunk.iter().zip(texts).zip(vecs) {
+                eb.insert(
+                    id.as_bytes(),
+                    serde_json::to_vec(&Stored {
+                        content,
+                        metadata: meta.clone(),
+                    })?,
+                );
+                let code = index::encode(&v);
+                vb.insert(id.as_bytes(), code.as_slice());
+                encoded.push((id.as_bytes(), code));
+            }
+            entries.apply_batch(eb)?;
+            vectors.apply_batch(vb)?;
+            self.index_write(collection, |i| {
+                for (id, code) in &encoded {
+                    i.upsert(id, code);
+                }
+            })?;
+        }
+        self.db.flush()?;
         Ok(())
     }
 
     /// The `k` entries closest to `query`, nearest first.
     pub fn query(&self, collection: &str, query: &str, k: usize) -> Result<Vec<Hit>, MemoryError> {
-        let (entries, vectors) = self.existing(collection)?;
-        let q = embed(query);
-        let mut scored: Vec<(f64, sled::IVec)> = Vec::new();
-        for kv in vectors.iter() {
-            let (key, raw) = kv?;
-            if raw.len() != DIM * 4 {
-                continue;
-            }
-            scored.push((1.0 - f64::from(dot(&q, &raw)), key));
-        }
-        scored.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let (entries, _) = self.existing(collection)?;
+        let q = self
+            .embedder
+            .embed(&[query])?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let hits = {
+            let idx = self.index(collection)?;
+            let idx = idx.read().unwrap_or_else(|p| p.into_inner());
+            idx.search(&q, k)
+        };
         let mut out = Vec::new();
-        for (distance, key) in scored.into_iter().take(k) {
+        for (key, similarity) in hits {
             if let Some(v) = entries.get(&key)? {
                 let s: Stored = serde_json::from_slice(&v)?;
                 out.push(Hit {
@@ -265,7 +407,7 @@ impl Memory {
                         content: s.content,
                         metadata: s.metadata,
                     },
-                    distance: (distance * 10_000.0).round() / 10_000.0,
+                    distance: ((1.0 - f64::from(similarity)) * 10_000.0).round() / 10_000.0,
                 });
             }
         }
@@ -295,14 +437,22 @@ impl Memory {
 
     /// Removes the given entries; returns how many existed.
     pub fn delete(&self, collection: &str, ids: &[String]) -> Result<usize, MemoryError> {
-        let (entries, vectors) = self.existing(collection)?;
+        let (entries, _) = self.existing(collection)?;
+        let trees = self.all_vec_trees(collection);
         let mut n = 0;
         for id in ids {
-            vectors.remove(id.as_bytes())?;
+            for t in &trees {
+                t.remove(id.as_bytes())?;
+            }
             if entries.remove(id.as_bytes())?.is_some() {
                 n += 1;
             }
         }
+        self.index_write(collection, |i| {
+            for id in ids {
+                i.remove(id.as_bytes());
+            }
+        })?;
         Ok(n)
     }
 
@@ -318,10 +468,86 @@ impl Memory {
     }
 
     pub fn clear(&self, collection: &str) -> Result<(), MemoryError> {
-        let (entries, vectors) = self.existing(collection)?;
+        let (entries, _) = self.existing(collection)?;
         entries.clear()?;
-        vectors.clear()?;
+        for t in self.all_vec_trees(collection) {
+            t.clear()?;
+        }
+        self.index_write(collection, Index::clear)?;
         Ok(())
+    }
+
+    /// Entries of `collection` without a vector under the current embedder.
+    fn missing(&self, collection: &str) -> Result<Vec<sled::IVec>, MemoryError> {
+        let (entries, vectors) = self.trees(collection)?;
+        let mut out = Vec::new();
+        for k in entries.iter().keys() {
+            let k = k?;
+            if !vectors.contains_key(&k)? {
+                out.push(k);
+            }
+        }
+        Ok(out)
+    }
+
+    /// What the stats say of the embedding, with the entries still to embed again.
+    pub fn embedding_info(&self) -> Result<EmbeddingInfo, MemoryError> {
+        let mut pending = 0;
+        for (c, _, _) in self.collections()? {
+            pending += self.missing(&c)?.len();
+        }
+        Ok(EmbeddingInfo {
+            name: self.embedder.name().into(),
+            dim: self.embedder.dim(),
+            note: self.note.to_string(),
+            pending,
+        })
+    }
+
+    /// Embeds, under the current embedder, every entry of `collection` written under another
+    /// (in batches; `progress(done, total)` after each), then drops the other embedders'
+    /// vectors of it. Returns how many were embedded.
+    pub fn reembed(
+        &self,
+        collection: &str,
+        mut progress: impl FnMut(usize, usize),
+        stop: &dyn Fn() -> bool,
+    ) -> Result<usize, MemoryError> {
+        let missing = self.missing(collection)?;
+        let total = missing.len();
+        let (entries, _) = self.trees(collection)?;
+        let mut done = 0;
+        for chunk in missing.chunks(embed::BATCH) {
+            if stop() {
+                return Ok(done);
+            }
+            let mut items = Vec::new();
+            for k in chunk {
+                if let Some(v) = entries.get(k)? {
+                    let s: Stored = serde_json::from_slice(&v)?;
+                    items.push((
+                        String::from_utf8_lossy(k).into_owned(),
+                        s.content,
+                        s.metadata,
+                    ));
+                }
+            }
+            done += items.len();
+            self.put_many(collection, items)?;
+            progress(done, total);
+        }
+        let current = self.vec_tree_name(collection);
+        for name in self.db.tree_names() {
+            let Ok(n) = std::str::from_utf8(&name) else {
+                continue;
+            };
+            let mine = n.ends_with(&format!("/{collection}"))
+                && (n.starts_with(VEC_PREFIX) || n.starts_with(LEGACY_VEC_PREFIX));
+            if mine && n != current {
+                self.db.drop_tree(&name)?;
+            }
+        }
+        Ok(done)
     }
 
     /// Stores one conversation message in `self_conversations` (id
@@ -415,6 +641,78 @@ mod tests {
             hits[0].entry.metadata.get("page"),
             Some(&Scalar::Text("storage".into()))
         );
+    }
+
+    /// Letters counted into 26 buckets: an embedder of another name and size.
+    #[derive(Debug)]
+    struct Letters;
+    impl Embedder for Letters {
+        fn name(&self) -> &'static str {
+            "letters-26"
+        }
+        fn dim(&self) -> usize {
+            26
+        }
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, embed::EmbedError> {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let mut v = vec![0f32; 26];
+                    for b in t.bytes().filter(u8::is_ascii_lowercase) {
+                        v[usize::from(b - b'a')] += 1.0;
+                    }
+                    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+                    v.iter().map(|x| x / n).collect()
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn another_embedders_vectors_are_never_compared_and_are_embedded_again() {
+        let (_d, hashed) = mem();
+        hashed
+            .add("self_journald", "a", "zzz zzz zzz", BTreeMap::new())
+            .expect("add");
+        hashed
+            .add("self_journald", "b", "aaa bbb", BTreeMap::new())
+            .expect("add");
+        let letters = Memory::with_embedder(&hashed.db, Arc::new(Letters), "letters".into());
+        // Under the new embedder nothing is searchable until embedded again...
+        assert!(
+            letters
+                .query("self_journald", "zzz", 2)
+                .expect("query")
+                .is_empty()
+        );
+        let info = letters.embedding_info().expect("info");
+        assert_eq!(
+            (info.name.as_str(), info.dim, info.pending),
+            ("letters-26", 26, 2)
+        );
+        let mut seen = Vec::new();
+        let n = letters
+            .reembed("self_journald", |d, t| seen.push((d, t)), &|| false)
+            .expect("reembed");
+        assert_eq!((n, seen), (2, vec![(2, 2)]));
+        // ...then it is, by the new embedder's measure, and the old vectors are gone.
+        let hits = letters.query("self_journald", "zz", 1).expect("query");
+        assert_eq!(hits[0].entry.id, "a");
+        assert_eq!(letters.embedding_info().expect("info").pending, 0);
+        assert!(
+            !hashed
+                .db
+                .tree_names()
+                .iter()
+                .any(|n| n.as_ref() == format!("memq@{EMBEDDING}/self_journald").as_bytes()),
+            "the hashed vectors were dropped"
+        );
+        // Deletes reach the index.
+        letters
+            .delete("self_journald", &["a".into()])
+            .expect("delete");
+        let hits = letters.query("self_journald", "zz", 5).expect("query");
+        assert!(hits.iter().all(|h| h.entry.id != "a"), "{hits:?}");
     }
 
     #[test]

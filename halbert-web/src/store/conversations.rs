@@ -93,12 +93,13 @@ pub struct Conversations {
 }
 
 impl Conversations {
-    pub fn open(db: &sled::Db) -> Result<Self, ConversationError> {
+    /// Messages are remembered in `memory` as they are appended.
+    pub fn open(db: &sled::Db, memory: crate::memory::Memory) -> Result<Self, ConversationError> {
         Ok(Self {
             db: db.clone(),
             meta: db.open_tree("conversations")?,
             messages: db.open_tree("conversation_messages")?,
-            memory: crate::memory::Memory::open(db),
+            memory,
         })
     }
 
