@@ -76,17 +76,6 @@ impl Severity {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
-
-    /// The highest (least urgent) journald priority of this severity.
-    fn max_priority(self) -> u8 {
-        match self {
-            Severity::Critical => 2,
-            Severity::Error => 3,
-            Severity::Warn => 4,
-            Severity::Info => 6,
-            Severity::Debug => 7,
-        }
-    }
 }
 
 /// One journal entry, as much of it as an event needs.
@@ -247,12 +236,6 @@ impl Filter {
             || self.units.contains(&e.unit)
             || self.units.contains(&e.subject_unit)
     }
-
-    /// The least urgent priority any wanted severity has, for journalctl's `--priority`, which
-    /// spares reading entries that cannot pass (the exact set is still checked here).
-    fn max_priority(&self) -> Option<u8> {
-        self.severities.iter().map(|s| s.max_priority()).max()
-    }
 }
 
 /// A cursor as journald writes them (`s=…;i=…;b=…;m=…;t=…;x=…`): checked before it goes on
@@ -272,26 +255,25 @@ pub fn check_cursor(c: &str) -> Result<(), TelemetryError> {
     }
 }
 
-/// journalctl's arguments: from just after `after_cursor`, else from now on.
-pub fn follow_argv(after_cursor: Option<&str>, filter: &Filter) -> Vec<String> {
+/// journalctl's arguments to read what was written after `after_cursor` (else since
+/// `since_unix`), to the end of the journal. halbertd runs this again whenever it reaches the
+/// end, rather than `journalctl --follow`: under halbertd's sandbox (ProtectKernelTunables= and
+/// ProtectControlGroups=, systemd 252) a following journalctl printed nothing at all, not even
+/// the entries before it started, while one that reads to the end works (both found in the
+/// testbed). No match or `--priority` is passed either: with one, `--after-cursor` lands on the
+/// first *matching* entry after the cursor and skips it as if it were the cursor's own, so the
+/// filter is applied here, to every entry.
+pub fn read_argv(after_cursor: Option<&str>, since_unix: i64) -> Vec<String> {
     let mut argv = vec![
         "journalctl".to_owned(),
-        "--follow".to_owned(),
         "--no-pager".to_owned(),
         "--quiet".to_owned(),
         "--output=json".to_owned(),
         format!("--output-fields={FIELDS}"),
     ];
     match after_cursor {
-        // Every entry after the cursor, however many: `--lines` would otherwise cap them.
-        Some(c) => {
-            argv.push(format!("--after-cursor={c}"));
-            argv.push("--lines=all".to_owned());
-        }
-        None => argv.push("--lines=0".to_owned()),
-    }
-    if let Some(p) = filter.max_priority() {
-        argv.push(format!("--priority=0..{p}"));
+        Some(c) => argv.push(format!("--after-cursor={c}")),
+        None => argv.push(format!("--since=@{since_unix}")),
     }
     argv
 }
@@ -314,6 +296,9 @@ pub enum PumpEnd {
     Eof,
     /// The consumer went away.
     Closed,
+    /// No line came for the restart interval: the caller starts journalctl again from
+    /// [`Pump::cursor`].
+    Idle,
 }
 
 /// What the pump saw, for the log line when a stream ends.
@@ -400,64 +385,100 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     }
 }
 
-/// Reads journalctl's output and sends what passes `filter` to `tx`, with a
-/// [`Item::Progress`] now and then for what did not. Waits on `tx` when it is full (the
-/// back-pressure), and stops when the output ends or the receiver is gone.
-pub async fn pump<R: AsyncBufRead + Unpin, E>(
-    reader: R,
-    filter: &Filter,
-    tx: &mpsc::Sender<Result<Item, E>>,
-    counts: &mut PumpCounts,
-) -> io::Result<PumpEnd> {
-    let mut lines = LineReader::new(reader, MAX_LINE);
-    let mut skipped = 0u64;
-    let mut last_skipped_cursor = String::new();
-    loop {
-        let line = tokio::select! {
-            l = lines.next() => l?,
-            _ = tx.closed() => return Ok(PumpEnd::Closed),
-            _ = tokio::time::sleep(PROGRESS_IDLE), if skipped > 0 => {
-                let item = Item::Progress { cursor: std::mem::take(&mut last_skipped_cursor), skipped };
-                skipped = 0;
-                if tx.send(Ok(item)).await.is_err() {
-                    return Ok(PumpEnd::Closed);
-                }
-                continue;
-            }
-        };
-        let entry = match line {
-            Line::Eof => return Ok(PumpEnd::Eof),
-            Line::TooLong => {
-                counts.unreadable += 1;
-                continue;
-            }
-            Line::Full(l) => match parse(l) {
-                Some(e) => e,
-                None => {
-                    counts.unreadable += 1;
+/// Moves journalctl's output to a consumer; its state outlives one journalctl, so that a
+/// restart resumes from [`Pump::cursor`] and progress marks count across it.
+#[derive(Debug, Default)]
+pub struct Pump {
+    pub counts: PumpCounts,
+    /// The cursor of the last entry read, passed or not: where a restart resumes.
+    pub cursor: Option<String>,
+    skipped: u64,
+    skipped_cursor: String,
+}
+
+impl Pump {
+    pub fn new(cursor: Option<String>) -> Self {
+        Self {
+            cursor,
+            ..Self::default()
+        }
+    }
+
+    /// Reads journalctl's output and sends what passes `filter` to `tx`, with a
+    /// [`Item::Progress`] now and then for what did not. Waits on `tx` when it is full (the
+    /// back-pressure); stops when the output ends, the receiver is gone, or no line came for
+    /// `restart_after`.
+    pub async fn run<R: AsyncBufRead + Unpin, E>(
+        &mut self,
+        reader: R,
+        filter: &Filter,
+        tx: &mpsc::Sender<Result<Item, E>>,
+        restart_after: Duration,
+    ) -> io::Result<PumpEnd> {
+        let mut lines = LineReader::new(reader, MAX_LINE);
+        loop {
+            let line = tokio::select! {
+                l = lines.next() => l?,
+                _ = tx.closed() => return Ok(PumpEnd::Closed),
+                _ = tokio::time::sleep(PROGRESS_IDLE), if self.skipped > 0 => {
+                    let item = Item::Progress {
+                        cursor: std::mem::take(&mut self.skipped_cursor),
+                        skipped: std::mem::take(&mut self.skipped),
+                    };
+                    if tx.send(Ok(item)).await.is_err() {
+                        return Ok(PumpEnd::Closed);
+                    }
                     continue;
                 }
-            },
-        };
-        let item = if filter.passes(&entry) {
-            counts.passed += 1;
-            skipped = 0;
-            Item::Entry(entry)
-        } else {
-            counts.filtered += 1;
-            skipped += 1;
-            if skipped < PROGRESS_EVERY {
-                last_skipped_cursor = entry.cursor;
-                continue;
+                _ = tokio::time::sleep(restart_after) => return Ok(PumpEnd::Idle),
+            };
+            let entry = match line {
+                Line::Eof => {
+                    // The end of one read: say how far the filter got, for a resume.
+                    if self.skipped > 0 {
+                        let item = Item::Progress {
+                            cursor: std::mem::take(&mut self.skipped_cursor),
+                            skipped: std::mem::take(&mut self.skipped),
+                        };
+                        if tx.send(Ok(item)).await.is_err() {
+                            return Ok(PumpEnd::Closed);
+                        }
+                    }
+                    return Ok(PumpEnd::Eof);
+                }
+                Line::TooLong => {
+                    self.counts.unreadable += 1;
+                    continue;
+                }
+                Line::Full(l) => match parse(l) {
+                    Some(e) => e,
+                    None => {
+                        self.counts.unreadable += 1;
+                        continue;
+                    }
+                },
+            };
+            self.cursor = Some(entry.cursor.clone());
+            let item = if filter.passes(&entry) {
+                self.counts.passed += 1;
+                self.skipped = 0;
+                Item::Entry(entry)
+            } else {
+                self.counts.filtered += 1;
+                self.skipped += 1;
+                if self.skipped < PROGRESS_EVERY {
+                    self.skipped_cursor = entry.cursor;
+                    continue;
+                }
+                self.skipped = 0;
+                Item::Progress {
+                    cursor: entry.cursor,
+                    skipped: PROGRESS_EVERY,
+                }
+            };
+            if tx.send(Ok(item)).await.is_err() {
+                return Ok(PumpEnd::Closed);
             }
-            skipped = 0;
-            Item::Progress {
-                cursor: entry.cursor,
-                skipped: PROGRESS_EVERY,
-            }
-        };
-        if tx.send(Ok(item)).await.is_err() {
-            return Ok(PumpEnd::Closed);
         }
     }
 }
@@ -465,6 +486,8 @@ pub async fn pump<R: AsyncBufRead + Unpin, E>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LONG: Duration = Duration::from_secs(3600);
 
     fn line(cursor: &str, prio: u8, ident: &str, unit: &str, msg: &str) -> String {
         serde_json::json!({
@@ -540,7 +563,6 @@ mod tests {
         let mut about = e("systemd", "init.scope", 3);
         about.subject_unit = "nginx.service".into();
         assert!(f.passes(&about));
-        assert_eq!(f.max_priority(), Some(4));
         assert!(Filter::new(&s(&["loud"]), &[], &[]).is_err());
         assert!(Filter::new(&[], &s(&["a\nb"]), &[]).is_err());
         assert!(Filter::new(&[], &[], &s(&["--all"])).is_err());
@@ -561,14 +583,19 @@ mod tests {
         ] {
             assert!(check_cursor(bad).is_err(), "{bad:?}");
         }
-        let f = Filter::new(&["error".into()], &[], &[]).expect("valid");
-        let argv = follow_argv(Some(c), &f);
+        let argv = read_argv(Some(c), 5);
         assert!(argv.contains(&format!("--after-cursor={c}")));
-        assert!(argv.contains(&"--lines=all".to_owned()));
-        assert!(argv.contains(&"--priority=0..3".to_owned()));
-        let tail = follow_argv(None, &Filter::default());
-        assert!(tail.contains(&"--lines=0".to_owned()));
-        assert!(!tail.iter().any(|a| a.starts_with("--priority")));
+        assert!(
+            !argv.iter().any(|a| a.starts_with("--priority")
+                || a == "--follow"
+                || a.starts_with("--lines")),
+            "see read_argv: {argv:?}"
+        );
+        let fresh = read_argv(None, 1_764_350_000);
+        assert!(
+            fresh.contains(&"--since=@1764350000".to_owned()),
+            "{fresh:?}"
+        );
     }
 
     #[tokio::test]
@@ -609,17 +636,22 @@ mod tests {
         let f = Filter::new(&[], &["sshd".into()], &[]).expect("valid");
         // A channel of one: the pump can only go on as fast as the consumer takes.
         let (tx, mut rx) = mpsc::channel::<Result<Item, ()>>(1);
-        let mut counts = PumpCounts::default();
         let data = out.clone();
         let task = tokio::spawn(async move {
-            let end = pump(data.as_bytes(), &f, &tx, &mut counts).await;
-            (end.expect("read"), counts)
+            let mut p = Pump::new(None);
+            let end = p.run(data.as_bytes(), &f, &tx, LONG).await;
+            (end.expect("read"), p.counts, p.cursor)
         });
         let mut got = Vec::new();
         while let Some(item) = rx.recv().await {
             got.push(item.expect("an item"));
         }
-        let (end, counts) = task.await.expect("joined");
+        let (end, counts, cursor) = task.await.expect("joined");
+        assert_eq!(
+            cursor.as_deref(),
+            Some("s=b"),
+            "a restart resumes after the last entry read"
+        );
         assert_eq!(end, PumpEnd::Eof);
         assert_eq!(counts.passed, 2);
         assert_eq!(counts.filtered, PROGRESS_EVERY + 3);
@@ -639,15 +671,10 @@ mod tests {
         let (_w, rd) = tokio::io::duplex(64);
         let (tx, rx) = mpsc::channel::<Result<Item, ()>>(1);
         drop(rx);
-        let mut counts = PumpCounts::default();
-        let end = pump(
-            tokio::io::BufReader::new(rd),
-            &Filter::default(),
-            &tx,
-            &mut counts,
-        )
-        .await
-        .expect("read");
+        let end = Pump::default()
+            .run(tokio::io::BufReader::new(rd), &Filter::default(), &tx, LONG)
+            .await
+            .expect("read");
         assert_eq!(end, PumpEnd::Closed);
     }
 
@@ -660,9 +687,17 @@ mod tests {
             .expect("write");
         let f = Filter::new(&[], &["sshd".into()], &[]).expect("valid");
         let (tx, mut rx) = mpsc::channel::<Result<Item, ()>>(4);
-        tokio::spawn(async move {
-            let mut counts = PumpCounts::default();
-            let _ = pump(tokio::io::BufReader::new(rd), &f, &tx, &mut counts).await;
+        let task = tokio::spawn(async move {
+            let mut p = Pump::default();
+            let end = p
+                .run(
+                    tokio::io::BufReader::new(rd),
+                    &f,
+                    &tx,
+                    Duration::from_secs(3),
+                )
+                .await;
+            (end.expect("read"), p.cursor)
         });
         let item = rx.recv().await.expect("an item").expect("not an error");
         assert_eq!(
@@ -672,6 +707,10 @@ mod tests {
                 skipped: 1
             }
         );
+        // Still nothing: journalctl is to be started again, after the last entry read.
+        let (end, cursor) = task.await.expect("joined");
+        assert_eq!(end, PumpEnd::Idle);
+        assert_eq!(cursor.as_deref(), Some("s=n1"));
         drop(w);
     }
 }
