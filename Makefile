@@ -89,15 +89,17 @@ test-testbed: build deb-dev
 # Web: new-connection-per-request throughput against a bare axum, and idle RSS after 100,000
 # stored messages. The dashboard: what its first load transfers, its first paint, and frames
 # while 1,000 discovery rows are filtered and sorted.
-bench:
+bench: model
 	$(MAKE) deb
 	$(CARGO) build --release --example bench_discovery -p halbertd
-	$(CARGO) build --release --example bench_chat --example bench_web --example bench_admin -p halbert-e2e
+	$(CARGO) build --release --example bench_chat --example bench_web --example bench_admin --example bench_memory -p halbert-e2e
 	$(CARGO) build --release -p halbert-web --bin halbert-web -p halbertd --bin halbertd -p halbert-scripted-llm --bin scripted-llm
 	@echo "== chat streaming (this machine, scripted model server)"
 	$(CURDIR)/target/release/examples/bench_chat --runs 200 --chats 200
 	@echo "== halbert-web: connections (new one per request, 0 and 5,000 other sockets) and memory (100,000 messages)"
 	$(CURDIR)/target/release/examples/bench_web --sockets 5000 --messages 100000
+	@echo "== ingestion and memory (pipeline, embedding, search at 1k/10k/100k, halbert-web's RSS with the model)"
+	$(CURDIR)/target/release/examples/bench_memory --model $(MODEL)
 	@echo "== this machine"
 	$(CURDIR)/target/release/examples/bench_discovery --runs 10
 	@echo "== the dashboard (headless Chromium: first load, first paint, 1,000 discovery rows)"

@@ -56,7 +56,9 @@ server enforces them.
 `discovery_scan` (schema `ScanProgress`) for every scan started with `POST /api/discovery/scan`:
 per type `started` then `done` or `failed`, and finally `complete` with the scan id the POST
 returned (202); `alert` (schema `AlertData`: id, message, severity, timestamp) for every alert
-raised with `POST /api/settings/recovery/alert` or by an automatic rollback; `approval_request`
+raised with `POST /api/settings/recovery/alert` or by an automatic rollback; `memory_reembed`
+`{"collection", "embedder", "done", "total"}` while memory's entries are embedded again after
+the embedder changed (the local model installed); `approval_request`
 (schema `ApprovalRequest`) when an action is held for a person; `approval_decision` (schema
 `DecisionRecord`) when one is approved, rejected or expires; `decision` for each step of a chat
 turn, and for the safety gate's judgement of a proposal (schema `GateDecision`: `action`,

@@ -255,6 +255,31 @@ fn embedding_and_search(a: &Args) -> anyhow::Result<()> {
             assert_eq!(hits.len(), 5);
         }
         times.sort();
+        // The scan alone, without the question's embedding or the store.
+        let mut idx = halbert_web::memory::index::Index::new(384);
+        emb.bulk.store(true, Ordering::Relaxed);
+        for j in 0..n {
+            let v = emb.embed(&[&format!("bulk {j}")])?;
+            idx.upsert(
+                format!("e{j}").as_bytes(),
+                &halbert_web::memory::index::encode(&v[0]),
+            );
+        }
+        emb.bulk.store(false, Ordering::Relaxed);
+        let q = emb.real.embed(&[questions[0]])?.remove(0);
+        let mut scans: Vec<Duration> = (0..a.queries)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(idx.search(&q, 5));
+                t.elapsed()
+            })
+            .collect();
+        scans.sort();
+        println!(
+            "index scan alone at {n:>6}: p50 {:.2} ms, p99 {:.2} ms",
+            pct(&scans, 0.5),
+            pct(&scans, 0.99)
+        );
         println!(
             "search at {n:>6} entries: p50 {:.2} ms, p99 {:.2} ms (question embedded by the model, index scan, 5 entries read); inserts {:.0}/s with one flush per 10,000; first query (loads the index) {} ms",
             pct(&times, 0.5),
@@ -301,34 +326,42 @@ fn web_rss(a: &Args) -> anyhow::Result<()> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()?;
-    let url = format!("http://127.0.0.1:{port}");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let http = reqwest::Client::new();
-    let up = rt.block_on(async {
-        for _ in 0..100 {
-            if http.get(format!("{url}/api/health")).send().await.is_ok() {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+    // Plain HTTP/1.1 over a socket: nothing here needs a client library.
+    let request = |method: &str, path: &str, body: &str| -> std::io::Result<u16> {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        write!(
+            c,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut out = String::new();
+        c.read_to_string(&mut out)?;
+        Ok(out
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0))
+    };
+    let mut up = false;
+    for _ in 0..100 {
+        if request("GET", "/api/health", "").is_ok() {
+            up = true;
+            break;
         }
-        false
-    });
+        std::thread::sleep(Duration::from_millis(100));
+    }
     if !up {
         let _ = child.kill();
         anyhow::bail!("halbert-web did not start");
     }
     std::thread::sleep(Duration::from_secs(2));
     let before = rss_kib(child.id());
-    let status = rt.block_on(async {
-        http.post(format!("{url}/api/chat/memory/query"))
-            .header("Origin", &url)
-            .json(&serde_json::json!({"query": "disk is full"}))
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-    })?;
+    let status = request(
+        "POST",
+        "/api/chat/memory/query",
+        r#"{"query": "disk is full"}"#,
+    )?;
     std::thread::sleep(Duration::from_secs(2));
     let after = rss_kib(child.id());
     let _ = child.kill();
