@@ -359,6 +359,59 @@ async fn pause(token: &CancellationToken, backoff: &mut Duration) -> bool {
     stopped
 }
 
+/// The next item of a stream from halbertd, which is opened again with `open` (after a
+/// growing pause) whenever it ends or fails; `None` once ingestion is stopped. A failure is
+/// handed on once, and the stream is opened again at the next call.
+async fn next_item<T, F, Fut>(
+    ctx: &Ctx,
+    what: &str,
+    stream: &mut Option<crate::daemon::Stream<T>>,
+    backoff: &mut Duration,
+    open: F,
+) -> Option<Result<T, DaemonError>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<crate::daemon::Stream<T>, DaemonError>>,
+{
+    loop {
+        let s = match stream {
+            Some(s) => s,
+            None => {
+                if pause(&ctx.token, backoff).await {
+                    return None;
+                }
+                match open().await {
+                    Ok(s) => stream.insert(s),
+                    Err(e) => {
+                        ctx.counters
+                            .error(format!("reopening the {what} stream: {e}"));
+                        continue;
+                    }
+                }
+            }
+        };
+        let msg = tokio::select! {
+            () = ctx.token.cancelled() => return None,
+            m = s.message() => m,
+        };
+        match msg {
+            Ok(Some(item)) => {
+                *backoff = Duration::from_secs(1);
+                return Some(Ok(item));
+            }
+            Ok(None) => {
+                ctx.counters
+                    .error(format!("halbertd ended the {what} stream; resuming"));
+                *stream = None;
+            }
+            Err(status) => {
+                *stream = None;
+                return Some(Err(ctx.daemon.stream_error(status)));
+            }
+        }
+    }
+}
+
 async fn journald_loop(
     ctx: Ctx,
     first: crate::daemon::Stream<pb::JournalItem>,
@@ -370,91 +423,61 @@ async fn journald_loop(
     let mut unsaved = 0u64;
     let mut stream = Some(first);
     let mut backoff = Duration::from_secs(1);
-    loop {
-        let mut s = match stream.take() {
-            Some(s) => s,
-            None => {
-                if pause(&ctx.token, &mut backoff).await {
-                    break;
+    while let Some(next) = next_item(&ctx, "journal", &mut stream, &mut backoff, || {
+        ctx.daemon
+            .follow_journal(journal_request(&ctx.config, cursor.clone()))
+    })
+    .await
+    {
+        let item = match next {
+            Ok(item) => item,
+            Err(e) => {
+                if matches!(e, DaemonError::InvalidArgument(_)) && cursor.is_some() {
+                    // The saved place is not in this journal any more (a new machine id, a
+                    // vacuumed journal): start again from now, and say so.
+                    c.error(format!("{e}; following from now on"));
+                    cursor = None;
+                } else {
+                    c.error(format!("the journal stream failed: {e}"));
                 }
-                match ctx
-                    .daemon
-                    .follow_journal(journal_request(&ctx.config, cursor.clone()))
-                    .await
-                {
-                    Ok(s) => s,
-                    Err(e) => {
-                        c.error(format!("reopening the journal stream: {e}"));
-                        continue;
-                    }
-                }
+                continue;
             }
         };
-        loop {
-            let msg = tokio::select! {
-                () = ctx.token.cancelled() => None,
-                m = s.message() => Some(m),
-            };
-            let Some(msg) = msg else { break };
-            match msg {
-                Ok(Some(item)) => {
-                    backoff = Duration::from_secs(1);
-                    match item.item {
-                        Some(pb::journal_item::Item::Entry(entry)) => {
-                            let at = entry.cursor.clone();
-                            let e = journald_event(entry);
-                            if !limiter.admit(&rate_key(&e), e.ts_us) {
-                                c.rate_limited.fetch_add(1, Ordering::Relaxed);
-                            } else {
-                                let ts = e.ts_us;
-                                match keep(&ctx, e) {
-                                    Ok(true) => {
-                                        c.journald_events.fetch_add(1, Ordering::Relaxed);
-                                        c.last_journald_us.fetch_max(ts, Ordering::Relaxed);
-                                    }
-                                    Ok(false) => {}
-                                    Err(e) => {
-                                        // Not stored: do not move past it; read it again.
-                                        c.error(format!("storing a journal event: {e}"));
-                                        break;
-                                    }
-                                }
-                            }
-                            cursor = Some(at);
+        match item.item {
+            Some(pb::journal_item::Item::Entry(entry)) => {
+                let at = entry.cursor.clone();
+                let e = journald_event(entry);
+                if !limiter.admit(&rate_key(&e), e.ts_us) {
+                    c.rate_limited.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    let ts = e.ts_us;
+                    match keep(&ctx, e) {
+                        Ok(true) => {
+                            c.journald_events.fetch_add(1, Ordering::Relaxed);
+                            c.last_journald_us.fetch_max(ts, Ordering::Relaxed);
                         }
-                        Some(pb::journal_item::Item::Progress(p)) => cursor = Some(p.cursor),
-                        None => continue,
-                    }
-                    unsaved += 1;
-                    if unsaved >= every
-                        && let Some(at) = &cursor
-                    {
-                        match ctx.store.save_cursor(at).await {
-                            Ok(()) => unsaved = 0,
-                            Err(e) => c.error(format!("saving the journal cursor: {e}")),
+                        Ok(false) => {}
+                        Err(e) => {
+                            // Not stored: do not move past it; read it again from the cursor.
+                            c.error(format!("storing a journal event: {e}"));
+                            stream = None;
+                            continue;
                         }
                     }
                 }
-                Ok(None) => {
-                    c.error("halbertd ended the journal stream; resuming".into());
-                    break;
-                }
-                Err(status) => {
-                    let e = ctx.daemon.stream_error(status);
-                    if matches!(e, DaemonError::InvalidArgument(_)) && cursor.is_some() {
-                        // The saved place is not in this journal any more (a new machine id,
-                        // a vacuumed journal): start again from now, and say so.
-                        c.error(format!("{e}; following from now on"));
-                        cursor = None;
-                    } else {
-                        c.error(format!("the journal stream failed: {e}"));
-                    }
-                    break;
-                }
+                cursor = Some(at);
             }
+            Some(pb::journal_item::Item::Progress(p)) => cursor = Some(p.cursor),
+            None => continue,
         }
-        if ctx.token.is_cancelled() {
-            break;
+        unsaved += 1;
+        if unsaved >= every
+            && let Some(at) = &cursor
+        {
+            match ctx.store.save_cursor(at).await {
+                Ok(()) => unsaved = 0,
+                Err(e) => c.error(format!("saving the journal cursor: {e}")),
+            }
         }
     }
     // Stopped: what was read is stored; make it durable and remember the place.
@@ -479,61 +502,31 @@ async fn hwmon_loop(
         .unwrap_or_default();
     let mut stream = Some(first);
     let mut backoff = Duration::from_secs(1);
-    loop {
-        let mut s = match stream.take() {
-            Some(s) => s,
-            None => {
-                if pause(&ctx.token, &mut backoff).await {
-                    break;
-                }
-                match ctx
-                    .daemon
-                    .watch_sensors(ctx.config.sources.hwmon.interval_s)
-                    .await
-                {
-                    Ok(s) => s,
-                    Err(e) => {
-                        c.error(format!("reopening the sensor stream: {e}"));
-                        continue;
-                    }
-                }
+    let interval = ctx.config.sources.hwmon.interval_s;
+    while let Some(next) = next_item(&ctx, "sensor", &mut stream, &mut backoff, || {
+        ctx.daemon.watch_sensors(interval)
+    })
+    .await
+    {
+        let r = match next {
+            Ok(r) => r,
+            Err(e) => {
+                c.error(format!("the sensor stream failed: {e}"));
+                continue;
             }
         };
-        loop {
-            let msg = tokio::select! {
-                () = ctx.token.cancelled() => None,
-                m = s.message() => Some(m),
-            };
-            let Some(msg) = msg else { break };
-            match msg {
-                Ok(Some(r)) => {
-                    backoff = Duration::from_secs(1);
-                    let ts = r.timestamp_unix_ms.saturating_mul(1000);
-                    c.hwmon_readings
-                        .fetch_add(r.sensors.len() as u64, Ordering::Relaxed);
-                    c.last_hwmon_us.fetch_max(ts, Ordering::Relaxed);
-                    for e in summary.reading(ts, &r.sensors, &ctx.host) {
-                        match keep(&ctx, e) {
-                            Ok(true) => {
-                                c.hwmon_events.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Ok(false) => {}
-                            Err(e) => c.error(format!("storing a sensor event: {e}")),
-                        }
-                    }
+        let ts = r.timestamp_unix_ms.saturating_mul(1000);
+        c.hwmon_readings
+            .fetch_add(r.sensors.len() as u64, Ordering::Relaxed);
+        c.last_hwmon_us.fetch_max(ts, Ordering::Relaxed);
+        for e in summary.reading(ts, &r.sensors, &ctx.host) {
+            match keep(&ctx, e) {
+                Ok(true) => {
+                    c.hwmon_events.fetch_add(1, Ordering::Relaxed);
                 }
-                Ok(None) => break,
-                Err(status) => {
-                    c.error(format!(
-                        "the sensor stream failed: {}",
-                        ctx.daemon.stream_error(status)
-                    ));
-                    break;
-                }
+                Ok(false) => {}
+                Err(e) => c.error(format!("storing a sensor event: {e}")),
             }
-        }
-        if ctx.token.is_cancelled() {
-            break;
         }
     }
     ctx.store

@@ -133,6 +133,17 @@ fn dot(a: &[f32], raw: &[u8]) -> f32 {
         .sum()
 }
 
+/// A collection name that may be created: refused with the rule said.
+fn check_name(collection: &str) -> Result<(), MemoryError> {
+    if valid_name(collection) {
+        Ok(())
+    } else {
+        Err(MemoryError::Invalid(format!(
+            "collection names are 1 to 64 letters, digits, '_' or '-', not {collection:?}"
+        )))
+    }
+}
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
@@ -287,11 +298,7 @@ impl Memory {
         content: &str,
         metadata: BTreeMap<String, Scalar>,
     ) -> Result<String, MemoryError> {
-        if !valid_name(collection) {
-            return Err(MemoryError::Invalid(format!(
-                "collection names are 1 to 64 letters, digits, '_' or '-', not {collection:?}"
-            )));
-        }
+        check_name(collection)?;
         let content: String = content.chars().take(MAX_CONTENT).collect();
         let (entries, vectors) = self.trees(collection)?;
         let vector = self.embed_one(&content)?;
@@ -320,11 +327,7 @@ impl Memory {
         content: &str,
         metadata: BTreeMap<String, Scalar>,
     ) -> Result<(), MemoryError> {
-        if !valid_name(collection) {
-            return Err(MemoryError::Invalid(format!(
-                "collection names are 1 to 64 letters, digits, '_' or '-', not {collection:?}"
-            )));
-        }
+        check_name(collection)?;
         let content: String = content.chars().take(MAX_CONTENT).collect();
         let (entries, vectors) = self.trees(collection)?;
         let vector = self.embed_one(&content)?;
@@ -344,11 +347,7 @@ impl Memory {
         collection: &str,
         items: Vec<(String, String, BTreeMap<String, Scalar>)>,
     ) -> Result<(), MemoryError> {
-        if !valid_name(collection) {
-            return Err(MemoryError::Invalid(format!(
-                "collection names are 1 to 64 letters, digits, '_' or '-', not {collection:?}"
-            )));
-        }
+        check_name(collection)?;
         let (entries, vectors) = self.trees(collection)?;
         for chunk in items.chunks(embed::BATCH) {
             let texts: Vec<String> = chunk

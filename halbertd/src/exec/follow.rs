@@ -3,13 +3,10 @@
 //! a stream to read at the consumer's pace, and killed with their group when dropped, so a
 //! client that goes away never leaves one behind.
 
-use std::process::Stdio;
-use std::sync::atomic::Ordering;
-
 use tokio::io::BufReader;
 use tokio::process::{Child, ChildStdout};
 
-use super::{ExecError, PATH, SPAWNED, read_capped, which};
+use super::{ExecError, read_capped};
 
 /// Bytes of standard error kept, for saying why it stopped.
 const STDERR_KEPT: usize = 4096;
@@ -34,24 +31,8 @@ pub struct Ended {
 
 /// Starts `argv`.
 pub fn follow(argv: &[String]) -> Result<Follower, ExecError> {
-    let (argv0, args) = argv.split_first().ok_or(ExecError::Empty)?;
-    let program = which(argv0).ok_or_else(|| ExecError::NotFound(argv0.clone()))?;
-    let mut child = tokio::process::Command::new(&program)
-        .args(args)
-        .env_clear()
-        .env("PATH", PATH)
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| ExecError::Spawn {
-            argv0: argv0.clone(),
-            source,
-        })?;
-    SPAWNED.fetch_add(1, Ordering::Relaxed);
+    let argv0 = argv.first().ok_or(ExecError::Empty)?;
+    let mut child = super::spawn(argv)?;
     let pgid = child.id().map(|p| nix::unistd::Pid::from_raw(p as i32));
     let stdout = child.stdout.take().ok_or_else(|| ExecError::Io {
         argv0: argv0.clone(),

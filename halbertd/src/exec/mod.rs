@@ -111,20 +111,21 @@ async fn read_capped(
     }
 }
 
-/// Runs `argv` to completion within `limits`.
-pub async fn run(argv: &[&str], limits: Limits) -> Result<Output, ExecError> {
-    let (&argv0, args) = argv.split_first().ok_or(ExecError::Empty)?;
+/// Starts `argv` the one way commands start here: found on [`PATH`], a clean environment, no
+/// stdin, stdout and stderr piped, its own process group (so a timeout or a drop kills
+/// whatever it started too), killed when dropped.
+fn spawn<S: AsRef<str>>(argv: &[S]) -> Result<tokio::process::Child, ExecError> {
+    let (argv0, args) = argv.split_first().ok_or(ExecError::Empty)?;
+    let argv0 = argv0.as_ref();
     let program = which(argv0).ok_or_else(|| ExecError::NotFound(argv0.to_owned()))?;
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new(&program)
-        .args(args)
+    let child = tokio::process::Command::new(&program)
+        .args(args.iter().map(AsRef::as_ref))
         .env_clear()
         .env("PATH", PATH)
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        // Its own process group, so a timeout kills whatever it started too.
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
@@ -133,6 +134,14 @@ pub async fn run(argv: &[&str], limits: Limits) -> Result<Output, ExecError> {
             source,
         })?;
     SPAWNED.fetch_add(1, Ordering::Relaxed);
+    Ok(child)
+}
+
+/// Runs `argv` to completion within `limits`.
+pub async fn run(argv: &[&str], limits: Limits) -> Result<Output, ExecError> {
+    let (&argv0, _) = argv.split_first().ok_or(ExecError::Empty)?;
+    let started = Instant::now();
+    let mut child = spawn(argv)?;
     let pgid = child.id().map(|p| nix::unistd::Pid::from_raw(p as i32));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();

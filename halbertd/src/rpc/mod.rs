@@ -64,6 +64,45 @@ impl Ctx {
     }
 }
 
+/// A stream that sends what `next` answers every `every` (the first at once), until the client
+/// goes away or halbertd stops; `_hold` lives as long as the stream (a watcher count).
+fn periodic<T, F, Fut, H>(
+    every: std::time::Duration,
+    shutdown: CancellationToken,
+    span: Span,
+    _hold: H,
+    mut next: F,
+) -> tokio_stream::wrappers::ReceiverStream<Result<T, Status>>
+where
+    T: Send + 'static,
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, Status>> + Send,
+    H: Send + 'static,
+{
+    use tracing::Instrument;
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(
+        async move {
+            let _hold = _hold;
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = tx.closed() => break,
+                    _ = shutdown.cancelled() => break,
+                }
+                if tx.send(next().await).await.is_err() {
+                    break;
+                }
+            }
+            tracing::info!("stream closed");
+        }
+        .instrument(span),
+    );
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
 /// A correlation id from halbert-web (only ever used as a label), else a fresh one.
 fn request_id<T>(req: &Request<T>) -> String {
     req.metadata()

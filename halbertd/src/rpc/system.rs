@@ -107,32 +107,18 @@ impl System for SystemService {
         };
         let engine = self.0.engine.clone();
         engine.check_read(&caller).map_err(to_status)?;
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
         let guard = engine.watch_guard();
-        let shutdown = self.0.shutdown.clone();
-        tokio::spawn(
-            async move {
-                let _guard = guard;
-                tracing::info!(interval_ms = ms, "status stream opened");
-                let mut tick = tokio::time::interval(Duration::from_millis(ms.into()));
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                loop {
-                    tokio::select! {
-                        _ = tick.tick() => {}
-                        _ = tx.closed() => break,
-                        _ = shutdown.cancelled() => break,
-                    }
-                    let item = engine.status(&caller).await.map(to_pb).map_err(to_status);
-                    if tx.send(item).await.is_err() {
-                        break;
-                    }
-                }
-                tracing::info!("status stream closed");
-            }
-            .instrument(span),
+        span.in_scope(|| tracing::info!(interval_ms = ms, "status stream opened"));
+        let stream = super::periodic(
+            Duration::from_millis(ms.into()),
+            self.0.shutdown.clone(),
+            span,
+            guard,
+            move || {
+                let (engine, caller) = (engine.clone(), caller.clone());
+                async move { engine.status(&caller).await.map(to_pb).map_err(to_status) }
+            },
         );
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -109,19 +109,15 @@ impl Telemetry for TelemetryService {
         };
         let engine = self.0.engine.clone();
         engine.check_read(&caller).map_err(to_status)?;
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let shutdown = self.0.shutdown.clone();
-        tokio::spawn(
-            async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(secs.into()));
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                loop {
-                    tokio::select! {
-                        _ = tick.tick() => {}
-                        _ = tx.closed() => break,
-                        _ = shutdown.cancelled() => break,
-                    }
-                    let item = engine
+        let stream = super::periodic(
+            Duration::from_secs(secs.into()),
+            self.0.shutdown.clone(),
+            span,
+            (),
+            move || {
+                let (engine, caller) = (engine.clone(), caller.clone());
+                async move {
+                    engine
                         .sensors(&caller)
                         .await
                         .map(|list| pb::SensorReadings {
@@ -130,16 +126,10 @@ impl Telemetry for TelemetryService {
                                 / 1_000_000) as i64,
                             sensors: list.into_iter().map(sensor_to_pb).collect(),
                         })
-                        .map_err(to_status);
-                    if tx.send(item).await.is_err() {
-                        break;
-                    }
+                        .map_err(to_status)
                 }
-            }
-            .instrument(span),
+            },
         );
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(Response::new(Box::pin(stream)))
     }
 }
