@@ -78,7 +78,7 @@ test-browser: build
 # (no RPM-based system needed; Debian's rpm package is installed when missing).
 test-packages: deb-dev rpm-dev
 	@command -v rpm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends rpm; }
-	$(SUDO) tests/packaging/check.sh target/debian-dev/halbert_*.deb target/rpm-dev/halbert-*.rpm
+	$(SUDO) tests/packaging/check.sh target/debian-dev/halbert_*.deb target/rpm-dev/halbert-[0-9]*.rpm
 
 test-testbed: build deb-dev
 	$(SUDO) tests/testbed/suite.sh
@@ -150,20 +150,23 @@ release: ui
 	$(CARGO) build --release -p halbertd --bin halbertd --example man_halbertd -p halbert-web --bin halbert-web --example man_halbert_web
 	$(MAKE) man-pages MAN_GEN=$(CURDIR)/target/release/examples
 
-deb: release cargo-deb
+deb: release cargo-deb model
 	$(CARGO) deb -p halbertd --no-build -o target/debian/
+	$(CARGO) deb -p halbert-model-minilm --no-build -o target/debian/
 
 # cargo-generate-rpm takes -o DIR/ only when DIR exists (else "Is a directory").
-rpm: release cargo-generate-rpm
+rpm: release cargo-generate-rpm model
 	@mkdir -p target/generate-rpm
 	$(CARGO) generate-rpm -p halbertd -o target/generate-rpm/
+	$(CARGO) generate-rpm -p packaging/model -o target/generate-rpm/
 	@ls target/generate-rpm/*.rpm
 
-deb-dev: man cargo-deb
+deb-dev: man cargo-deb model
 	@rm -rf target/debian-dev
 	$(CARGO) deb -p halbertd --no-build --profile dev --fast -o target/debian-dev/ 2>&1 | grep -v 'dev profile\|debug symbols set\|^ *To enable' || true
 	$(CARGO) deb -p halbertd --no-build --profile dev --fast --deb-revision 2 -o target/debian-dev/next/ 2>&1 | grep -v 'dev profile\|debug symbols set\|^ *To enable' || true
-	@ls target/debian-dev/halbert_*.deb target/debian-dev/next/halbert_*.deb
+	$(CARGO) deb -p halbert-model-minilm --no-build --profile dev --fast -o target/debian-dev/ 2>&1 | grep -v 'dev profile\|debug symbols set\|^ *To enable' || true
+	@ls target/debian-dev/halbert_*.deb target/debian-dev/next/halbert_*.deb target/debian-dev/halbert-model-minilm_*.deb
 
 rpm-dev: man cargo-generate-rpm
 	@rm -rf target/rpm-dev && mkdir -p target/rpm-dev
@@ -172,7 +175,7 @@ rpm-dev: man cargo-generate-rpm
 
 # Both packages and their file lists.
 packages: deb rpm
-	@for d in target/debian/halbert_*.deb; do echo "== $$d"; dpkg-deb -c $$d | awk '{print $$6}'; done
+	@for d in target/debian/halbert*.deb; do echo "== $$d"; dpkg-deb -c $$d | awk '{print $$6}'; done
 	@command -v rpm >/dev/null && for r in target/generate-rpm/halbert-*.rpm; do echo "== $$r"; rpm -qlp $$r; done || echo "(rpm not installed: apt-get install rpm to list the .rpm)"
 
 lint: ui-deps

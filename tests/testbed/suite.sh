@@ -679,6 +679,20 @@ data[pos] ^= 0x01
 open(f, "wb").write(bytes(data))
 assert subprocess.run(["halbertd", "audit", "verify"]).returncode == 0
 PY
+# ---------------------------------------------------------------- the embedding model's package
+# Installed last, so that everything above ran with hashed words: alice's entries are embedded
+# again in the background, and a paraphrase finds what shares no word with it.
+MODEL_DEB=$(ls -t "$REPO"/target/debian-dev/halbert-model-minilm_*.deb 2>/dev/null | head -n 1)
+semantic_memory() {
+	[ -n "$MODEL_DEB" ] || { echo "no target/debian-dev/halbert-model-minilm_*.deb (make deb-dev)"; return 1; }
+	X sh -ec "cp /src/${MODEL_DEB#"$REPO"/} /tmp/model.deb; DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/model.deb >/dev/null; rm /tmp/model.deb
+		test -f /usr/share/halbert/models/all-MiniLM-L6-v2/model.safetensors
+		systemctl --user -M alice@ restart halbert-web"
+	for _ in $(seq 100); do XU alice curl -sf -o /dev/null "$A/api/health" && break; sleep 0.2; done
+	XU alice python3 /src/tests/testbed/semantic.py "$A"
+}
+check "apt-get install halbert-model-minilm: alice's memory uses all-MiniLM-L6-v2, 'disk is full' finds 'No space left on device', her older entries embedded again" semantic_memory
+
 # ---------------------------------------------------------------- the package's life: upgrade, remove, purge, reinstall
 NEXT=$(ls -t "$REPO"/target/debian-dev/next/halbert_*.deb 2>/dev/null | head -n 1)
 PK() { X sh /src/tests/testbed/package.sh "$@"; }

@@ -1,0 +1,1 @@
+//! No code: this crate only describes the package `halbert-model-minilm` (see Cargo.toml).
