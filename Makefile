@@ -110,6 +110,8 @@ bench: model
 	$(SUDO) tests/testbed/bench-discovery.sh --runs 10
 	@echo "== admin actions in the testbed (editor, terminal in a transient unit, unit restarts)"
 	$(SUDO) tests/testbed/bench-admin.sh --runs 200
+	@echo "== ingestion in the testbed (systemd-cat to searchable in memory)"
+	$(SUDO) tests/testbed/bench-ingest.sh --lines 100
 
 # Man pages and shell completions for the packages, into target/assets/: halbertd(8) and
 # halbert-web(1) generated from the same clap definitions as --help (the examples man_halbertd
