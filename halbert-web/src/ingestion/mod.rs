@@ -183,10 +183,6 @@ impl Ingestion {
         }
     }
 
-    pub fn config_path(&self) -> &std::path::Path {
-        &self.config_path
-    }
-
     /// Whether the user left ingestion running (it starts again with halbert-web).
     pub fn wanted(&self) -> bool {
         self.store.wanted()

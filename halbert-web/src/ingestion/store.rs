@@ -96,7 +96,9 @@ impl IngestStore {
         Ok(fresh)
     }
 
-    /// Raw events of `source` from `from_us` on, oldest first, at most `limit`.
+    /// Raw events of `source` from `from_us` on, oldest first, at most `limit` (the tests
+    /// read the store back with it).
+    #[cfg(test)]
     pub fn raw_events(
         &self,
         source: &str,
@@ -111,6 +113,7 @@ impl IngestStore {
         Ok(out)
     }
 
+    #[cfg(test)]
     pub fn raw_count(&self, source: &str) -> Result<usize, IngestStoreError> {
         Ok(self.raw(source)?.len())
     }

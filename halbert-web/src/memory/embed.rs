@@ -98,15 +98,6 @@ impl MiniLm {
         }
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Whether the model is in memory already (for the stats).
-    pub fn is_loaded(&self) -> bool {
-        matches!(self.loaded.get(), Some(Ok(_)))
-    }
-
     fn load(dir: &Path) -> Result<Loaded, String> {
         use candle_nn::VarBuilder;
         use candle_transformers::models::bert::{BertModel, Config, DTYPE};
