@@ -12,18 +12,6 @@ use serde_json::{Value, json};
 use super::{Item, Kind, ScanCtx, ScanError, Status, slug};
 use crate::host::HostRoot;
 
-fn list_dir(root: &HostRoot, abs: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(root.path(abs))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 /// The interface kind, from what sysfs says about it and then from its name.
 pub fn iface_type(root: &HostRoot, name: &str) -> &'static str {
     let base = format!("/sys/class/net/{name}");
@@ -133,7 +121,7 @@ pub fn parse_ip_addr_json(text: &str) -> HashMap<String, Vec<String>> {
 /// The first configuration file that names the interface.
 pub fn config_path(root: &HostRoot, name: &str) -> Option<String> {
     let nm = "/etc/NetworkManager/system-connections";
-    for f in list_dir(root, nm) {
+    for f in root.names(nm) {
         let p = format!("{nm}/{f}");
         let named = f.trim_end_matches(".nmconnection") == name;
         if named
@@ -157,7 +145,7 @@ pub fn config_path(root: &HostRoot, name: &str) -> Option<String> {
             return Some(format!("{nd}/{f}"));
         }
     }
-    for f in list_dir(root, nd) {
+    for f in root.names(nd) {
         let p = format!("{nd}/{f}");
         if root.read_to_string(&p).is_ok_and(|t| {
             t.lines().any(|l| {
@@ -169,7 +157,7 @@ pub fn config_path(root: &HostRoot, name: &str) -> Option<String> {
             return Some(p);
         }
     }
-    for f in list_dir(root, "/etc/netplan") {
+    for f in root.names("/etc/netplan") {
         let p = format!("/etc/netplan/{f}");
         if (f.ends_with(".yaml") || f.ends_with(".yml"))
             && root
@@ -194,7 +182,7 @@ fn interface_items(root: &HostRoot, v4: &HashMap<String, Vec<String>>) -> Vec<It
         .read_to_string("/proc/net/if_inet6")
         .map(|t| parse_if_inet6(&t))
         .unwrap_or_default();
-    list_dir(root, "/sys/class/net")
+    root.names("/sys/class/net")
         .into_iter()
         .filter(|n| n != "lo")
         .map(|name| {
@@ -252,7 +240,7 @@ fn interface_items(root: &HostRoot, v4: &HashMap<String, Vec<String>>) -> Vec<It
             it.set(
                 "bridge_ports",
                 if root.path(format!("{base}/brif")).is_dir() {
-                    Value::from(list_dir(root, &format!("{base}/brif")))
+                    Value::from(root.names(&format!("{base}/brif")))
                 } else {
                     Value::Null
                 },
@@ -327,7 +315,8 @@ pub fn parse_sockets(text: &str, proto: &'static str) -> Vec<Listener> {
 /// socket inode → (pid, comm), from `/proc/<pid>/fd`.
 fn socket_owners(root: &HostRoot) -> HashMap<u64, (u32, String)> {
     let mut out = HashMap::new();
-    for pid in list_dir(root, "/proc")
+    for pid in root
+        .names("/proc")
         .into_iter()
         .filter_map(|p| p.parse::<u32>().ok())
     {

@@ -35,6 +35,19 @@ impl HostRoot {
         std::fs::read_to_string(self.path(abs))
     }
 
+    /// The names in directory `abs`, sorted; empty when it is missing or unreadable.
+    pub fn names(&self, abs: impl AsRef<Path>) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.path(abs))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
     /// Reads a small sysfs-style attribute, trimmed; `None` when it is missing or unreadable.
     pub fn read_attr(&self, abs: impl AsRef<Path>) -> Option<String> {
         self.read_to_string(abs).ok().map(|s| s.trim().to_owned())

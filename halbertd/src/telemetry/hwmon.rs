@@ -82,15 +82,9 @@ impl Sensor {
     }
 }
 
+/// `names`, in natural order: hwmon10 after hwmon9, temp10 after temp9.
 fn sorted_names(root: &HostRoot, abs: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(root.path(abs))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    // hwmon10 after hwmon9, temp10 after temp9.
+    let mut v = root.names(abs);
     v.sort_by_key(|a| natural(a));
     v
 }
