@@ -240,7 +240,7 @@ fn interface_items(root: &HostRoot, v4: &HashMap<String, Vec<String>>) -> Vec<It
             it.set(
                 "bridge_ports",
                 if root.path(format!("{base}/brif")).is_dir() {
-                    Value::from(root.names(&format!("{base}/brif")))
+                    Value::from(root.names(format!("{base}/brif")))
                 } else {
                     Value::Null
                 },
