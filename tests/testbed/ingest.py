@@ -11,21 +11,17 @@ raw store, 80 lines of one identifier rate-limited to 50. Then kill -9s her halb
 the saved cursor) and checks that every numbered line is in memory exactly once. Stops
 ingestion at the end. Exit 0 iff every check holds; prints what it saw.
 """
-import glob, json, os, re, signal, subprocess, sys, threading, time, urllib.error, urllib.request
+import glob, os, re, signal, subprocess, sys, threading, time, urllib.error
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import webapi  # noqa: E402
 
 base = sys.argv[1].rstrip("/")
 port = base.rsplit(":", 1)[1]
 
 
 def call(method, path, body=None):
-    req = urllib.request.Request(base + path, method=method,
-                                 data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json", "Origin": base})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+    return webapi.call(base, method, path, body)
 
 
 def cat(ident, prio, lines):

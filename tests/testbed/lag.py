@@ -8,21 +8,17 @@ times (default 100): writes one line with systemd-cat and asks memory for it eve
 it is the nearest entry of self_journald. Prints the p50, p99 and max of the time from the write
 to searchable, then stops ingestion.
 """
-import json, os, statistics, subprocess, sys, time, urllib.error, urllib.request
+import os, statistics, subprocess, sys, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import webapi  # noqa: E402
 
 base = sys.argv[1].rstrip("/")
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 100
 
 
 def call(method, path, body=None):
-    req = urllib.request.Request(base + path, method=method,
-                                 data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json", "Origin": base})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+    return webapi.call(base, method, path, body)
 
 
 cfg = os.path.expanduser("~/.config/halbert")

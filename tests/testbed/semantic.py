@@ -8,20 +8,16 @@ Checks that memory's stats name all-MiniLM-L6-v2 from /usr/share/halbert/models,
 "disk is full": the line must be among the three nearest, and near (the two texts share no
 word, so hashed words could not find it). Prints what it saw; exit 0 iff it holds.
 """
-import json, sys, time, urllib.error, urllib.request
+import os, sys, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import webapi  # noqa: E402
 
 base = sys.argv[1].rstrip("/")
 
 
 def call(method, path, body=None):
-    req = urllib.request.Request(base + path, method=method,
-                                 data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json", "Origin": base})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+    return webapi.call(base, method, path, body)
 
 
 st, stats = call("GET", "/api/chat/memory/stats")

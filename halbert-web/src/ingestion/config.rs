@@ -206,8 +206,16 @@ mod tests {
             ("redaction:\n  phone_numbers: true\n", "phone_numbers"),
         ] {
             std::fs::write(&p, text).expect("write");
-            let e = IngestionConfig::load(&p).expect_err(text).to_string();
-            assert!(e.contains(names), "{e}");
+            let e = IngestionConfig::load(&p).expect_err(text);
+            assert!(e.to_string().contains(names), "{e}");
+            assert!(!e.unreadable, "a refused file was read");
         }
+        // A file that cannot be read is told apart from one that was read and refused (it was
+        // once answered 422, as if the request were wrong): a directory stands in for a file
+        // whose permissions keep it from the reader, since this test may run as root.
+        std::fs::remove_file(&p).expect("remove");
+        std::fs::create_dir(&p).expect("mkdir");
+        let e = IngestionConfig::load(&p).expect_err("a directory");
+        assert!(e.unreadable, "{e}");
     }
 }
