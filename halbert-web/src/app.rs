@@ -55,16 +55,20 @@ pub struct Stores {
     pub models: Arc<Settings>,
     pub llm: LlmClient,
     pub ingest: crate::ingestion::store::IngestStore,
+    /// Where the local embedding model is looked for.
+    pub model_dirs: Arc<[std::path::PathBuf]>,
 }
 
 impl Stores {
     pub fn open(state_dir: &Path) -> Result<Self, AppError> {
         let db = store::open(state_dir)?;
-        let (embedder, note) =
-            crate::memory::embed::choose(&crate::memory::embed::model_dirs(state_dir));
+        let models = Arc::new(Settings::open(state_dir)?);
+        let model_dirs = crate::memory::embed::model_dirs(state_dir);
+        let (embedder, note) = crate::memory::embed::at_start(&models.get(), &model_dirs);
         tracing::info!(embedding = embedder.name(), "{note}");
         let memory = Memory::with_embedder(&db, embedder, note);
         Ok(Self {
+            model_dirs: model_dirs.into(),
             conversations: Conversations::open(&db, memory.clone())?,
             memory,
             rules: Rules::open(&db)?,
@@ -72,7 +76,7 @@ impl Stores {
             recovery: Arc::new(crate::recovery::Recovery::open(&db)?),
             policy: Arc::new(crate::policy::PolicyStore::open(state_dir)),
             approvals: Arc::new(crate::approvals::Approvals::open(&db)?),
-            models: Arc::new(Settings::open(state_dir)?),
+            models,
             llm: LlmClient::new().map_err(AppError::Http)?,
             ingest: crate::ingestion::store::IngestStore::open(&db)?,
             db,
@@ -134,42 +138,7 @@ pub fn build(opts: Options, stores: Stores, shutdown: CancellationToken) -> AppS
             }
         });
     }
-    {
-        // Entries written under another embedder (hashed words before the model was
-        // installed) are embedded again, in batches, with progress on /ws.
-        let (memory, feed) = (stores.memory.clone(), feed.clone());
-        workers.spawn("memory-reembed", move |token| async move {
-            let cols = memory.collections().map_err(|e| e.to_string())?;
-            for (c, _, _) in cols {
-                let (m, f, t, coll) = (memory.clone(), feed.clone(), token.clone(), c.clone());
-                let done = tokio::task::spawn_blocking(move || {
-                    let name = m.embedder().name().to_owned();
-                    m.reembed(
-                        &coll,
-                        |done, total| {
-                            f.broadcast(&crate::events::Event::MemoryReembed {
-                                collection: coll.clone(),
-                                embedder: name.clone(),
-                                done,
-                                total,
-                            });
-                        },
-                        &|| t.is_cancelled(),
-                    )
-                })
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| format!("embedding {c} again: {e}"))?;
-                if done > 0 {
-                    tracing::info!(collection = %c, entries = done, "memory embedded again");
-                }
-                if token.is_cancelled() {
-                    break;
-                }
-            }
-            Ok(())
-        });
-    }
+    spawn_reembed(&workers, &stores.memory, &feed);
     let ingestion = Arc::new(crate::ingestion::Ingestion::new(
         daemon.clone(),
         stores.ingest,
@@ -201,5 +170,45 @@ pub fn build(opts: Options, stores: Stores, shutdown: CancellationToken) -> AppS
         recovery: stores.recovery,
         models: stores.models,
         llm: stores.llm,
+        model_dirs: stores.model_dirs,
     }
+}
+
+/// Starts the worker `memory-reembed`: entries written under another embedder (hashed words
+/// before the model was installed, or before a change in settings) are embedded again, in
+/// batches, with progress on /ws. Run at start and after every change of embedder; a job for
+/// an earlier embedder stops by itself.
+pub fn spawn_reembed(workers: &Workers, memory: &Memory, feed: &Arc<StatusFeed>) {
+    let (memory, feed) = (memory.clone(), feed.clone());
+    workers.spawn("memory-reembed", move |token| async move {
+        let cols = memory.collections().map_err(|e| e.to_string())?;
+        for (c, _, _) in cols {
+            let (m, f, t, coll) = (memory.clone(), feed.clone(), token.clone(), c.clone());
+            let done = tokio::task::spawn_blocking(move || {
+                let name = m.embedder().name().to_owned();
+                m.reembed(
+                    &coll,
+                    |done, total| {
+                        f.broadcast(&crate::events::Event::MemoryReembed {
+                            collection: coll.clone(),
+                            embedder: name.clone(),
+                            done,
+                            total,
+                        });
+                    },
+                    &|| t.is_cancelled(),
+                )
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("embedding {c} again: {e}"))?;
+            if done > 0 {
+                tracing::info!(collection = %c, entries = done, "memory embedded again");
+            }
+            if token.is_cancelled() {
+                break;
+            }
+        }
+        Ok(())
+    });
 }

@@ -400,6 +400,18 @@ impl From<LlmError> for ApiError {
     }
 }
 
+impl From<crate::memory::embed::ChangeError> for ApiError {
+    fn from(e: crate::memory::embed::ChangeError) -> Self {
+        use crate::memory::embed::ChangeError;
+        match e {
+            ChangeError::Settings(e) => e.into(),
+            ChangeError::Endpoint(e) => e.into(),
+            ChangeError::Embed(e) => MemoryError::Embed(e).into(),
+            ChangeError::Invalid(why) => ApiError::new(Code::ValidationFailed, why),
+        }
+    }
+}
+
 impl From<MemoryError> for ApiError {
     fn from(e: MemoryError) -> Self {
         let detail = e.to_string();
@@ -409,6 +421,12 @@ impl From<MemoryError> for ApiError {
             MemoryError::Store(_) | MemoryError::Corrupt(_) => {
                 tracing::error!(error = %detail, "memory store");
                 ApiError::new(Code::StorageError, "the memory store failed (see the log)")
+            }
+            MemoryError::Embed(crate::memory::embed::EmbedError::Endpoint(_)) => {
+                ApiError::new(Code::EndpointError, detail)
+            }
+            MemoryError::Embed(crate::memory::embed::EmbedError::NotInstalled(_)) => {
+                ApiError::new(Code::ValidationFailed, detail)
             }
             // The user's own machine's model files: saying which and why is what fixes it.
             MemoryError::Embed(_) => {

@@ -306,3 +306,115 @@ pub async fn clear(
         cleared: true,
     }))
 }
+
+/// Which embedder memory uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingKind {
+    /// The local model when it is installed, else hashed words.
+    Auto,
+    /// all-MiniLM-L6-v2 on this machine (package halbert-model-minilm).
+    Local,
+    /// Hashed words: shared words only.
+    Hashed,
+    /// An embedding model of a saved endpoint (Ollama `/api/embed`, OpenAI `/v1/embeddings`).
+    Endpoint,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingRequest {
+    pub kind: EmbeddingKind,
+    /// For `endpoint`: the saved endpoint.
+    #[serde(default)]
+    #[schema(max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    pub endpoint_id: Option<String>,
+    /// For `endpoint`: its embedding model (e.g. `nomic-embed-text`).
+    #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    pub model: Option<String>,
+}
+
+impl Bounded for EmbeddingRequest {
+    fn check_bounds(&self) -> Result<(), String> {
+        bounds::opt_line("endpoint_id", &self.endpoint_id, bounds::ID_CHARS)?;
+        bounds::opt_line("model", &self.model, bounds::NAME_CHARS)
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EmbeddingSettings {
+    /// What is chosen: auto, local, hashed or endpoint.
+    pub kind: EmbeddingKind,
+    pub endpoint_id: Option<String>,
+    pub model: Option<String>,
+    /// The embedder in use (its vectors are stored under this name).
+    pub embedding: String,
+    pub embedding_dim: usize,
+    /// Which embedder and why, in a sentence.
+    pub embedding_note: String,
+    /// Entries still to be embedded under it (progress on /ws as `memory_reembed`).
+    pub embedding_pending: usize,
+    /// Where the local model is installed; null when it is not.
+    pub local_model: Option<String>,
+}
+
+async fn embedding_view(st: &AppState) -> Result<EmbeddingSettings, ApiError> {
+    use crate::llm::settings::EmbeddingChoice;
+    let m = st.memory.clone();
+    let info = blocking(move || m.embedding_info()).await??;
+    let (kind, endpoint_id, model) = match st.models.get().embedding {
+        None => (EmbeddingKind::Auto, None, None),
+        Some(EmbeddingChoice::Local) => (EmbeddingKind::Local, None, None),
+        Some(EmbeddingChoice::Hashed) => (EmbeddingKind::Hashed, None, None),
+        Some(EmbeddingChoice::Endpoint {
+            endpoint_id, model, ..
+        }) => (EmbeddingKind::Endpoint, Some(endpoint_id), Some(model)),
+    };
+    Ok(EmbeddingSettings {
+        kind,
+        endpoint_id,
+        model,
+        embedding: info.name,
+        embedding_dim: info.dim,
+        embedding_note: info.note,
+        embedding_pending: info.pending,
+        local_model: crate::memory::embed::find_model(&st.model_dirs)
+            .map(|d| d.display().to_string()),
+    })
+}
+
+/// The embedder memory uses, and what is chosen in settings.
+#[utoipa::path(get, path = "/api/settings/embedding", tag = "memory",
+    responses((status = 200, body = EmbeddingSettings)))]
+pub async fn embedding(State(st): State<AppState>) -> Result<Json<EmbeddingSettings>, ApiError> {
+    Ok(Json(embedding_view(&st).await?))
+}
+
+/// Choose the embedder. An endpoint's model is asked to embed a probe text first; entries
+/// stored under the previous embedder are embedded again in the background.
+#[utoipa::path(post, path = "/api/settings/embedding", tag = "memory", request_body = EmbeddingRequest,
+    responses((status = 200, body = EmbeddingSettings),
+        (status = 404, body = ErrorBody, description = "Unknown endpoint"),
+        (status = 422, body = ErrorBody, description = "Missing endpoint or model, or the local model is not installed"),
+        (status = 502, body = ErrorBody, description = "The endpoint cannot embed with that model"),
+        (status = 504, body = ErrorBody)))]
+pub async fn set_embedding(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<EmbeddingRequest>,
+) -> Result<Json<EmbeddingSettings>, ApiError> {
+    use crate::memory::embed::Requested;
+    let requested = match req.kind {
+        EmbeddingKind::Auto => Requested::Auto,
+        EmbeddingKind::Local => Requested::Local,
+        EmbeddingKind::Hashed => Requested::Hashed,
+        EmbeddingKind::Endpoint => match (req.endpoint_id, req.model) {
+            (Some(endpoint_id), Some(model)) => Requested::Endpoint { endpoint_id, model },
+            _ => return Err(invalid("kind endpoint needs endpoint_id and model")),
+        },
+    };
+    crate::memory::embed::change(&st.memory, &st.models, &st.llm, &st.model_dirs, requested)
+        .await?;
+    crate::app::spawn_reembed(&st.workers, &st.memory, &st.feed);
+    Ok(Json(embedding_view(&st).await?))
+}

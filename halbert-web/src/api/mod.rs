@@ -72,6 +72,8 @@ pub struct AppState {
     pub llm: crate::llm::client::LlmClient,
     /// Telemetry ingestion (`/api/settings/ingestion/*`).
     pub ingestion: Arc<crate::ingestion::Ingestion>,
+    /// Where the local embedding model is looked for.
+    pub model_dirs: Arc<[std::path::PathBuf]>,
 }
 
 /// Runs store work (sled, fsync) off the async runtime.
@@ -320,6 +322,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(memory::delete_entry))
         .routes(routes!(memory::delete_entries))
         .routes(routes!(memory::clear))
+        .routes(routes!(memory::embedding, memory::set_embedding))
         .routes(routes!(ingestion::status))
         .routes(routes!(ingestion::start))
         .routes(routes!(ingestion::stop))

@@ -157,7 +157,8 @@ pub async fn save(
     )))
 }
 
-/// Delete an endpoint; roles using it are cleared.
+/// Delete an endpoint; roles using it are cleared (and memory's embedder, when it was this
+/// endpoint's, goes back to the automatic choice).
 #[utoipa::path(delete, path = "/api/settings/endpoints/{id}", tag = "models",
     responses((status = 200, body = EndpointDeleted), (status = 404, body = ErrorBody)))]
 pub async fn delete(
@@ -166,6 +167,18 @@ pub async fn delete(
 ) -> Result<Json<EndpointDeleted>, ApiError> {
     let (m, id2) = (st.models.clone(), id.clone());
     let cleared = blocking(move || m.delete_endpoint(&id2)).await??;
+    if cleared.contains(&"embedding") {
+        // Memory cannot keep embedding with a server it no longer knows.
+        crate::memory::embed::change(
+            &st.memory,
+            &st.models,
+            &st.llm,
+            &st.model_dirs,
+            crate::memory::embed::Requested::Auto,
+        )
+        .await?;
+        crate::app::spawn_reembed(&st.workers, &st.memory, &st.feed);
+    }
     Ok(Json(EndpointDeleted {
         deleted: true,
         id,

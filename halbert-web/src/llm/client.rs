@@ -1,6 +1,6 @@
-//! The HTTP side of model endpoints: listing models (Ollama `/api/tags`, OpenAI `/v1/models`)
-//! and what Ollama has loaded (`/api/ps`). API keys go in `Authorization: Bearer` and nowhere
-//! else — never into logs or errors.
+//! The HTTP side of model endpoints: listing models (Ollama `/api/tags`, OpenAI `/v1/models`),
+//! what Ollama has loaded (`/api/ps`), embeddings (`/api/embed`, `/v1/embeddings`) and chat.
+//! API keys go in `Authorization: Bearer` and nowhere else — never into logs or errors.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -350,6 +350,87 @@ impl LlmClient {
                 .collect(),
         ))
     }
+}
+
+impl LlmClient {
+    /// Embeds `texts` with `model` on `ep`: Ollama's `POST /api/embed`, OpenAI's
+    /// `POST /v1/embeddings`. One vector per text, in the texts' order, all of one length.
+    pub async fn embed(
+        &self,
+        ep: &Endpoint,
+        model: &str,
+        texts: &[&str],
+    ) -> Result<Vec<Vec<f32>>, LlmError> {
+        let timeout = ep.timeout();
+        let url = Self::url(ep, "/api/embed", "/embeddings");
+        let mut req = self
+            .http
+            .post(&url)
+            .timeout(timeout)
+            .json(&serde_json::json!({"model": model, "input": texts}));
+        if let Some(k) = &ep.api_key {
+            req = req.bearer_auth(k);
+        }
+        let r = async {
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| self.transport_error(ep, e, timeout))?;
+            if !resp.status().is_success() {
+                return Err(refused(resp, ep).await);
+            }
+            let v: Value = resp
+                .json()
+                .await
+                .map_err(|e| self.transport_error(ep, e, timeout))?;
+            embeddings(ep, &v, texts.len())
+        }
+        .await;
+        logged(ep, model, r)
+    }
+}
+
+/// The vectors of an embedding answer, checked: one per text, numbers only, all one length.
+fn embeddings(ep: &Endpoint, v: &Value, count: usize) -> Result<Vec<Vec<f32>>, LlmError> {
+    let bad = |why: String| LlmError::BadReply {
+        endpoint: ep.id.clone(),
+        provider: ep.provider.clone(),
+        why,
+    };
+    let rows: Vec<&Value> = if ep.provider == "ollama" {
+        v["embeddings"]
+            .as_array()
+            .ok_or_else(|| bad("no \"embeddings\" list".into()))?
+            .iter()
+            .collect()
+    } else {
+        let mut data: Vec<&Value> = v["data"]
+            .as_array()
+            .ok_or_else(|| bad("no \"data\" list".into()))?
+            .iter()
+            .collect();
+        // OpenAI gives each vector its input's index; a server may send them out of order.
+        data.sort_by_key(|d| d["index"].as_u64().unwrap_or(u64::MAX));
+        data.into_iter().map(|d| &d["embedding"]).collect()
+    };
+    if rows.len() != count {
+        return Err(bad(format!("{} vectors for {count} texts", rows.len())));
+    }
+    let mut out = Vec::with_capacity(count);
+    for r in rows {
+        let nums = r
+            .as_array()
+            .ok_or_else(|| bad("a vector that is not a list of numbers".into()))?;
+        let vec: Option<Vec<f32>> = nums.iter().map(|n| n.as_f64().map(|f| f as f32)).collect();
+        let vec = vec
+            .filter(|v| !v.is_empty() && v.iter().all(|x| x.is_finite()))
+            .ok_or_else(|| bad("a vector that is not a list of numbers".into()))?;
+        if out.first().is_some_and(|f: &Vec<f32>| f.len() != vec.len()) {
+            return Err(bad("vectors of different lengths".into()));
+        }
+        out.push(vec);
+    }
+    Ok(out)
 }
 
 impl LlmClient {
@@ -960,6 +1041,57 @@ mod tests {
             "no prefix matching"
         );
         assert!(!same_model("llama3.1", "llama3.1:8b"));
+    }
+
+    /// Embedding answers are checked, not trusted: one vector per text, in the inputs' order
+    /// (OpenAI's `index`), numbers only, all of one length.
+    #[test]
+    fn embedding_answers_are_checked() {
+        let ep = |provider: &str| Endpoint {
+            id: "e".into(),
+            name: "e".into(),
+            url: "http://127.0.0.1:1".into(),
+            provider: provider.into(),
+            api_key: None,
+            timeout_s: 5,
+            context_tokens: None,
+        };
+        let (o, a) = (ep("ollama"), ep("openai"));
+        let v = serde_json::json!({"embeddings": [[1.0, 0.0], [0.0, 2.0]]});
+        assert_eq!(embeddings(&o, &v, 2).expect("ok")[1], vec![0.0, 2.0]);
+        let v = serde_json::json!({"data": [
+            {"index": 1, "embedding": [0.0, 2.0]}, {"index": 0, "embedding": [1.0, 0.0]}]});
+        assert_eq!(embeddings(&a, &v, 2).expect("ok")[0], vec![1.0, 0.0]);
+        for (ep, v, why) in [
+            (
+                &o,
+                serde_json::json!({"embeddings": [[1.0]]}),
+                "1 vectors for 2 texts",
+            ),
+            (
+                &o,
+                serde_json::json!({"embeddings": [[1.0], [1.0, 2.0]]}),
+                "different lengths",
+            ),
+            (
+                &o,
+                serde_json::json!({"embeddings": [["x"], [1.0]]}),
+                "not a list of numbers",
+            ),
+            (
+                &o,
+                serde_json::json!({"embedding": [1.0]}),
+                "no \"embeddings\"",
+            ),
+            (
+                &a,
+                serde_json::json!({"embeddings": [[1.0], [1.0]]}),
+                "no \"data\"",
+            ),
+        ] {
+            let e = embeddings(ep, &v, 2).expect_err("bad").to_string();
+            assert!(e.contains(why), "{e}");
+        }
     }
 
     /// What a refused request says, from the bodies real servers send (issue 14, item 3).

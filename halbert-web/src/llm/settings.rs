@@ -85,6 +85,26 @@ pub struct ModelSettings {
     /// `auto` (default), `guide-only` or `specialist-preferred`.
     #[serde(default)]
     pub strategy: Option<String>,
+    /// Which embedder memory uses; none: the local model when it is installed, else hashed
+    /// words.
+    #[serde(default)]
+    pub embedding: Option<EmbeddingChoice>,
+}
+
+/// An embedder chosen in settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum EmbeddingChoice {
+    /// all-MiniLM-L6-v2 on this machine.
+    Local,
+    /// Hashed words: shared words only, no model.
+    Hashed,
+    /// `model` of a saved endpoint; `dim` is how many numbers it gave when it was chosen.
+    Endpoint {
+        endpoint_id: String,
+        model: String,
+        dim: usize,
+    },
 }
 
 impl ModelSettings {
@@ -320,6 +340,11 @@ impl Settings {
                 return Err(SettingsError::UnknownEndpoint(id.to_owned()));
             }
             let mut cleared = Vec::new();
+            if matches!(&s.embedding, Some(EmbeddingChoice::Endpoint { endpoint_id, .. }) if endpoint_id == id)
+            {
+                s.embedding = None;
+                cleared.push("embedding");
+            }
             for role in ROLES {
                 if let Some(slot) = s.role_mut(role)
                     && slot.as_ref().is_some_and(|a| a.endpoint_id == id)
@@ -370,6 +395,19 @@ impl Settings {
         self.update(|s| {
             s.complexity_threshold = Some(threshold);
             s.strategy = Some(strategy.as_str().to_owned());
+            Ok(())
+        })
+    }
+
+    /// Saves the embedder memory uses (none: automatic); an endpoint's must be saved.
+    pub fn set_embedding(&self, choice: Option<EmbeddingChoice>) -> Result<(), SettingsError> {
+        self.update(|s| {
+            if let Some(EmbeddingChoice::Endpoint { endpoint_id, .. }) = &choice
+                && s.endpoint(endpoint_id).is_none()
+            {
+                return Err(SettingsError::UnknownEndpoint(endpoint_id.clone()));
+            }
+            s.embedding = choice;
             Ok(())
         })
     }

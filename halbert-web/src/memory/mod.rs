@@ -158,10 +158,21 @@ type Indexes = Arc<Mutex<HashMap<String, Arc<RwLock<Index>>>>>;
 #[derive(Debug, Clone)]
 pub struct Memory {
     db: sled::Db,
+    /// The embedder in use, shared by every clone (chat, conversations, ingestion), so that a
+    /// change in settings reaches them all at once.
+    current: Arc<RwLock<Current>>,
+    indexes: Indexes,
+    /// One re-embedding at a time: a change of embedder waits for the previous job to stop.
+    reembedding: Arc<Mutex<()>>,
+}
+
+#[derive(Debug, Clone)]
+struct Current {
     embedder: Arc<dyn Embedder>,
     /// Which embedder is used and why, for the stats.
     note: Arc<str>,
-    indexes: Indexes,
+    /// Counts changes of embedder: a re-embedding started under an earlier one stops.
+    generation: u64,
 }
 
 /// What the stats say of the embedding.
@@ -183,35 +194,74 @@ impl Memory {
     pub fn with_embedder(db: &sled::Db, embedder: Arc<dyn Embedder>, note: String) -> Self {
         Self {
             db: db.clone(),
-            embedder,
-            note: note.into(),
+            current: Arc::new(RwLock::new(Current {
+                embedder,
+                note: note.into(),
+                generation: 0,
+            })),
             indexes: Arc::default(),
+            reembedding: Arc::default(),
         }
     }
 
-    pub fn embedder(&self) -> &dyn Embedder {
-        self.embedder.as_ref()
+    /// The embedder in use now.
+    pub fn embedder(&self) -> Arc<dyn Embedder> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .embedder
+            .clone()
     }
 
-    fn vec_tree_name(&self, collection: &str) -> String {
-        format!("{VEC_PREFIX}{}/{collection}", self.embedder.name())
+    /// Switches every clone of this memory to `embedder`. Entries already stored keep their
+    /// vectors under the embedder that made them; until they are embedded again
+    /// ([`Memory::reembed`]) searches do not find them.
+    pub fn set_embedder(&self, embedder: Arc<dyn Embedder>, note: String) {
+        let mut c = self.current.write().unwrap_or_else(|p| p.into_inner());
+        tracing::info!(
+            from = c.embedder.name(),
+            to = embedder.name(),
+            "memory embedder changed"
+        );
+        c.generation += 1;
+        c.embedder = embedder;
+        c.note = note.into();
     }
 
-    fn trees(&self, collection: &str) -> Result<(sled::Tree, sled::Tree), MemoryError> {
+    fn generation(&self) -> u64 {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .generation
+    }
+
+    fn vec_tree_name(e: &dyn Embedder, collection: &str) -> String {
+        format!("{VEC_PREFIX}{}/{collection}", e.name())
+    }
+
+    fn trees(
+        &self,
+        e: &dyn Embedder,
+        collection: &str,
+    ) -> Result<(sled::Tree, sled::Tree), MemoryError> {
         Ok((
             self.db.open_tree(format!("{ENTRY_PREFIX}{collection}"))?,
-            self.db.open_tree(self.vec_tree_name(collection))?,
+            self.db.open_tree(Self::vec_tree_name(e, collection))?,
         ))
     }
 
-    /// The collection's index under the current embedder, loaded from its tree on first use.
-    fn index(&self, collection: &str) -> Result<Arc<RwLock<Index>>, MemoryError> {
-        let name = self.vec_tree_name(collection);
+    fn entries_tree(&self, collection: &str) -> Result<sled::Tree, MemoryError> {
+        Ok(self.db.open_tree(format!("{ENTRY_PREFIX}{collection}"))?)
+    }
+
+    /// The collection's index under embedder `e`, loaded from its tree on first use.
+    fn index(&self, e: &dyn Embedder, collection: &str) -> Result<Arc<RwLock<Index>>, MemoryError> {
+        let name = Self::vec_tree_name(e, collection);
         let mut map = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(i) = map.get(&name) {
             return Ok(i.clone());
         }
-        let mut idx = Index::new(self.embedder.dim());
+        let mut idx = Index::new(e.dim());
         for kv in self.db.open_tree(&name)?.iter() {
             let (k, v) = kv?;
             idx.upsert(&k, &v);
@@ -221,8 +271,13 @@ impl Memory {
         Ok(idx)
     }
 
-    fn index_write(&self, collection: &str, f: impl FnOnce(&mut Index)) -> Result<(), MemoryError> {
-        let idx = self.index(collection)?;
+    fn index_write(
+        &self,
+        e: &dyn Embedder,
+        collection: &str,
+        f: impl FnOnce(&mut Index),
+    ) -> Result<(), MemoryError> {
+        let idx = self.index(e, collection)?;
         f(&mut idx.write().unwrap_or_else(|p| p.into_inner()));
         Ok(())
     }
@@ -242,13 +297,13 @@ impl Memory {
             .collect()
     }
 
-    fn embed_one(&self, text: &str) -> Result<Vec<u8>, MemoryError> {
-        let v = self.embedder.embed(&[text])?;
+    fn embed_one(e: &dyn Embedder, text: &str) -> Result<Vec<u8>, MemoryError> {
+        let v = e.embed(&[text])?;
         Ok(index::encode(v.first().map_or(&[][..], |v| v.as_slice())))
     }
 
     /// A collection that may be read or changed: a known one, or one that holds entries.
-    fn existing(&self, collection: &str) -> Result<(sled::Tree, sled::Tree), MemoryError> {
+    fn existing(&self, collection: &str) -> Result<sled::Tree, MemoryError> {
         // Known collections (every chat searches one) need no look at the store's tree list.
         let present = || {
             let name = format!("{ENTRY_PREFIX}{collection}");
@@ -260,14 +315,14 @@ impl Memory {
         if !valid_name(collection) || !(KNOWN.contains(&collection) || present()) {
             return Err(MemoryError::UnknownCollection(collection.to_owned()));
         }
-        self.trees(collection)
+        self.entries_tree(collection)
     }
 
     /// Every collection with its count: the known ones first, then others found in the store.
     pub fn collections(&self) -> Result<Vec<(String, usize, bool)>, MemoryError> {
         let mut out: Vec<(String, usize, bool)> = Vec::new();
         for k in KNOWN {
-            out.push((k.to_owned(), self.trees(k)?.0.len(), true));
+            out.push((k.to_owned(), self.entries_tree(k)?.len(), true));
         }
         let mut others: Vec<String> = self
             .db
@@ -283,7 +338,7 @@ impl Memory {
             .collect();
         others.sort();
         for o in others {
-            let n = self.trees(&o)?.0.len();
+            let n = self.entries_tree(&o)?.len();
             out.push((o, n, false));
         }
         Ok(out)
@@ -300,8 +355,9 @@ impl Memory {
     ) -> Result<String, MemoryError> {
         check_name(collection)?;
         let content: String = content.chars().take(MAX_CONTENT).collect();
-        let (entries, vectors) = self.trees(collection)?;
-        let vector = self.embed_one(&content)?;
+        let e = self.embedder();
+        let (entries, vectors) = self.trees(&*e, collection)?;
+        let vector = Self::embed_one(&*e, &content)?;
         let value = serde_json::to_vec(&Stored { content, metadata })?;
         let mut key = id.to_owned();
         let mut n = 1;
@@ -314,7 +370,7 @@ impl Memory {
             key = format!("{id}-{n}");
         }
         vectors.insert(key.as_bytes(), vector.as_slice())?;
-        self.index_write(collection, |i| i.upsert(key.as_bytes(), &vector))?;
+        self.index_write(&*e, collection, |i| i.upsert(key.as_bytes(), &vector))?;
         Ok(key)
     }
 
@@ -329,14 +385,15 @@ impl Memory {
     ) -> Result<(), MemoryError> {
         check_name(collection)?;
         let content: String = content.chars().take(MAX_CONTENT).collect();
-        let (entries, vectors) = self.trees(collection)?;
-        let vector = self.embed_one(&content)?;
+        let e = self.embedder();
+        let (entries, vectors) = self.trees(&*e, collection)?;
+        let vector = Self::embed_one(&*e, &content)?;
         entries.insert(
             id.as_bytes(),
             serde_json::to_vec(&Stored { content, metadata })?,
         )?;
         vectors.insert(id.as_bytes(), vector.as_slice())?;
-        self.index_write(collection, |i| i.upsert(id.as_bytes(), &vector))?;
+        self.index_write(&*e, collection, |i| i.upsert(id.as_bytes(), &vector))?;
         Ok(())
     }
 
@@ -347,15 +404,24 @@ impl Memory {
         collection: &str,
         items: Vec<(String, String, BTreeMap<String, Scalar>)>,
     ) -> Result<(), MemoryError> {
+        self.put_many_with(&*self.embedder(), collection, items)
+    }
+
+    fn put_many_with(
+        &self,
+        e: &dyn Embedder,
+        collection: &str,
+        items: Vec<(String, String, BTreeMap<String, Scalar>)>,
+    ) -> Result<(), MemoryError> {
         check_name(collection)?;
-        let (entries, vectors) = self.trees(collection)?;
+        let (entries, vectors) = self.trees(e, collection)?;
         for chunk in items.chunks(embed::BATCH) {
             let texts: Vec<String> = chunk
                 .iter()
                 .map(|(_, c, _)| c.chars().take(MAX_CONTENT).collect())
                 .collect();
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let vecs = self.embedder.embed(&refs)?;
+            let vecs = e.embed(&refs)?;
             let (mut eb, mut vb) = (sled::Batch::default(), sled::Batch::default());
             let mut encoded = Vec::with_capacity(chunk.len());
             for (((id, _, meta), content), v) in chunk.iter().zip(texts).zip(vecs) {
@@ -372,7 +438,7 @@ impl Memory {
             }
             entries.apply_batch(eb)?;
             vectors.apply_batch(vb)?;
-            self.index_write(collection, |i| {
+            self.index_write(e, collection, |i| {
                 for (id, code) in &encoded {
                     i.upsert(id, code);
                 }
@@ -384,15 +450,11 @@ impl Memory {
 
     /// The `k` entries closest to `query`, nearest first.
     pub fn query(&self, collection: &str, query: &str, k: usize) -> Result<Vec<Hit>, MemoryError> {
-        let (entries, _) = self.existing(collection)?;
-        let q = self
-            .embedder
-            .embed(&[query])?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
+        let entries = self.existing(collection)?;
+        let e = self.embedder();
+        let q = e.embed(&[query])?.into_iter().next().unwrap_or_default();
         let hits = {
-            let idx = self.index(collection)?;
+            let idx = self.index(&*e, collection)?;
             let idx = idx.read().unwrap_or_else(|p| p.into_inner());
             idx.search(&q, k)
         };
@@ -420,7 +482,7 @@ impl Memory {
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<Entry>, usize), MemoryError> {
-        let (entries, _) = self.existing(collection)?;
+        let entries = self.existing(collection)?;
         let mut page = Vec::new();
         for kv in entries.iter().skip(offset).take(limit) {
             let (key, v) = kv?;
@@ -436,7 +498,7 @@ impl Memory {
 
     /// Removes the given entries; returns how many existed.
     pub fn delete(&self, collection: &str, ids: &[String]) -> Result<usize, MemoryError> {
-        let (entries, _) = self.existing(collection)?;
+        let entries = self.existing(collection)?;
         let trees = self.all_vec_trees(collection);
         let mut n = 0;
         for id in ids {
@@ -447,17 +509,17 @@ impl Memory {
                 n += 1;
             }
         }
-        self.index_write(collection, |i| {
+        self.remove_from_indexes(collection, |i| {
             for id in ids {
                 i.remove(id.as_bytes());
             }
-        })?;
+        });
         Ok(n)
     }
 
     /// Removes every entry whose id starts with `prefix` (a conversation's messages).
     pub fn delete_prefix(&self, collection: &str, prefix: &str) -> Result<usize, MemoryError> {
-        let (entries, _) = self.trees(collection)?;
+        let entries = self.entries_tree(collection)?;
         let ids: Vec<String> = entries
             .scan_prefix(prefix.as_bytes())
             .keys()
@@ -467,18 +529,30 @@ impl Memory {
     }
 
     pub fn clear(&self, collection: &str) -> Result<(), MemoryError> {
-        let (entries, _) = self.existing(collection)?;
+        let entries = self.existing(collection)?;
         entries.clear()?;
         for t in self.all_vec_trees(collection) {
             t.clear()?;
         }
-        self.index_write(collection, Index::clear)?;
+        self.remove_from_indexes(collection, Index::clear);
         Ok(())
     }
 
+    /// Applies a removal to every loaded index of `collection`, whatever its embedder: an
+    /// index of an earlier embedder, loaded before a change, must not keep deleted entries.
+    fn remove_from_indexes(&self, collection: &str, f: impl Fn(&mut Index)) {
+        let suffix = format!("/{collection}");
+        let map = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
+        for (name, idx) in map.iter() {
+            if name.ends_with(&suffix) {
+                f(&mut idx.write().unwrap_or_else(|p| p.into_inner()));
+            }
+        }
+    }
+
     /// Entries of `collection` without a vector under the current embedder.
-    fn missing(&self, collection: &str) -> Result<Vec<sled::IVec>, MemoryError> {
-        let (entries, vectors) = self.trees(collection)?;
+    fn missing(&self, e: &dyn Embedder, collection: &str) -> Result<Vec<sled::IVec>, MemoryError> {
+        let (entries, vectors) = self.trees(e, collection)?;
         let mut out = Vec::new();
         for k in entries.iter().keys() {
             let k = k?;
@@ -491,33 +565,43 @@ impl Memory {
 
     /// What the stats say of the embedding, with the entries still to embed again.
     pub fn embedding_info(&self) -> Result<EmbeddingInfo, MemoryError> {
+        let c = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut pending = 0;
-        for (c, _, _) in self.collections()? {
-            pending += self.missing(&c)?.len();
+        for (coll, _, _) in self.collections()? {
+            pending += self.missing(&*c.embedder, &coll)?.len();
         }
         Ok(EmbeddingInfo {
-            name: self.embedder.name().into(),
-            dim: self.embedder.dim(),
-            note: self.note.to_string(),
+            name: c.embedder.name().into(),
+            dim: c.embedder.dim(),
+            note: c.note.to_string(),
             pending,
         })
     }
 
     /// Embeds, under the current embedder, every entry of `collection` written under another
     /// (in batches; `progress(done, total)` after each), then drops the other embedders'
-    /// vectors of it. Returns how many were embedded.
+    /// vectors of it. Returns how many were embedded. It stops early when `stop` says so or
+    /// the embedder changes again (the job for the new one takes over).
     pub fn reembed(
         &self,
         collection: &str,
         mut progress: impl FnMut(usize, usize),
         stop: &dyn Fn() -> bool,
     ) -> Result<usize, MemoryError> {
-        let missing = self.missing(collection)?;
+        let _one = self.reembedding.lock().unwrap_or_else(|p| p.into_inner());
+        let generation = self.generation();
+        let e = self.embedder();
+        let stale = || stop() || self.generation() != generation;
+        let missing = self.missing(&*e, collection)?;
         let total = missing.len();
-        let (entries, _) = self.trees(collection)?;
+        let entries = self.entries_tree(collection)?;
         let mut done = 0;
         for chunk in missing.chunks(embed::BATCH) {
-            if stop() {
+            if stale() {
                 return Ok(done);
             }
             let mut items = Vec::new();
@@ -532,10 +616,13 @@ impl Memory {
                 }
             }
             done += items.len();
-            self.put_many(collection, items)?;
+            self.put_many_with(&*e, collection, items)?;
             progress(done, total);
         }
-        let current = self.vec_tree_name(collection);
+        if stale() {
+            return Ok(done);
+        }
+        let current = Self::vec_tree_name(&*e, collection);
         for name in self.db.tree_names() {
             let Ok(n) = std::str::from_utf8(&name) else {
                 continue;
@@ -544,6 +631,10 @@ impl Memory {
                 && (n.starts_with(VEC_PREFIX) || n.starts_with(LEGACY_VEC_PREFIX));
             if mine && n != current {
                 self.db.drop_tree(&name)?;
+                self.indexes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(n);
             }
         }
         Ok(done)
@@ -646,7 +737,7 @@ mod tests {
     #[derive(Debug)]
     struct Letters;
     impl Embedder for Letters {
-        fn name(&self) -> &'static str {
+        fn name(&self) -> &str {
             "letters-26"
         }
         fn dim(&self) -> usize {

@@ -157,7 +157,7 @@ struct Bench {
 }
 
 impl Embedder for Bench {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         self.real.name()
     }
     fn dim(&self) -> usize {

@@ -240,3 +240,170 @@ async fn conversations_are_remembered_searched_and_forgotten() {
     );
     w.shutdown().await;
 }
+
+/// An endpoint's embedding model chosen in settings: a chat model is refused with the server's
+/// own words and nothing changes; an embedding model is probed, used by every search and for
+/// new entries, and the entries stored before are embedded again with progress on /ws; and
+/// deleting the endpoint puts memory back on the automatic choice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoints_embedding_model_is_chosen_in_settings() {
+    use crate::util::{ws_connect, ws_next_of};
+    let (llm, _script) = start_scripted_llm().await;
+    let nowhere = tempfile::tempdir().expect("tempdir");
+    let w = start_web(&nowhere.path().join("no-halbertd.sock"), 60_000).await;
+    for (id, provider) in [("o", "ollama"), ("a", "openai")] {
+        let (status, body) = w
+            .post(
+                "/api/settings/endpoints",
+                json!({"id": id, "name": id, "url": llm, "provider": provider}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, conv) = w.post("/api/conversations", json!({})).await;
+    let cid = conv["id"].as_str().expect("id").to_owned();
+    let lines = [
+        "write failed: No space left on device (/var/log/syslog)",
+        "sshd[812]: Permission denied (publickey) for alice",
+        "nginx.service: Failed with result exit-code",
+    ];
+    for l in lines {
+        let (status, _) = w
+            .post(
+                &format!("/api/conversations/{cid}/messages"),
+                json!({"role": "assistant", "content": l}),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (_, before) = w.get("/api/settings/embedding").await;
+    assert_eq!(before["kind"], "auto", "{before}");
+    assert_eq!(before["embedding"], "hashed-words-512");
+
+    // Chat models cannot embed: each server's refusal is passed on, and nothing changes.
+    let (status, body) = w
+        .post(
+            "/api/settings/embedding",
+            json!({"kind": "endpoint", "endpoint_id": "o", "model": "scripted:8b"}),
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("does not support embeddings"),
+        "{body}"
+    );
+    let (status, body) = w
+        .post(
+            "/api/settings/embedding",
+            json!({"kind": "endpoint", "endpoint_id": "a", "model": "scripted:8b"}),
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("--embeddings"),
+        "{body}"
+    );
+    let (_, still) = w.get("/api/settings/embedding").await;
+    assert_eq!(still["embedding"], "hashed-words-512", "{still}");
+    // Mistakes of the caller.
+    for (bad, code) in [
+        (json!({"kind": "endpoint", "endpoint_id": "a"}), 422),
+        (
+            json!({"kind": "endpoint", "endpoint_id": "nope", "model": "m"}),
+            404,
+        ),
+        (json!({"kind": "bogus"}), 422),
+        (
+            json!({"kind": "endpoint", "endpoint_id": "a", "model": "  "}),
+            422,
+        ),
+    ] {
+        let (status, body) = w.post("/api/settings/embedding", bad.clone()).await;
+        assert_eq!(status, code, "{bad} → {body}");
+        assert!(body["code"].is_string(), "{body}");
+    }
+
+    let mut ws = ws_connect(&w).await;
+    let (status, chosen) = w
+        .post(
+            "/api/settings/embedding",
+            json!({"kind": "endpoint", "endpoint_id": "a", "model": "scripted-embed:latest"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{chosen}");
+    assert_eq!(chosen["kind"], "endpoint");
+    assert_eq!(chosen["embedding"], "scripted-embed:latest@a");
+    assert_eq!(chosen["embedding_dim"], 64);
+    assert!(
+        chosen["embedding_note"]
+            .as_str()
+            .expect("note")
+            .contains("sent to that server"),
+        "{chosen}"
+    );
+    // The three messages are embedded again by the endpoint, with progress on /ws.
+    loop {
+        let ev = ws_next_of(&mut ws, "memory_reembed").await["data"].clone();
+        if ev["collection"] == "self_conversations" && ev["done"] == ev["total"] {
+            assert_eq!(ev["total"], 3, "{ev}");
+            assert_eq!(ev["embedder"], "scripted-embed:latest@a");
+            break;
+        }
+    }
+    let (_, stats) = w.get("/api/chat/memory/stats").await;
+    assert_eq!(stats["embedding"], "scripted-embed:latest@a", "{stats}");
+    assert_eq!(stats["embedding_pending"], 0, "{stats}");
+    // Searches use the endpoint's vectors: the paraphrases find their lines.
+    for (q, want) in [
+        ("disk is full", lines[0]),
+        ("can't log in over ssh", lines[1]),
+    ] {
+        let (status, found) = w
+            .post("/api/chat/memory/query", json!({"query": q, "k": 1}))
+            .await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(found["results"][0]["content"], want, "{q}: {found}");
+    }
+    // New entries are embedded by the endpoint too.
+    let (status, _) = w
+        .post(
+            &format!("/api/conversations/{cid}/messages"),
+            json!({"role": "user", "content": "is the web site down?"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, found) = w
+        .post(
+            "/api/chat/memory/query",
+            json!({"query": "apache http", "k": 2}),
+        )
+        .await;
+    let top: Vec<&str> = found["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["content"].as_str())
+        .collect();
+    assert!(top.contains(&"is the web site down?"), "{found}");
+
+    // The endpoint goes: memory goes back to the automatic choice and embeds again.
+    let (status, del) = w.delete("/api/settings/endpoints/a").await;
+    assert_eq!(status, 200, "{del}");
+    assert!(
+        del["cleared_roles"]
+            .as_array()
+            .expect("roles")
+            .contains(&json!("embedding")),
+        "{del}"
+    );
+    let (_, after) = w.get("/api/settings/embedding").await;
+    assert_eq!(after["kind"], "auto", "{after}");
+    assert_eq!(after["embedding"], "hashed-words-512", "{after}");
+    w.shutdown().await;
+}

@@ -24,6 +24,12 @@
 //! | `edit-chatty` | config chat: the edit block, then paragraphs of talk (to be cut off) |
 //! | anything else | a short answer; with `tools` offered, tool calls chosen from the question; for config chat (a system prompt with the SEARCH/REPLACE protocol and the file in a fence), one edit block appending `# Added by Halbert` after the file's last line |
 //!
+//! Embeddings (Ollama `POST /api/embed`, OpenAI `POST /v1/embeddings`): a model whose name
+//! contains `embed` answers 64 numbers per text, from a small table of admin topics (disk space,
+//! ssh logins, web servers, failing drives: "disk is full" and "No space left on device" land
+//! together) plus hashed words; any other model is refused as Ollama and llama.cpp refuse a
+//! chat model (`does not support embeddings`).
+//!
 //! `GET /scripted/stats` answers `{"requests", "cancelled"}` for tests outside the process.
 //! `GET /props` answers as llama.cpp does (`n_ctx` 8192) and `POST /api/show` as Ollama does
 //! (a trained context of 131072 and `num_ctx 8192`), for context-window discovery.
@@ -83,6 +89,7 @@ pub const MODELS: &[&str] = &[
     "scripted-vision:latest",
     "numbered-20:latest",
     "slow:latest",
+    "scripted-embed:latest",
 ];
 
 pub fn router(script: Script) -> Router {
@@ -96,6 +103,8 @@ pub fn router(script: Script) -> Router {
         )
         .route("/v1/chat/completions", post(openai_chat))
         .route("/v1/models", get(models))
+        .route("/api/embed", post(ollama_embed))
+        .route("/v1/embeddings", post(openai_embed))
         .route(
             "/props",
             get(|| async {
@@ -158,6 +167,120 @@ async fn models() -> Json<Value> {
         "id": m, "object": "model", "created": 1_764_000_000, "owned_by": "scripted"
     })).collect::<Vec<_>>()}),
     )
+}
+
+/// Numbers per text of the scripted embedding model.
+pub const EMBED_DIM: usize = 64;
+
+/// Admin topics: a text mentioning any of a topic's words gets that topic's dimension.
+const TOPICS: &[&[&str]] = &[
+    &[
+        "disk",
+        "full",
+        "space",
+        "filesystem",
+        "storage",
+        "quota",
+        "enospc",
+    ],
+    &[
+        "ssh",
+        "sshd",
+        "login",
+        "log in",
+        "publickey",
+        "authentication",
+        "denied",
+    ],
+    &["web", "nginx", "apache", "http", "site"],
+    &["drive", "smart", "sector", "dying", "failing", "i/o error"],
+];
+
+/// The scripted model's vector for `text`: topics weigh 4, each word 1 (hashed into the
+/// dimensions after the topics').
+fn scripted_vector(text: &str) -> Vec<f64> {
+    let lower = text.to_lowercase();
+    let mut v = vec![0.0; EMBED_DIM];
+    for (i, words) in TOPICS.iter().enumerate() {
+        if words.iter().any(|w| lower.contains(w)) {
+            v[i] += 4.0;
+        }
+    }
+    for w in lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let h = w.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        v[TOPICS.len() + (h % (EMBED_DIM - TOPICS.len()) as u64) as usize] += 1.0;
+    }
+    v
+}
+
+/// The texts of an embedding request (`input`: one string or a list), or why not.
+fn embed_inputs(body: &Value) -> Result<Vec<String>, String> {
+    match &body["input"] {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(a) => a
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| "input must be strings".to_owned())
+            })
+            .collect(),
+        _ => Err("invalid input type".into()),
+    }
+}
+
+async fn ollama_embed(Json(body): Json<Value>) -> Response {
+    let model = body["model"].as_str().unwrap_or("").to_owned();
+    if !model.contains("embed") {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": format!("\"{model}\" does not support embeddings")})),
+        )
+            .into_response();
+    }
+    match embed_inputs(&body) {
+        Ok(texts) => Json(json!({
+            "model": model,
+            "embeddings": texts.iter().map(|t| scripted_vector(t)).collect::<Vec<_>>(),
+            "total_duration": 1_000_000, "load_duration": 0, "prompt_eval_count": texts.len()
+        }))
+        .into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),
+    }
+}
+
+async fn openai_embed(Json(body): Json<Value>) -> Response {
+    let model = body["model"].as_str().unwrap_or("").to_owned();
+    if !model.contains("embed") {
+        // llama.cpp's answer when the server was not started for embeddings.
+        return (
+            StatusCode::NOT_IMPLEMENTED,
+            Json(json!({"error": {"code": 501, "type": "not_supported_error",
+                "message": "This server does not support embeddings. Start it with `--embeddings`"}})),
+        )
+            .into_response();
+    }
+    match embed_inputs(&body) {
+        Ok(texts) => Json(json!({
+            "object": "list", "model": model,
+            // Listed last to first: the index, not the order, says which text each is.
+            "data": texts.iter().enumerate().rev().map(|(i, t)| json!({
+                "object": "embedding", "index": i, "embedding": scripted_vector(t)
+            })).collect::<Vec<_>>(),
+            "usage": {"prompt_tokens": texts.len(), "total_tokens": texts.len()}
+        }))
+        .into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"message": e, "type": "invalid_request_error"}})),
+        )
+            .into_response(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
