@@ -5,6 +5,7 @@
 # With STACK_HOST_ROOT=<fixture name>, halbertd sees a copy of tests/fixtures/hosts/<name> as /
 # (its status, discovery and the files it edits): a run that writes files writes them there.
 # halbertd gets no system bus, so nothing here reaches this machine's systemd or polkit.
+# halbert-web indexes the fixture manual pages (tests/fixtures/man), not this machine's.
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${HALBERT_BIN_DIR:-$REPO/target/debug}
 
@@ -28,7 +29,7 @@ start_stack() {
 		"$BIN/halbertd" serve --socket "$tmp/d.sock" --state-dir "$tmp/state" "${root[@]}" >"$tmp/halbertd.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do [ -S "$tmp/d.sock" ] && break; sleep 0.1; done
-	XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config" "$BIN/halbert-web" --socket "$tmp/d.sock" --port "$web" >"$tmp/web.log" 2>&1 &
+	XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config" "$BIN/halbert-web" --socket "$tmp/d.sock" --port "$web" --man-root "$REPO/tests/fixtures/man" >"$tmp/web.log" 2>&1 &
 	pids+=($!)
 	"$BIN/scripted-llm" --port "$llm" >"$tmp/llm.log" 2>&1 &
 	pids+=($!)

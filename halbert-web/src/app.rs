@@ -98,6 +98,8 @@ pub struct Options {
     pub settle: std::time::Duration,
     /// The user's `ingestion.yml` (read when ingestion starts).
     pub ingestion_config: std::path::PathBuf,
+    /// The manual pages indexed into `self_knowledge_all` (`/usr/share/man`).
+    pub man_root: std::path::PathBuf,
 }
 
 /// The state handlers share, with the status feed already running as worker `status-feed`
@@ -139,6 +141,13 @@ pub fn build(opts: Options, stores: Stores, shutdown: CancellationToken) -> AppS
         });
     }
     spawn_reembed(&workers, &stores.memory, &feed);
+    let knowledge =
+        crate::knowledge::Knowledge::open(&stores.db, stores.memory.clone(), opts.man_root)
+            .map_err(|e| tracing::error!(error = %e, "the manual-page index cannot be opened"))
+            .ok();
+    if let Some(k) = &knowledge {
+        k.watch(&workers, knowledge_report(&feed));
+    }
     let ingestion = Arc::new(crate::ingestion::Ingestion::new(
         daemon.clone(),
         stores.ingest,
@@ -171,6 +180,7 @@ pub fn build(opts: Options, stores: Stores, shutdown: CancellationToken) -> AppS
         models: stores.models,
         llm: stores.llm,
         model_dirs: stores.model_dirs,
+        knowledge,
     }
 }
 
@@ -211,4 +221,18 @@ pub fn spawn_reembed(workers: &Workers, memory: &Memory, feed: &Arc<StatusFeed>)
         }
         Ok(())
     });
+}
+
+/// Sends a manual-page job's progress to every `/ws` client (`knowledge_index`).
+pub fn knowledge_report(feed: &Arc<StatusFeed>) -> crate::knowledge::Report {
+    let feed = feed.clone();
+    Arc::new(move |p: &crate::knowledge::Progress| {
+        feed.broadcast(&crate::events::Event::KnowledgeIndex {
+            running: p.running,
+            done: p.done,
+            total: p.total,
+            changed: p.changed,
+            removed: p.removed,
+        });
+    })
 }

@@ -65,6 +65,9 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = crate::approvals::DEFAULT_LIFETIME_S,
           value_parser = clap::value_parser!(i64).range(1..=604_800))]
     pub approval_lifetime_s: i64,
+    /// Where the manual pages indexed into memory (sections 1, 5 and 8) are
+    #[arg(long, value_name = "DIR", default_value = "/usr/share/man")]
+    pub man_root: PathBuf,
 }
 
 /// The port a user's halbert-web listens on unless told: one per user, so that every user on a

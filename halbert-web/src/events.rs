@@ -59,6 +59,15 @@ pub enum Event {
         done: usize,
         total: usize,
     },
+    /// The manual-page index being built: `done` of `total` pages looked at, `changed` of them
+    /// read again, `removed` forgotten; `running` false when the job ended.
+    KnowledgeIndex {
+        running: bool,
+        done: usize,
+        total: usize,
+        changed: usize,
+        removed: usize,
+    },
     /// An alert raised through `POST /api/settings/recovery/alert`.
     Alert(AlertData),
     /// This client fell behind and `skipped` messages were dropped for it.

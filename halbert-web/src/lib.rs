@@ -21,6 +21,7 @@ pub mod feed;
 pub mod guard;
 pub mod history;
 pub mod ingestion;
+pub mod knowledge;
 pub mod llm;
 pub mod memory;
 pub mod policy;

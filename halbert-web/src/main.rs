@@ -170,6 +170,7 @@ fn main() -> Result<()> {
         .chain([dirs.config.clone()])
         // The embedding model's files, when they are somewhere of the user's choosing.
         .chain(std::env::var_os("HALBERT_MODEL_DIR").map(PathBuf::from))
+        .chain([args.man_root.clone()])
         .collect(),
         read_write: vec![dirs.state.clone()],
     };
@@ -192,6 +193,7 @@ fn main() -> Result<()> {
         sandbox,
         settle: Duration::from_secs(args.settle_s),
         ingestion_config: halbert_web::ingestion::config::IngestionConfig::file(&dirs),
+        man_root: args.man_root.clone(),
     };
 
     let rt = tokio::runtime::Builder::new_multi_thread()

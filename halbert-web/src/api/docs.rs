@@ -56,7 +56,7 @@ server enforces them.
 `discovery_scan` (schema `ScanProgress`) for every scan started with `POST /api/discovery/scan`:
 per type `started` then `done` or `failed`, and finally `complete` with the scan id the POST
 returned (202); `alert` (schema `AlertData`: id, message, severity, timestamp) for every alert
-raised with `POST /api/settings/recovery/alert` or by an automatic rollback; `memory_reembed`
+raised with `POST /api/settings/recovery/alert` or by an automatic rollback; `knowledge_index` (the manual-page index job: `running`, `done` of `total` pages, `changed`, `removed`), `memory_reembed`
 `{"collection", "embedder", "done", "total"}` while memory's entries are embedded again after
 the embedder changed (the local model installed); `approval_request`
 (schema `ApprovalRequest`) when an action is held for a person; `approval_decision` (schema

@@ -12,6 +12,7 @@ pub mod error;
 mod guardrails;
 mod health;
 mod ingestion;
+mod knowledge;
 mod memory;
 mod models;
 mod pages;
@@ -74,6 +75,8 @@ pub struct AppState {
     pub ingestion: Arc<crate::ingestion::Ingestion>,
     /// Where the local embedding model is looked for.
     pub model_dirs: Arc<[std::path::PathBuf]>,
+    /// The manual-page index; none when its trees could not be opened (said in the log).
+    pub knowledge: Option<crate::knowledge::Knowledge>,
 }
 
 /// Runs store work (sled, fsync) off the async runtime.
@@ -323,6 +326,8 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(memory::delete_entries))
         .routes(routes!(memory::clear))
         .routes(routes!(memory::embedding, memory::set_embedding))
+        .routes(routes!(knowledge::status))
+        .routes(routes!(knowledge::refresh))
         .routes(routes!(ingestion::status))
         .routes(routes!(ingestion::start))
         .routes(routes!(ingestion::stop))

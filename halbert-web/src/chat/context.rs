@@ -258,6 +258,20 @@ pub fn memory_line(h: &crate::memory::Hit) -> String {
     format!("[{}, {when}] {text}", field("role"))
 }
 
+/// A manual-page excerpt as chat quotes it: `[sshd_config(5)] sshd_config(5) — …: text`,
+/// at most about 700 characters.
+pub fn manual_line(h: &crate::memory::Hit) -> String {
+    let page = match h.entry.metadata.get("page") {
+        Some(crate::memory::Scalar::Text(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let mut text: String = h.entry.content.chars().take(700).collect();
+    if h.entry.content.chars().count() > 700 {
+        text.push('…');
+    }
+    format!("[{page}] {text}")
+}
+
 /// A block of data with its source, fenced so the model reads it as data.
 pub fn data_block(label: &str, source: &str, body: &str) -> String {
     format!(

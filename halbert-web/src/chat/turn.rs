@@ -67,6 +67,7 @@ fn template(persona: &str, ai_name: &str) -> String {
              this machine given below as data; when errors are visible, use them instead of asking to rephrase. \
              Correlate failures that occur together (a failed service and a failing disk point at hardware). \
              Put each shell command in its own fenced block and ask the user to check commands before running them. \
+             When you use an excerpt of this machine's manual pages, cite its page, as in sshd_config(5). \
              Be short, and say so when you are unsure."
         )
     }
@@ -235,6 +236,29 @@ async fn machine_context(chat: &Chat, req: &Question) -> Context {
                 "halbert-web memory (past conversations)",
                 &lines.join("\n"),
             ),
+            Worth::Memory,
+        );
+    }
+    // This machine's manual pages (when indexed): the excerpts nearest the message, each
+    // labelled with its page, so the answer can cite sshd_config(5) instead of guessing.
+    let (m, q) = (chat.memory.clone(), req.message.clone());
+    let manual = match blocking(move || m.query(crate::knowledge::COLLECTION, &q, 3)).await {
+        Ok(Ok(hits)) => hits,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "manual-page search for chat context failed");
+            Vec::new()
+        }
+        Err(_) => Vec::new(),
+    };
+    let lines: Vec<String> = manual
+        .into_iter()
+        .filter(|h| h.distance <= MEMORY_DISTANCE)
+        .map(|h| crate::chat::context::manual_line(&h))
+        .collect();
+    if !lines.is_empty() {
+        add(
+            "manuals".into(),
+            data_block("manuals", "this machine's manual pages", &lines.join("\n")),
             Worth::Memory,
         );
     }

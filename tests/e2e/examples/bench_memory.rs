@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use halbert_proto::v1 as pb;
 use halbert_web::memory::Memory;
-use halbert_web::memory::embed::{EmbedError, Embedder, MiniLm, find_model};
+use halbert_web::memory::embed::{EmbedError, Embedder, MINILM, MiniLm, find_model};
 
 struct Args {
     events: usize,
@@ -378,6 +378,58 @@ fn main() -> anyhow::Result<()> {
     let a = args()?;
     ingestion(a.events)?;
     embedding_and_search(&a)?;
+    manual_pages(&a)?;
     web_rss(&a)?;
+    Ok(())
+}
+
+/// This machine's manual pages (sections 1, 5, 8 of /usr/share/man) through the index job:
+/// all of them with hashed words (reading, roff, chunking, the store), and the first 100
+/// with the local model, from which the time for all of them follows.
+fn manual_pages(a: &Args) -> anyhow::Result<()> {
+    use halbert_web::knowledge::{Knowledge, scan};
+    let root = std::path::PathBuf::from("/usr/share/man");
+    let files = scan(&root);
+    let tmp = tempfile::tempdir()?;
+    let db = sled::Config::new().path(tmp.path().join("db")).open()?;
+    let k = Knowledge::open(&db, Memory::open(&db), root.clone())?;
+    let t = Instant::now();
+    let p = k.refresh(&|_| {}, &|| false)?;
+    let secs = t.elapsed().as_secs_f64();
+    let entries = k.status().entries;
+    println!(
+        "manual pages: {} pages ({} entries) of sections 1, 5, 8 indexed with hashed words in {secs:.1} s = {:.0} pages/s",
+        p.total,
+        entries,
+        p.total as f64 / secs
+    );
+    let Some(dir) = find_model(std::slice::from_ref(&a.model)) else {
+        return Ok(());
+    };
+    let sample = tempfile::tempdir()?;
+    for f in files.iter().take(100) {
+        let dest = sample.path().join(
+            f.path
+                .parent()
+                .and_then(|p| p.file_name())
+                .unwrap_or_default(),
+        );
+        std::fs::create_dir_all(&dest)?;
+        std::fs::copy(&f.path, dest.join(f.path.file_name().unwrap_or_default()))?;
+    }
+    let tmp = tempfile::tempdir()?;
+    let db = sled::Config::new().path(tmp.path().join("db")).open()?;
+    let m = Memory::with_embedder(&db, Arc::new(MiniLm::new(dir)), String::new());
+    let k = Knowledge::open(&db, m, sample.path().to_owned())?;
+    let t = Instant::now();
+    k.refresh(&|_| {}, &|| false)?;
+    let secs = t.elapsed().as_secs_f64();
+    let sample_entries = k.status().entries;
+    println!(
+        "manual pages with {MINILM}: 100 pages ({sample_entries} entries) in {secs:.1} s = {:.0} entries/s; all {} entries would take about {:.0} min",
+        sample_entries as f64 / secs,
+        entries,
+        entries as f64 / (sample_entries as f64 / secs) / 60.0
+    );
     Ok(())
 }

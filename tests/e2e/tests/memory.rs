@@ -407,3 +407,93 @@ async fn an_endpoints_embedding_model_is_chosen_in_settings() {
     assert_eq!(after["embedding"], "hashed-words-512", "{after}");
     w.shutdown().await;
 }
+
+/// The machine's manual pages (fixture pages captured from Debian): indexed on demand in the
+/// background with progress on /ws, searchable in `self_knowledge_all`, quoted by chat with
+/// the page's name; a second request while a job runs does not start another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_pages_are_indexed_and_quoted_with_their_names() {
+    use crate::util::{ws_connect, ws_next_of};
+    let (llm, script) = start_scripted_llm().await;
+    let nowhere = tempfile::tempdir().expect("tempdir");
+    let w = start_web(&nowhere.path().join("no-halbertd.sock"), 60_000).await;
+    let (status, st) = w.get("/api/settings/knowledge/status").await;
+    assert_eq!(status, 200, "{st}");
+    assert_eq!(
+        (st["built"].as_bool(), st["pages"].as_u64()),
+        (Some(false), Some(0))
+    );
+    assert_eq!(st["sections"], json!(["1", "5", "8"]));
+
+    let mut ws = ws_connect(&w).await;
+    let (status, started) = w.post("/api/settings/knowledge/refresh", json!({})).await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["running"], true);
+    let done = loop {
+        let ev = ws_next_of(&mut ws, "knowledge_index").await["data"].clone();
+        if ev["running"] == false {
+            break ev;
+        }
+    };
+    assert_eq!(
+        (done["done"].as_u64(), done["total"].as_u64()),
+        (Some(6), Some(6)),
+        "{done}"
+    );
+    let (_, st) = w.get("/api/settings/knowledge/status").await;
+    assert_eq!(st["built"], true, "{st}");
+    assert_eq!(st["pages"], 6);
+    assert!(
+        st["last_run"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{st}"
+    );
+    let (_, stats) = w.get("/api/chat/memory/stats").await;
+    assert_eq!(
+        stats["collections"]["self_knowledge_all"], st["entries"],
+        "{stats}"
+    );
+
+    let (status, found) = w
+        .post(
+            "/api/chat/memory/query",
+            json!({"query": "StrictHostKeyChecking known_hosts", "k": 1, "collection": "self_knowledge_all"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(
+        found["results"][0]["metadata"]["page"], "ssh_config(5)",
+        "{found}"
+    );
+
+    // Chat quotes the excerpts as labelled data, each with its page.
+    use_model(&w, "local", "ollama", &llm, "scripted:8b").await;
+    let (status, _) = w
+        .post(
+            "/api/chat/send",
+            json!({"message": "what does StrictHostKeyChecking do with known_hosts?"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let system = script.requests().last().expect("request")["messages"][0]["content"]
+        .as_str()
+        .expect("system")
+        .to_owned();
+    assert!(
+        system.contains("<data label=\"manuals\" source=\"this machine's manual pages\">")
+            && system.contains("[ssh_config(5)] ssh_config(5) — DESCRIPTION: ")
+            && system.contains("cite its page"),
+        "{system}"
+    );
+
+    // Nothing changed: a second run reads no page again.
+    let (status, _) = w.post("/api/settings/knowledge/refresh", json!({})).await;
+    assert_eq!(status, 202);
+    let again = loop {
+        let ev = ws_next_of(&mut ws, "knowledge_index").await["data"].clone();
+        if ev["running"] == false {
+            break ev;
+        }
+    };
+    assert_eq!(again["changed"], 0, "{again}");
+    w.shutdown().await;
+}

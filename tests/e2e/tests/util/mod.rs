@@ -111,6 +111,7 @@ pub async fn start_web_with(
         },
         settle: std::time::Duration::from_secs(2),
         ingestion_config: db_dir.path().join("ingestion.yml"),
+        man_root: man_root(),
     };
     let state = halbert_web::app::build(opts, stores, stop.clone());
     let (feed, workers) = (state.feed.clone(), state.workers.clone());
@@ -130,6 +131,12 @@ pub async fn start_web_with(
         task,
         _db_dir: db_dir,
     }
+}
+
+/// The manual pages the tests' halbert-web indexes: the fixture pages captured from a Debian
+/// machine (`tests/fixtures/man`).
+pub fn man_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/man")
 }
 
 /// Serves a scripted model server (the one stand-in the tests allow) on 127.0.0.1:0; returns
