@@ -127,3 +127,31 @@ fn embeddings_are_unit_vectors_and_padding_does_not_change_them() {
         .expect("embed");
     assert!(cos(&alone[0], &v[0]) > cos(&alone[0], &v[1]) + 0.2);
 }
+
+/// A search's question is embedded by the one-text encoder (memory::bert), stored entries in
+/// batches by candle: both must give the same vector, or questions would drift from what they
+/// are compared with.
+#[test]
+fn one_text_and_batches_give_the_same_vectors() {
+    let m = MiniLm::new(model_dir());
+    let f = fixture();
+    for (q, line) in f.pairs.iter().take(5) {
+        for text in [q.as_str(), line.as_str()] {
+            let alone = m.embed(&[text]).expect("one").remove(0);
+            // Two texts: candle's batch, padded to the longer.
+            let batch = m
+                .embed(&[
+                    text,
+                    "a somewhat longer neighbour that forces padding of the shorter text",
+                ])
+                .expect("batch")
+                .remove(0);
+            let worst = alone
+                .iter()
+                .zip(&batch)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(worst < 1e-5, "{text:?}: vectors differ by up to {worst}");
+        }
+    }
+}

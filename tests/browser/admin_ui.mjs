@@ -280,6 +280,23 @@ async function settings() {
   await page.fill("#memory-query", "disk space");
   await page.click("#settings-memory form button");
   await wait("a memory query answers", () => !!document.querySelector("#memory-hits") || /Nothing found/.test(document.querySelector("#settings-memory")?.textContent ?? ""));
+  // The scripted server's embedding model becomes memory's embedder; a chat model is refused.
+  await wait("the embedder in use is shown", () => /numbers per text/.test(document.querySelector("#embedding-current")?.textContent ?? ""));
+  await page.selectOption("#embedding-kind", "endpoint");
+  await page.selectOption("#embedding-endpoint", epId);
+  await page.fill("#embedding-model", "scripted:8b");
+  await page.click("#settings-embedding form button");
+  await wait("a chat model is refused in the server's words", () => /does not support embeddings/.test(document.querySelector("#settings-embedding .notice")?.textContent ?? ""));
+  await page.fill("#embedding-model", "scripted-embed:latest");
+  await page.click("#settings-embedding form button");
+  await wait("the server's embedding model is in use", () => /scripted-embed:latest@/.test(document.querySelector("#embedding-current")?.textContent ?? ""));
+  await page.selectOption("#embedding-kind", "auto");
+  await page.click("#settings-embedding form button");
+  await wait("and back to the automatic choice", () => !/scripted-embed/.test(document.querySelector("#embedding-current")?.textContent ?? ""));
+  // The manual pages (the fixture pages, tests/stack.sh) are indexed with Index now.
+  await page.click("#manuals-index");
+  await wait("the manual pages are indexed", () => /^6 pages of sections 1, 5 and 8/.test(document.querySelector("#manuals-status")?.textContent ?? ""), undefined, 30000);
+  ok("memory's embedder chosen (a chat model refused), manual pages indexed");
   const before = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   await page.click("#theme");
   await wait("the theme switches", (b) => getComputedStyle(document.body).backgroundColor !== b, before);

@@ -82,6 +82,7 @@ error_codes! {
     DaemonUnavailable => SERVICE_UNAVAILABLE, "daemon_unavailable", "halbertd is unreachable.";
     SourceUnavailable => SERVICE_UNAVAILABLE, "source_unavailable", "halbertd cannot read the source (the bus, the journal).";
     NoModel => CONFLICT, "no_model", "No model is assigned to the role needed: set one up first.";
+    ModelNotInstalled => CONFLICT, "model_not_installed", "The local embedding model is not installed (package halbert-model-minilm).";
     TooManyConnections => SERVICE_UNAVAILABLE, "too_many_connections", "The connection caps are reached.";
     DaemonTimeout => GATEWAY_TIMEOUT, "daemon_timeout", "halbertd did not answer in time.";
     EndpointTimeout => GATEWAY_TIMEOUT, "endpoint_timeout", "The model endpoint did not answer in time.";
@@ -426,7 +427,7 @@ impl From<MemoryError> for ApiError {
                 ApiError::new(Code::EndpointError, detail)
             }
             MemoryError::Embed(crate::memory::embed::EmbedError::NotInstalled(_)) => {
-                ApiError::new(Code::ValidationFailed, detail)
+                ApiError::new(Code::ModelNotInstalled, detail)
             }
             // The user's own machine's model files: saying which and why is what fixes it.
             MemoryError::Embed(_) => {

@@ -321,24 +321,40 @@ pub enum EmbeddingKind {
     Endpoint,
 }
 
+/// The embedder to use: `{"kind": "auto"}`, `local`, `hashed`, or `endpoint` with the saved
+/// endpoint and its embedding model.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EmbeddingRequest {
-    pub kind: EmbeddingKind,
-    /// For `endpoint`: the saved endpoint.
-    #[serde(default)]
-    #[schema(max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    pub endpoint_id: Option<String>,
-    /// For `endpoint`: its embedding model (e.g. `nomic-embed-text`).
-    #[serde(default)]
-    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
-    pub model: Option<String>,
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum EmbeddingRequest {
+    /// The local model when it is installed, else hashed words.
+    Auto,
+    /// all-MiniLM-L6-v2 on this machine (package halbert-model-minilm).
+    Local,
+    /// Hashed words: shared words only.
+    Hashed,
+    /// An embedding model of a saved endpoint (Ollama `/api/embed`, OpenAI `/v1/embeddings`).
+    Endpoint {
+        #[schema(max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+        endpoint_id: String,
+        /// E.g. `nomic-embed-text`; not blank.
+        #[schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+        )]
+        model: String,
+    },
 }
 
 impl Bounded for EmbeddingRequest {
     fn check_bounds(&self) -> Result<(), String> {
-        bounds::opt_line("endpoint_id", &self.endpoint_id, bounds::ID_CHARS)?;
-        bounds::opt_line("model", &self.model, bounds::NAME_CHARS)
+        match self {
+            Self::Endpoint { endpoint_id, model } => {
+                bounds::text("endpoint_id", endpoint_id, bounds::ID_CHARS, Kind::Line)?;
+                bounds::text("model", model, bounds::NAME_CHARS, Kind::Line)
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -396,7 +412,8 @@ pub async fn embedding(State(st): State<AppState>) -> Result<Json<EmbeddingSetti
 #[utoipa::path(post, path = "/api/settings/embedding", tag = "memory", request_body = EmbeddingRequest,
     responses((status = 200, body = EmbeddingSettings),
         (status = 404, body = ErrorBody, description = "Unknown endpoint"),
-        (status = 422, body = ErrorBody, description = "Missing endpoint or model, or the local model is not installed"),
+        (status = 409, body = ErrorBody, description = "The local model was chosen and is not installed"),
+        (status = 422, body = ErrorBody, description = "An unknown kind, or an endpoint without its model"),
         (status = 502, body = ErrorBody, description = "The endpoint cannot embed with that model"),
         (status = 504, body = ErrorBody)))]
 pub async fn set_embedding(
@@ -404,14 +421,13 @@ pub async fn set_embedding(
     ApiJson(req): ApiJson<EmbeddingRequest>,
 ) -> Result<Json<EmbeddingSettings>, ApiError> {
     use crate::memory::embed::Requested;
-    let requested = match req.kind {
-        EmbeddingKind::Auto => Requested::Auto,
-        EmbeddingKind::Local => Requested::Local,
-        EmbeddingKind::Hashed => Requested::Hashed,
-        EmbeddingKind::Endpoint => match (req.endpoint_id, req.model) {
-            (Some(endpoint_id), Some(model)) => Requested::Endpoint { endpoint_id, model },
-            _ => return Err(invalid("kind endpoint needs endpoint_id and model")),
-        },
+    let requested = match req {
+        EmbeddingRequest::Auto => Requested::Auto,
+        EmbeddingRequest::Local => Requested::Local,
+        EmbeddingRequest::Hashed => Requested::Hashed,
+        EmbeddingRequest::Endpoint { endpoint_id, model } => {
+            Requested::Endpoint { endpoint_id, model }
+        }
     };
     crate::memory::embed::change(&st.memory, &st.models, &st.llm, &st.model_dirs, requested)
         .await?;

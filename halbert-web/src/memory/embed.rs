@@ -72,6 +72,9 @@ pub struct MiniLm {
 struct Loaded {
     tokenizer: tokenizers::Tokenizer,
     model: candle_transformers::models::bert::BertModel,
+    /// The same model for one short text (a search's question); none if it could not load,
+    /// and candle does everything.
+    single: Option<halbert_minilm::Encoder>,
 }
 
 impl std::fmt::Debug for Loaded {
@@ -143,7 +146,14 @@ impl MiniLm {
         }
         .map_err(|e| format!("model.safetensors: {e}"))?;
         let model = BertModel::load(vb, &config).map_err(|e| format!("the weights: {e}"))?;
-        Ok(Loaded { tokenizer, model })
+        let single = halbert_minilm::Encoder::load(&dir.join("model.safetensors"))
+            .map_err(|e| tracing::warn!(error = %e, "the one-text encoder is not used"))
+            .ok();
+        Ok(Loaded {
+            tokenizer,
+            model,
+            single,
+        })
     }
 
     fn loaded(&self) -> Result<&Loaded, EmbedError> {
@@ -201,6 +211,15 @@ impl Embedder for MiniLm {
     }
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let l = self.loaded()?;
+        if let ([text], Some(single)) = (texts, &l.single) {
+            let enc = l
+                .tokenizer
+                .encode(*text, true)
+                .map_err(|e| EmbedError::Run(e.to_string()))?;
+            if enc.get_ids().len() <= halbert_minilm::MAX_TOKENS {
+                return Ok(vec![single.embed(enc.get_ids()).map_err(EmbedError::Run)?]);
+            }
+        }
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(BATCH) {
             out.extend(Self::run(l, chunk).map_err(|e| EmbedError::Run(e.to_string()))?);

@@ -89,7 +89,10 @@ mod tests {
             assert_eq!(log.newest(10).expect("read"), vec![4, 3, 2]);
             assert_eq!(log.newest(2).expect("read"), vec![4, 3]);
         }
-        let db = sled::open(dir.path().join("db")).expect("reopen");
+        // sled's flusher may hold the file lock a moment after the first handle is dropped.
+        let db =
+            crate::store::open_locked(&dir.path().join("db"), std::time::Duration::from_secs(5))
+                .expect("reopen");
         let log: Log<u32> = Log::open(&db, "t", 3).expect("log");
         log.append(&5).expect("append");
         assert_eq!(log.newest(10).expect("read"), vec![5, 4, 3]);

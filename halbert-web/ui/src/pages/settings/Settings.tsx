@@ -1,7 +1,7 @@
 // Settings (#/settings): model endpoints (added, tested, removed; keys never shown), the roles'
 // models picked from each server's list, routing, AI rules, the guardrails' thresholds, the
-// user's policy beside the system-wide one (read-only), and memory (collections, entries,
-// delete, clear, query). Every error is shown where it happened, in the server's words.
+// user's policy beside the system-wide one (read-only), memory (collections, entries,
+// delete, clear, query), memory's embedder, and the index of this machine's manual pages. Every error is shown where it happened, in the server's words.
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, q } from "../../api";
@@ -325,6 +325,95 @@ function Memory() {
   );
 }
 
+interface EmbeddingView { kind: string; endpoint_id: string | null; model: string | null; embedding: string; embedding_dim: number; embedding_note: string; embedding_pending: number; local_model: string | null }
+
+/** The embedder memory uses: automatic, the local model, hashed words, or a server's embedding model. */
+function Embedding({ endpoints }: { endpoints: EndpointView[] }) {
+  const [view, setView] = useState<EmbeddingView | null>(null);
+  const [kind, setKind] = useState("auto");
+  const [endpoint, setEndpoint] = useState("");
+  const [model, setModel] = useState("");
+  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const reload = () =>
+    api<EmbeddingView>("/api/settings/embedding")
+      .then((v) => { setView(v); setKind(v.kind); setEndpoint(v.endpoint_id ?? ""); setModel(v.model ?? ""); })
+      .catch((e) => setMsg({ ok: false, text: e.message }));
+  useEffect(() => {
+    reload();
+  }, [endpoints]);
+  const save = (e: Event) => {
+    e.preventDefault();
+    const body = kind === "endpoint" ? { kind, endpoint_id: endpoint, model: model.trim() } : { kind };
+    attempt(setMsg, () => api<EmbeddingView>("/api/settings/embedding", body).then(setView), "Saved: memory's entries are embedded again in the background.");
+  };
+  return (
+    <Section id="settings-embedding" title="Embedding">
+      {view && (
+        <p id="embedding-current">
+          <strong>{view.embedding}</strong> <span class="muted">({view.embedding_dim} numbers per text{view.embedding_pending ? `, ${view.embedding_pending} entries still to embed` : ""})</span>
+          <br /><span class="muted">{view.embedding_note}</span>
+        </p>
+      )}
+      <form class="row" onSubmit={save}>
+        <select id="embedding-kind" aria-label="Embedder" value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
+          <option value="auto">Automatic (local model when installed)</option>
+          <option value="local" disabled={!view?.local_model}>Local model (all-MiniLM-L6-v2){view?.local_model ? "" : ": not installed"}</option>
+          <option value="hashed">Hashed words (shared words only)</option>
+          <option value="endpoint">A model server's embedding model</option>
+        </select>
+        {kind === "endpoint" && (
+          <>
+            <select id="embedding-endpoint" aria-label="Server" value={endpoint} required onChange={(e) => setEndpoint((e.target as HTMLSelectElement).value)}>
+              <option value="">server…</option>
+              {endpoints.map((ep) => <option key={ep.id} value={ep.id}>{ep.name}</option>)}
+            </select>
+            <input id="embedding-model" placeholder="Model, e.g. nomic-embed-text" value={model} required maxLength={200} aria-label="Embedding model"
+              onInput={(e) => setModel((e.target as HTMLInputElement).value)} />
+          </>
+        )}
+        <button>Save</button>
+      </form>
+      <p class="muted">With a server's model, memory's texts are sent to that server to be embedded.</p>
+      <Note msg={msg} />
+    </Section>
+  );
+}
+
+interface KnowledgeView { running: boolean; done: number; total: number; changed: number; pages: number; entries: number; built: boolean; last_run: string | null; last_error: string | null; man_root: string }
+
+/** This machine's manual pages in memory: what is indexed, and Index now with progress. */
+function Manuals() {
+  const [view, setView] = useState<KnowledgeView | null>(null);
+  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const reload = () => api<KnowledgeView>("/api/settings/knowledge/status").then(setView).catch((e) => setMsg({ ok: false, text: e.message }));
+  useEffect(() => {
+    reload();
+  }, []);
+  // While a job runs, its progress is read every second.
+  useEffect(() => {
+    if (!view?.running) return;
+    const t = setTimeout(reload, 1000);
+    return () => clearTimeout(t);
+  }, [view]);
+  const start = () => api<KnowledgeView>("/api/settings/knowledge/refresh", {}).then(setView).catch((e) => setMsg({ ok: false, text: e.message }));
+  return (
+    <Section id="settings-manuals" title="Manual pages">
+      {view && (
+        <p id="manuals-status">
+          {view.running
+            ? `Indexing: ${view.done} of ${view.total} pages looked at, ${view.changed} read.`
+            : view.built
+              ? `${view.pages} pages of sections 1, 5 and 8 in ${view.man_root}, ${view.entries} excerpts; last indexed ${view.last_run ?? "never"}. Kept current after package changes.`
+              : `Not indexed yet: chat can quote this machine's manual pages (${view.man_root}) once they are.`}
+          {view.last_error && <span class="error"> {view.last_error}</span>}
+        </p>
+      )}
+      <button id="manuals-index" disabled={view?.running} onClick={start}>Index now</button>
+      <Note msg={msg} />
+    </Section>
+  );
+}
+
 export function Settings() {
   const [endpoints, setEndpoints] = useState<EndpointView[]>([]);
   const reload = () => api<{ endpoints: EndpointView[] }>("/api/settings/endpoints").then((r) => setEndpoints(r.endpoints)).catch(() => {});
@@ -340,6 +429,8 @@ export function Settings() {
       <Guardrails />
       <PolicyView />
       <Memory />
+      <Embedding endpoints={endpoints} />
+      <Manuals />
     </>
   );
 }
