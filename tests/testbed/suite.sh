@@ -489,6 +489,11 @@ bob_ingest() {
 }
 check "bob, without org.halbert.journal.read, cannot start the journald source: 403 naming the action, nothing running" bob_ingest
 
+# ---------------------------------------------------------------- the manual pages
+# Reading the documentation needs no privilege: bob indexes the testbed's /usr/share/man.
+check "bob's memory indexes this machine's manual pages (sections 1, 5, 8) under Landlock: SystemMaxUse finds journald.conf(5), Halbert's own halbertd.yaml(5) is there; cleared, they are indexed again" \
+	XU bob python3 /src/tests/testbed/manuals.py "$B"
+
 # The services page in a real headless Chromium on the host, driving a halbert-web of alice's
 # inside through two relays (tests/testbed/relay.py): real systemd behind every button.
 ui_services() {

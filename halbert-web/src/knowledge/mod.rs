@@ -350,10 +350,18 @@ impl Knowledge {
                 .pages
                 .get(&key)?
                 .and_then(|v| serde_json::from_slice::<Indexed>(&v).ok());
-            if known
-                .as_ref()
-                .is_none_or(|i| i.size != f.size || i.mtime_ns != f.mtime_ns)
-            {
+            // A page is read again when it changed, or when its entries are gone (the
+            // collection was cleared in memory's settings).
+            let current = match &known {
+                Some(i) if i.size == f.size && i.mtime_ns == f.mtime_ns => {
+                    i.chunks == 0
+                        || self
+                            .memory
+                            .contains(COLLECTION, &format!("{}000", f.prefix()))?
+                }
+                _ => false,
+            };
+            if !current {
                 changed += 1;
                 let page = match read_page(&f.path) {
                     Ok(src) => roff::parse(&src, &f.name),
@@ -608,6 +616,12 @@ mod tests {
         let again = k.refresh(&|_| {}, &|| false).expect("again");
         assert_eq!((again.changed, again.removed), (0, 0));
         assert!(!k.stale());
+        // Cleared in memory's settings: the next run reads every page again.
+        memory.clear(COLLECTION).expect("clear");
+        let again = k.refresh(&|_| {}, &|| false).expect("after a clear");
+        assert_eq!(again.changed, 5, "every page with entries: {again:?}");
+        assert_eq!(k.status().entries, total);
+        assert_eq!(memory.entries(COLLECTION, 1, 0).expect("entries").1, total);
 
         std::fs::remove_file(root.join("man8/blkid.8.gz")).expect("rm");
         // A page replaced by a package: plain text now, another size.

@@ -496,6 +496,11 @@ impl Memory {
         Ok((page, entries.len()))
     }
 
+    /// Whether `collection` holds an entry `id`.
+    pub fn contains(&self, collection: &str, id: &str) -> Result<bool, MemoryError> {
+        Ok(self.entries_tree(collection)?.contains_key(id.as_bytes())?)
+    }
+
     /// Removes the given entries; returns how many existed.
     pub fn delete(&self, collection: &str, ids: &[String]) -> Result<usize, MemoryError> {
         let entries = self.existing(collection)?;
