@@ -96,11 +96,52 @@ fn the_local_model_finds_paraphrases_the_hashed_words_miss() {
     );
     eprintln!("  hashed-words-512   {hashed:.2}  missed: {hashed_misses:?}");
     eprintln!("  all-MiniLM-L6-v2   {local:.2}  missed: {local_misses:?}");
+    // A model server's embeddings, when one is named (no server is needed otherwise):
+    // HALBERT_TEST_EMBED_ENDPOINT="<ollama|openai> <base URL> <model>".
+    if let Some(spec) = std::env::var("HALBERT_TEST_EMBED_ENDPOINT")
+        .ok()
+        .filter(|s| !s.is_empty())
+    {
+        let (remote, name) = endpoint_embedder(&spec);
+        let (r, misses) = recall(remote, &f);
+        eprintln!("  {name}   {r:.2}  missed: {misses:?}");
+    }
     assert!(local >= 0.85, "the local model's recall@3 is {local:.2}");
     assert!(
         local >= hashed + 0.3,
         "the local model ({local:.2}) must beat hashed words ({hashed:.2}) by a wide margin"
     );
+}
+
+/// The embedder of a model server named by `spec` (`<provider> <url> <model>`), probed first.
+fn endpoint_embedder(spec: &str) -> (Arc<dyn Embedder>, String) {
+    use halbert_web::llm::{client::LlmClient, settings::Endpoint};
+    let mut w = spec.split_whitespace();
+    let (provider, url, model) = (
+        w.next().expect("provider"),
+        w.next().expect("url"),
+        w.next().expect("model"),
+    );
+    let ep = Endpoint {
+        id: "test".into(),
+        name: "test".into(),
+        url: url.trim_end_matches('/').into(),
+        provider: provider.into(),
+        api_key: None,
+        timeout_s: 120,
+        context_tokens: None,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client = LlmClient::new().expect("client");
+    let dim = rt
+        .block_on(halbert_web::memory::embed::probe(&client, &ep, model))
+        .expect("the endpoint embeds");
+    let e = halbert_web::memory::embed::Remote::start(ep, model.into(), dim).expect("start");
+    let name = format!("{} ({dim} dims)", e.name());
+    (Arc::new(e), name)
 }
 
 #[test]

@@ -491,8 +491,16 @@ check "bob, without org.halbert.journal.read, cannot start the journald source: 
 
 # ---------------------------------------------------------------- the manual pages
 # Reading the documentation needs no privilege: bob indexes the testbed's /usr/share/man.
-check "bob's memory indexes this machine's manual pages (sections 1, 5, 8) under Landlock: SystemMaxUse finds journald.conf(5), Halbert's own halbertd.yaml(5) is there; cleared, they are indexed again" \
+check "bob's memory indexes this machine's manual pages (sections 1, 5, 8) under Landlock: journald.conf(5), logind.conf(5) and Halbert's own halbertd.yaml(5) found; cleared, they are indexed again" \
 	XU bob python3 /src/tests/testbed/manuals.py "$B"
+manuals_watch() {
+	X sh -ec 'printf ".TH HBTEST 8\n.SH NAME\nhbtest \\- zebracorn quokkafrost, a page a package added\n" | gzip >/usr/share/man/man8/hbtest.8.gz'
+	XU bob python3 /src/tests/testbed/manuals.py "$B" watch
+	local rc=$?
+	X rm -f /usr/share/man/man8/hbtest.8.gz
+	return $rc
+}
+check "a page added to /usr/share/man (as a package does) is indexed by bob's halbert-web by itself" manuals_watch
 
 # The services page in a real headless Chromium on the host, driving a halbert-web of alice's
 # inside through two relays (tests/testbed/relay.py): real systemd behind every button.
