@@ -307,8 +307,8 @@ pub async fn clear(
     }))
 }
 
-/// Which embedder memory uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+/// Which embedder is chosen (the view's side of [`EmbeddingRequest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EmbeddingKind {
     /// The local model when it is installed, else hashed words.

@@ -212,10 +212,13 @@ async fn machine_context(chat: &Chat, req: &Question) -> Context {
             }
         }
     }
-    // Past conversations that share words with this message: quoted data, nearest first.
+    // Past conversations, and this machine's manual pages (when indexed), nearest the
+    // message: quoted data, each manual excerpt labelled with its page so the answer can cite
+    // sshd_config(5) instead of guessing. One embedding of the message serves both searches.
     let (m, q) = (chat.memory.clone(), req.message.clone());
-    let hits = match blocking(move || m.query(crate::memory::CONVERSATIONS, &q, 3)).await {
-        Ok(Ok(hits)) => hits,
+    let collections = [crate::memory::CONVERSATIONS, crate::knowledge::COLLECTION];
+    let found = match blocking(move || m.query_each(&collections, &q, 3)).await {
+        Ok(Ok(found)) => found,
         Ok(Err(e)) => {
             // The answer can do without memory; the failure goes to the log.
             tracing::warn!(error = %e, "memory search for chat context failed");
@@ -223,44 +226,32 @@ async fn machine_context(chat: &Chat, req: &Question) -> Context {
         }
         Err(_) => Vec::new(),
     };
-    let lines: Vec<String> = hits
-        .into_iter()
-        .filter(|h| h.distance <= MEMORY_DISTANCE)
-        .map(|h| crate::chat::context::memory_line(&h))
-        .collect();
-    if !lines.is_empty() {
-        add(
-            "memory".into(),
-            data_block(
-                "memory",
-                "halbert-web memory (past conversations)",
-                &lines.join("\n"),
-            ),
-            Worth::Memory,
-        );
-    }
-    // This machine's manual pages (when indexed): the excerpts nearest the message, each
-    // labelled with its page, so the answer can cite sshd_config(5) instead of guessing.
-    let (m, q) = (chat.memory.clone(), req.message.clone());
-    let manual = match blocking(move || m.query(crate::knowledge::COLLECTION, &q, 3)).await {
-        Ok(Ok(hits)) => hits,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "manual-page search for chat context failed");
-            Vec::new()
+    type Line = fn(&crate::memory::Hit) -> String;
+    let quoted: [(&str, &str, Line); 2] = [
+        (
+            "memory",
+            "halbert-web memory (past conversations)",
+            crate::chat::context::memory_line,
+        ),
+        (
+            "manuals",
+            "this machine's manual pages",
+            crate::chat::context::manual_line,
+        ),
+    ];
+    for ((label, source, line), hits) in quoted.into_iter().zip(found) {
+        let lines: Vec<String> = hits
+            .iter()
+            .filter(|h| h.distance <= MEMORY_DISTANCE)
+            .map(line)
+            .collect();
+        if !lines.is_empty() {
+            add(
+                label.into(),
+                data_block(label, source, &lines.join("\n")),
+                Worth::Memory,
+            );
         }
-        Err(_) => Vec::new(),
-    };
-    let lines: Vec<String> = manual
-        .into_iter()
-        .filter(|h| h.distance <= MEMORY_DISTANCE)
-        .map(|h| crate::chat::context::manual_line(&h))
-        .collect();
-    if !lines.is_empty() {
-        add(
-            "manuals".into(),
-            data_block("manuals", "this machine's manual pages", &lines.join("\n")),
-            Worth::Memory,
-        );
     }
     let (status, host) = tokio::join!(chat.daemon.status(), chat.daemon.host_info());
     if let Ok(s) = status {

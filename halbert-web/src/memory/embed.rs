@@ -244,11 +244,6 @@ type Job = (
     std::sync::mpsc::SyncSender<Result<Vec<Vec<f32>>, String>>,
 );
 
-/// The name vectors of `model` on endpoint `endpoint_id` are stored under.
-pub fn remote_name(endpoint_id: &str, model: &str) -> String {
-    format!("{model}@{endpoint_id}")
-}
-
 impl Remote {
     /// An embedder for `model` on `ep`, whose vectors have `dim` numbers (what a probe found).
     pub fn start(ep: Endpoint, model: String, dim: usize) -> Result<Self, EmbedError> {
@@ -258,7 +253,8 @@ impl Remote {
             .build()
             .map_err(|e| EmbedError::Run(format!("cannot start the embedding client: {e}")))?;
         let client = LlmClient::new().map_err(EmbedError::Run)?;
-        let name = remote_name(&ep.id, &model);
+        // The name its vectors are stored under: the model and the endpoint serving it.
+        let name = format!("{model}@{}", ep.id);
         std::thread::Builder::new()
             .name("halbert-embed".into())
             .spawn(move || {

@@ -450,13 +450,41 @@ impl Memory {
 
     /// The `k` entries closest to `query`, nearest first.
     pub fn query(&self, collection: &str, query: &str, k: usize) -> Result<Vec<Hit>, MemoryError> {
-        let entries = self.existing(collection)?;
+        Ok(self.query_each(&[collection], query, k)?.remove(0))
+    }
+
+    /// [`Memory::query`] in each of `collections`, with the question embedded once.
+    pub fn query_each(
+        &self,
+        collections: &[&str],
+        query: &str,
+        k: usize,
+    ) -> Result<Vec<Vec<Hit>>, MemoryError> {
+        let trees = collections
+            .iter()
+            .map(|c| self.existing(c))
+            .collect::<Result<Vec<_>, _>>()?;
         let e = self.embedder();
         let q = e.embed(&[query])?.into_iter().next().unwrap_or_default();
+        collections
+            .iter()
+            .zip(&trees)
+            .map(|(c, entries)| self.nearest(&*e, c, entries, &q, k))
+            .collect()
+    }
+
+    fn nearest(
+        &self,
+        e: &dyn Embedder,
+        collection: &str,
+        entries: &sled::Tree,
+        q: &[f32],
+        k: usize,
+    ) -> Result<Vec<Hit>, MemoryError> {
         let hits = {
-            let idx = self.index(&*e, collection)?;
+            let idx = self.index(e, collection)?;
             let idx = idx.read().unwrap_or_else(|p| p.into_inner());
-            idx.search(&q, k)
+            idx.search(q, k)
         };
         let mut out = Vec::new();
         for (key, similarity) in hits {
@@ -504,6 +532,11 @@ impl Memory {
     /// Removes the given entries; returns how many existed.
     pub fn delete(&self, collection: &str, ids: &[String]) -> Result<usize, MemoryError> {
         let entries = self.existing(collection)?;
+        // Nothing to remove (a manual page indexed for the first time): no need to list the
+        // database's trees.
+        if ids.is_empty() {
+            return Ok(0);
+        }
         let trees = self.all_vec_trees(collection);
         let mut n = 0;
         for id in ids {

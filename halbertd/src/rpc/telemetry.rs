@@ -11,7 +11,7 @@ use tracing::Instrument;
 use super::{Ctx, to_status};
 use crate::engine::{EngineError, JournalFollow};
 use crate::telemetry::hwmon::Sensor;
-use crate::telemetry::journal::Item;
+use crate::telemetry::journal::{Entry, Item};
 
 pub const DEFAULT_SENSOR_INTERVAL_S: u32 = 10;
 pub const MAX_SENSOR_INTERVAL_S: u32 = 3600;
@@ -21,9 +21,10 @@ pub struct TelemetryService(pub Ctx);
 
 type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
-fn item_to_pb(item: Item) -> pb::JournalItem {
-    let item = match item {
-        Item::Entry(e) => pb::journal_item::Item::Entry(pb::JournalEntry {
+/// A journal entry on the wire (also what the ingestion benchmark feeds halbert-web's pipeline).
+impl From<Entry> for pb::JournalEntry {
+    fn from(e: Entry) -> Self {
+        Self {
             severity: e.severity().as_str().into(),
             cursor: e.cursor,
             realtime_us: e.realtime_us,
@@ -35,7 +36,13 @@ fn item_to_pb(item: Item) -> pb::JournalItem {
             hostname: e.hostname,
             message: e.message,
             truncated: e.truncated,
-        }),
+        }
+    }
+}
+
+fn item_to_pb(item: Item) -> pb::JournalItem {
+    let item = match item {
+        Item::Entry(e) => pb::journal_item::Item::Entry(e.into()),
         Item::Progress { cursor, skipped } => {
             pb::journal_item::Item::Progress(pb::JournalProgress { cursor, skipped })
         }

@@ -117,19 +117,7 @@ fn ingestion(n: usize) -> anyhow::Result<()> {
             filtered += 1;
             continue;
         }
-        let entry = pb::JournalEntry {
-            severity: e.severity().as_str().into(),
-            priority: e.priority.map_or(6, u32::from),
-            cursor: e.cursor,
-            realtime_us: e.realtime_us,
-            identifier: e.identifier,
-            unit: e.unit,
-            subject_unit: e.subject_unit,
-            pid: e.pid,
-            hostname: e.hostname,
-            message: e.message,
-            truncated: e.truncated,
-        };
+        let entry = pb::JournalEntry::from(e);
         let mut ev = journald_event(entry);
         if !limiter.admit(&rate_key(&ev), ev.ts_us) {
             limited += 1;

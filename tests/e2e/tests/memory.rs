@@ -281,34 +281,19 @@ async fn an_endpoints_embedding_model_is_chosen_in_settings() {
     assert_eq!(before["embedding"], "hashed-words-512");
 
     // Chat models cannot embed: each server's refusal is passed on, and nothing changes.
-    let (status, body) = w
-        .post(
-            "/api/settings/embedding",
-            json!({"kind": "endpoint", "endpoint_id": "o", "model": "scripted:8b"}),
-        )
-        .await;
-    assert_eq!(status, 502, "{body}");
-    assert!(
-        body["detail"]
-            .as_str()
-            .expect("detail")
-            .contains("does not support embeddings"),
-        "{body}"
-    );
-    let (status, body) = w
-        .post(
-            "/api/settings/embedding",
-            json!({"kind": "endpoint", "endpoint_id": "a", "model": "scripted:8b"}),
-        )
-        .await;
-    assert_eq!(status, 502, "{body}");
-    assert!(
-        body["detail"]
-            .as_str()
-            .expect("detail")
-            .contains("--embeddings"),
-        "{body}"
-    );
+    for (endpoint, words) in [("o", "does not support embeddings"), ("a", "--embeddings")] {
+        let (status, body) = w
+            .post(
+                "/api/settings/embedding",
+                json!({"kind": "endpoint", "endpoint_id": endpoint, "model": "scripted:8b"}),
+            )
+            .await;
+        assert_eq!(status, 502, "{body}");
+        assert!(
+            body["detail"].as_str().expect("detail").contains(words),
+            "{body}"
+        );
+    }
     let (_, still) = w.get("/api/settings/embedding").await;
     assert_eq!(still["embedding"], "hashed-words-512", "{still}");
     // Mistakes of the caller.
