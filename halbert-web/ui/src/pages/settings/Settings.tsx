@@ -341,6 +341,12 @@ function Embedding({ endpoints }: { endpoints: EndpointView[] }) {
   useEffect(() => {
     reload();
   }, [endpoints]);
+  // While entries are embedded again in the background, the count left is read every 2 s.
+  useEffect(() => {
+    if (!view?.embedding_pending) return;
+    const t = setTimeout(() => api<EmbeddingView>("/api/settings/embedding").then(setView).catch(() => {}), 2000);
+    return () => clearTimeout(t);
+  }, [view]);
   const save = (e: Event) => {
     e.preventDefault();
     const body = kind === "endpoint" ? { kind, endpoint_id: endpoint, model: model.trim() } : { kind };
