@@ -439,6 +439,34 @@ Where mail goes.
         assert_eq!(parse(".so man8/cron.8\n", "crond"), Page::Alias);
     }
 
+    /// Found on real pages: fstab(5) ends a definition inside a conditional with `.  .`
+    /// (it swallowed the whole page), and adduser(8)'s synopsis uses man-ext's `.SY`/`.OP`.
+    #[test]
+    fn definitions_ended_with_spaces_and_synopsis_macros() {
+        let src = r#".if \n[.g] \{\
+.  am URL
+.    ad l
+.  .
+.\}
+.SH NAME
+fstab \- static information about the filesystems
+.SH SYNOPSIS
+.SY adduser
+.OP \-\-quiet
+.OP \-\-uid id
+user
+.YS
+"#;
+        let Page::Sections(s) = parse(src, "fstab") else {
+            panic!("not an alias")
+        };
+        assert_eq!(
+            s[0].text,
+            "fstab - static information about the filesystems"
+        );
+        assert_eq!(s[1].text, "adduser [--quiet] [--uid id] user");
+    }
+
     #[test]
     fn mdoc_macros_read_as_words() {
         let src = r#".Dd $Mdocdate$
